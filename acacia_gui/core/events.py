@@ -1,0 +1,56 @@
+"""JobEvent and a small synchronous event bus (the core's way of saying "something changed")."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """kind: 'enqueued', 'state', 'progress', 'log', 'deleted', 'queue'."""
+
+    kind: str
+    job_id: int | None = None
+    queue: str | None = None
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "job_id": self.job_id, "queue": self.queue, "state": self.state, **self.data}
+
+
+Listener = Callable[[JobEvent], None]
+
+
+class EventBus:
+    """Listeners are called in the publisher's thread; a failing listener is logged, never fatal."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, event: JobEvent) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %s", listener, event.kind)

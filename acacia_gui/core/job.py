@@ -1,0 +1,229 @@
+"""Job, JobState and the validation every job passes before it is written."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from .context import Context
+from .errors import InvalidJobTypeError, InvalidOptionError, InvalidPayloadError
+
+JobId = int
+
+JOB_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-/]{0,199}$")
+QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+MAX_PRIORITY = 1_000_000
+MAX_DELAY = 10 * 365 * 86400.0
+MAX_TIMEOUT = 365 * 86400.0
+MAX_ATTEMPTS = 1000
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"  # waiting for run_at (a delay or a retry backoff)
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the app died mid-run and the handler is not safe to repeat
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_final
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
+RETRYABLE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
+CANCELLABLE_STATES = frozenset({JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING})
+
+ProgressReporter = Callable[["Job", float, str], None]
+
+
+class Job:
+    """One unit of work: a type naming its handler and a JSON payload.
+
+    The seed's Type()/Payload()/SetPayload()/Context()/SetContext() are the `type`,
+    `payload` and `context` attributes. Everything else is bookkeeping filled in by the
+    store. `context` is never persisted.
+    """
+
+    __slots__ = (
+        "id", "type", "payload", "context", "queue", "priority", "state", "attempts",
+        "max_attempts", "run_at", "timeout", "progress", "progress_message", "result",
+        "error", "traceback", "created_at", "started_at", "finished_at", "instance_id",
+        "cancel_requested", "delay", "_reporter",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        type: str,
+        payload: Any = None,
+        *,
+        queue: str | None = None,
+        priority: int = 0,
+        delay: float = 0.0,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        context: Context | None = None,
+    ) -> None:
+        self.id: JobId | None = None
+        self.type = type
+        self.payload = payload
+        self.context = context
+        self.queue = queue
+        self.priority = priority
+        self.state = JobState.QUEUED
+        self.attempts = 0
+        self.max_attempts = max_attempts
+        self.run_at: float | None = None
+        self.timeout = timeout
+        self.progress: float | None = None
+        self.progress_message = ""
+        self.result: Any = None
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.created_at: float | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.instance_id: str | None = None
+        self.cancel_requested = False
+        self._reporter: ProgressReporter | None = None
+        self.delay = delay  # seconds from enqueue to run_at; only read at enqueue
+
+    def report_progress(self, fraction: float | None, message: str = "") -> None:
+        """Tell watchers how far the job is (0..1, or None when unknown). Cheap; call often.
+
+        Thread-safe. Calls are coalesced: watchers see at most ~10 updates a second.
+        """
+        if fraction is not None:
+            try:
+                fraction = float(fraction)
+            except (TypeError, ValueError):
+                raise InvalidOptionError(f"progress must be a number between 0 and 1, got {fraction!r}") from None
+            if math.isnan(fraction):
+                fraction = None
+            else:
+                fraction = min(1.0, max(0.0, fraction))
+        self.progress = fraction
+        self.progress_message = str(message)[:500]
+        reporter = self._reporter
+        if reporter is not None:
+            reporter(self, fraction, self.progress_message)
+
+    def attach_reporter(self, reporter: ProgressReporter | None) -> None:
+        self._reporter = reporter
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready snapshot (the shape the socket and `--json` output use)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "queue": self.queue,
+            "priority": self.priority,
+            "state": str(self.state),
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "run_at": self.run_at,
+            "timeout": self.timeout,
+            "progress": self.progress,
+            "progress_message": self.progress_message,
+            "payload": self.payload,
+            "result": self.result,
+            "error": self.error,
+            "traceback": self.traceback,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.type} {self.state}>"
+
+
+# -- validation -----------------------------------------------------------------------
+
+def validate_job_type(job_type: object) -> str:
+    if not isinstance(job_type, str) or not job_type.strip():
+        raise InvalidJobTypeError("job type must be a non-empty string such as 'image.resize'")
+    if not JOB_TYPE_PATTERN.match(job_type):
+        raise InvalidJobTypeError(
+            f"invalid job type {job_type!r}: use letters, digits and . _ - : / (at most 200 characters)"
+        )
+    return job_type
+
+
+def validate_queue_name(queue: object) -> str:
+    if not isinstance(queue, str) or not QUEUE_PATTERN.match(queue):
+        raise InvalidOptionError(f"invalid queue name {queue!r}: use letters, digits and . _ - (at most 64 characters)")
+    return queue
+
+
+def encode_payload(payload: Any) -> str:
+    """Payload → JSON text, refusing what JSON cannot carry (NaN, sets, objects, bytes)."""
+    try:
+        text = json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except ValueError as exc:
+        raise InvalidPayloadError(f"payload is not valid JSON: {exc} (NaN and Infinity are not allowed)") from None
+    except (TypeError, RecursionError) as exc:
+        raise InvalidPayloadError(f"payload is not JSON-serialisable: {exc}") from None
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
+        raise InvalidPayloadError(f"payload is larger than {MAX_PAYLOAD_BYTES // (1024 * 1024)} MiB")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPayloadError("payload contains a lone surrogate and is not valid UTF-8") from None
+    return text
+
+
+def encode_result(result: Any) -> str | None:
+    """Handler return value → JSON text; raises InvalidPayloadError when it is not JSON."""
+    if result is None:
+        return None
+    try:
+        return json.dumps(result, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidPayloadError(f"handler returned a value that is not JSON ({type(result).__name__}): {exc}") from None
+
+
+def _number(name: str, value: object, low: float, high: float, *, allow_none: bool) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidOptionError(f"{name} must be a number, got {value!r}")
+    if math.isnan(value) or value < low or value > high:
+        raise InvalidOptionError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+    return float(value)
+
+
+def validate_priority(priority: object) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidOptionError(f"priority must be a whole number, got {priority!r}")
+    if abs(priority) > MAX_PRIORITY:
+        raise InvalidOptionError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}, got {priority}")
+    return priority
+
+
+def validate_delay(delay: object) -> float:
+    return _number("delay", delay, 0, MAX_DELAY, allow_none=False) or 0.0
+
+
+def validate_timeout(timeout: object) -> float | None:
+    value = _number("timeout", timeout, 0, MAX_TIMEOUT, allow_none=True)
+    if value is not None and value <= 0:
+        raise InvalidOptionError(f"timeout must be more than 0 seconds, got {timeout!r}")
+    return value
+
+
+def validate_max_attempts(max_attempts: object) -> int:
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not 1 <= max_attempts <= MAX_ATTEMPTS:
+        raise InvalidOptionError(f"max_attempts must be a whole number from 1 to {MAX_ATTEMPTS}, got {max_attempts!r}")
+    return max_attempts

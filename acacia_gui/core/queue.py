@@ -1,0 +1,120 @@
+"""JobQueue: the Enqueuer, and every user action on jobs and queues.
+
+Validate, persist, then announce: nothing reaches the event bus before it is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .context import Context
+from .errors import UnknownJobTypeError
+from .events import EventBus, JobEvent
+from .job import (
+    Job,
+    JobId,
+    JobState,
+    encode_payload,
+    validate_delay,
+    validate_job_type,
+    validate_max_attempts,
+    validate_priority,
+    validate_queue_name,
+    validate_timeout,
+)
+from .registry import RegisteredHandler, Registry
+
+PayloadValidator = Callable[[RegisteredHandler, Any], None]
+
+
+class JobQueue:
+    """The Enqueuer over a JobStore. Thread-safe (the store is; the bus is).
+
+    `payload_validator` checks a payload against its handler's schema (injected so the
+    core needs no JSON-schema library).
+    """
+
+    def __init__(self, store: Any, registry: Registry, bus: EventBus | None = None,
+                 payload_validator: PayloadValidator | None = None) -> None:  # fmt: skip
+        self.store = store
+        self.registry = registry
+        self.bus = bus or EventBus()
+        self.payload_validator = payload_validator
+
+    # -- enqueue -------------------------------------------------------------------
+    def prepare(self, job: Job, *, allow_unknown: bool = True) -> Job:
+        """Validate a job and fill in its handler's defaults; raises InvalidJobError."""
+        validate_job_type(job.type)
+        handler = self.registry.get_handler(job.type)
+        if handler is None and not allow_unknown:
+            known = ", ".join(self.registry.job_types()) or "none (no plugin is loaded)"
+            raise UnknownJobTypeError(f"unknown job type {job.type!r}; known types: {known}")
+        encode_payload(job.payload)
+        if handler is not None:
+            if handler.schema is not None and self.payload_validator is not None:
+                self.payload_validator(handler, job.payload)
+            job.queue = job.queue or handler.queue
+            job.max_attempts = job.max_attempts if job.max_attempts is not None else handler.max_attempts
+            job.timeout = job.timeout if job.timeout is not None else handler.timeout
+        job.queue = validate_queue_name(job.queue or "default")
+        job.priority = validate_priority(job.priority)
+        job.delay = validate_delay(job.delay or 0.0)
+        job.max_attempts = validate_max_attempts(job.max_attempts if job.max_attempts is not None else 1)
+        job.timeout = validate_timeout(job.timeout)
+        return job
+
+    def enqueue(self, ctx: Context, job: Job, *, source: str = "api", allow_unknown: bool = True) -> JobId:
+        """Validate and persist one job; return its id."""
+        return self.enqueue_many(ctx, [job], source=source, allow_unknown=allow_unknown)[0]
+
+    def enqueue_many(self, ctx: Context, jobs: Sequence[Job], *, source: str = "api",
+                     allow_unknown: bool = True) -> list[JobId]:  # fmt: skip
+        """All or nothing: every job is validated before one transaction writes them all."""
+        ctx.check()
+        prepared = [self.prepare(job, allow_unknown=allow_unknown) for job in jobs]
+        ctx.check()
+        ids = self.store.insert_jobs(prepared, source)
+        for job in prepared:
+            self.bus.publish(JobEvent("enqueued", job.id, job.queue, job.state.value, {"type": job.type}))
+        return ids
+
+    # -- actions -------------------------------------------------------------------
+    def cancel(self, job_id: JobId, *, source: str = "api") -> Job:
+        """Queued → cancelled now; running → its context is cancelled by the owning worker."""
+        job = self.store.cancel_job(job_id, source)
+        if job.state is JobState.RUNNING:
+            self.bus.publish(JobEvent("cancel_requested", job.id, job.queue, job.state.value, {"source": source}))
+        else:
+            self.bus.publish(JobEvent("state", job.id, job.queue, job.state.value, {"source": source}))
+        return job
+
+    def retry(self, job_id: JobId, *, source: str = "api") -> Job:
+        job = self.store.retry_job(job_id, source)
+        self.bus.publish(JobEvent("state", job.id, job.queue, job.state.value, {"source": source}))
+        return job
+
+    def delete(self, job_ids: Iterable[JobId], *, source: str = "api") -> int:
+        ids = list(job_ids)
+        count = self.store.delete_jobs(ids, source)
+        for job_id in ids:
+            self.bus.publish(JobEvent("deleted", job_id, data={"source": source}))
+        return count
+
+    def clear_finished(self, *, queue: str | None = None, source: str = "api") -> list[JobId]:
+        ids = self.store.clear_finished(source, queue=queue)
+        for job_id in ids:
+            self.bus.publish(JobEvent("deleted", job_id, data={"source": source}))
+        return ids
+
+    def pause(self, queue: str, *, source: str = "api") -> None:
+        self.store.set_queue_paused(queue, True)
+        self.bus.publish(JobEvent("queue", queue=queue, data={"paused": True, "source": source}))
+
+    def resume(self, queue: str, *, source: str = "api") -> None:
+        self.store.set_queue_paused(queue, False)
+        self.bus.publish(JobEvent("queue", queue=queue, data={"paused": False, "source": source}))
+
+    def set_concurrency(self, queue: str, concurrency: int, *, source: str = "api") -> None:
+        self.store.set_queue_concurrency(queue, concurrency)
+        self.bus.publish(JobEvent("queue", queue=queue, data={"concurrency": concurrency, "source": source}))

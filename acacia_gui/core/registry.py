@@ -1,0 +1,123 @@
+"""Registry: job type → handler, with the options a handler declares."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import Context
+from .errors import DuplicateHandlerError, InvalidOptionError
+from .job import Job, validate_job_type, validate_max_attempts, validate_queue_name, validate_timeout
+
+ON_INTERRUPT_CHOICES = ("retry", "fail")
+
+
+@dataclass(frozen=True)
+class RegisteredHandler:
+    """A handler and what it declared: where its jobs go and how they are run."""
+
+    job_type: str
+    func: Callable[[Context, Job], Any]
+    title: str = ""
+    description: str = ""
+    queue: str = "default"
+    timeout: float | None = None
+    max_attempts: int = 1
+    schema: dict[str, Any] | None = None
+    on_interrupt: str = "retry"
+    retry_backoff: float = 2.0
+    plugin: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def handle(self, ctx: Context, job: Job) -> Any:
+        return self.func(ctx, job)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready metadata for the socket, the CLI and the window."""
+        return {
+            "type": self.job_type,
+            "title": self.title or self.job_type,
+            "description": self.description,
+            "queue": self.queue,
+            "timeout": self.timeout,
+            "max_attempts": self.max_attempts,
+            "schema": self.schema,
+            "on_interrupt": self.on_interrupt,
+            "plugin": self.plugin,
+        }
+
+
+def make_registered_handler(job_type: str, handler: Any, **options: Any) -> RegisteredHandler:
+    """Check a handler and its options; raise InvalidJobTypeError/InvalidOptionError."""
+    validate_job_type(job_type)
+    if isinstance(handler, RegisteredHandler):
+        func = handler.func
+    elif callable(getattr(handler, "handle", None)):
+        func = handler.handle
+    elif callable(handler):
+        func = handler
+    else:
+        raise InvalidOptionError(f"handler for {job_type!r} must be callable as (ctx, job) or have .handle(ctx, job)")
+    unknown = set(options) - {f for f in RegisteredHandler.__dataclass_fields__ if f not in ("job_type", "func")}
+    if unknown:
+        raise InvalidOptionError(f"unknown handler option(s) for {job_type!r}: {', '.join(sorted(unknown))}")
+    if "queue" in options:
+        validate_queue_name(options["queue"])
+    if options.get("timeout") is not None:
+        validate_timeout(options["timeout"])
+    if "max_attempts" in options:
+        validate_max_attempts(options["max_attempts"])
+    if options.get("on_interrupt", "retry") not in ON_INTERRUPT_CHOICES:
+        raise InvalidOptionError(f"on_interrupt must be 'retry' or 'fail', got {options['on_interrupt']!r}")
+    schema = options.get("schema")
+    if schema is not None and not isinstance(schema, dict):
+        raise InvalidOptionError(f"schema for {job_type!r} must be a JSON schema object (a dict)")
+    backoff = options.get("retry_backoff", 2.0)
+    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 0:
+        raise InvalidOptionError(f"retry_backoff must be a number of seconds >= 0, got {backoff!r}")
+    return RegisteredHandler(job_type=job_type, func=func, **options)
+
+
+class Registry:
+    """The HandlerRegistry: thread-safe, so plugins may be reloaded while jobs run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handlers: dict[str, RegisteredHandler] = {}
+
+    def register_handler(self, job_type: str, handler: Any, **options: Any) -> RegisteredHandler:
+        entry = make_registered_handler(job_type, handler, **options)
+        with self._lock:
+            existing = self._handlers.get(job_type)
+            if existing is not None:
+                where = f" (already registered by {existing.plugin})" if existing.plugin else ""
+                raise DuplicateHandlerError(f"a handler for job type {job_type!r} is already registered{where}")
+            self._handlers[job_type] = entry
+        return entry
+
+    def unregister_handler(self, job_type: str) -> None:
+        with self._lock:
+            self._handlers.pop(job_type, None)
+
+    def get_handler(self, job_type: str) -> RegisteredHandler | None:
+        with self._lock:
+            return self._handlers.get(job_type)
+
+    def replace_all(self, handlers: dict[str, RegisteredHandler]) -> None:
+        """Swap in a freshly loaded set (plugin reload); running jobs keep their handler."""
+        with self._lock:
+            self._handlers = dict(handlers)
+
+    def job_types(self) -> list[str]:
+        with self._lock:
+            return sorted(self._handlers)
+
+    def __iter__(self) -> Iterator[RegisteredHandler]:
+        with self._lock:
+            return iter(sorted(self._handlers.values(), key=lambda h: h.job_type))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._handlers)

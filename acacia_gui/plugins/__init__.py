@@ -1,0 +1,1 @@
+"""Handler plugins: the @handler decorator and the plugin-folder loader."""

@@ -1,0 +1,39 @@
+"""What plugin authors import (through acacia_gui.jobs): the @handler decorator.
+
+The decorator only marks the function; the loader finds marked functions in each
+plugin module and registers them, so importing a plugin has no global side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..core.registry import make_registered_handler
+
+HANDLER_MARK = "__acacia_handlers__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handler(job_type: str, **options: Any) -> Callable[[F], F]:
+    """Declare `func(ctx, job)` as the handler of `job_type`.
+
+    Options: title, description, queue, timeout, max_attempts, schema (a JSON schema of
+    the payload), on_interrupt ('retry' or 'fail'), retry_backoff (seconds). Bad options
+    raise at import, so the loader reports them against the plugin file.
+    """
+    def mark(func: F) -> F:
+        entry = make_registered_handler(job_type, func, **options)
+        marks = list(getattr(func, HANDLER_MARK, ()))
+        marks.append(entry)
+        try:
+            setattr(func, HANDLER_MARK, marks)
+        except AttributeError:  # e.g. a bound method or builtin: wrap it
+            def wrapper(ctx: Any, job: Any) -> Any:
+                return func(ctx, job)
+
+            setattr(wrapper, HANDLER_MARK, marks)
+            return wrapper  # type: ignore[return-value]
+        return func
+
+    return mark

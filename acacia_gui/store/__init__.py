@@ -1,0 +1,1 @@
+"""Persistence: the JobStore implementations (SQLite now)."""
