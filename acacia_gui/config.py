@@ -76,3 +76,20 @@ def socket_address_for(data_dir: Path) -> str:
     if sys.platform == "win32":
         return f"acacia-{digest}"
     return str(runtime_dir() / f"acacia-{digest}.sock")
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """What `acacia` / `acacia serve` pass to app.run()."""
+
+    data_dir: str | None = None
+    plugins_dir: str | None = None
+    durability: str | None = None
+    workers: int | None = None  # default: the number of CPUs
+    stop_timeout: float = 10.0  # seconds running jobs get to finish on a graceful stop
+    headless: bool = False
+    self_test: bool = False
+    max_line_bytes: int = 1024 * 1024  # the socket's request size limit
+
+    def config(self) -> Config:
+        return load_config(self.data_dir, self.plugins_dir, self.durability)
