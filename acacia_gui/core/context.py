@@ -17,7 +17,7 @@ from .errors import Cancelled, DeadlineExceeded
 class Context:
     """Cancellation signal plus an optional deadline, shared by a job and its helpers."""
 
-    __slots__ = ("_parent", "_event", "_lock", "_cause", "_deadline", "_children", "_callbacks", "_timer", "__weakref__")
+    __slots__ = ("__weakref__", "_callbacks", "_cause", "_children", "_deadline", "_event", "_lock", "_parent", "_timer")
 
     def __init__(self, parent: Context | None = None, deadline: float | None = None) -> None:
         self._parent = parent

@@ -57,10 +57,29 @@ class Job:
     """
 
     __slots__ = (
-        "id", "type", "payload", "context", "queue", "priority", "state", "attempts",
-        "max_attempts", "run_at", "timeout", "progress", "progress_message", "result",
-        "error", "traceback", "created_at", "started_at", "finished_at", "instance_id",
-        "cancel_requested", "delay", "_reporter",
+        "_reporter",
+        "attempts",
+        "cancel_requested",
+        "context",
+        "created_at",
+        "delay",
+        "error",
+        "finished_at",
+        "id",
+        "instance_id",
+        "max_attempts",
+        "payload",
+        "priority",
+        "progress",
+        "progress_message",
+        "queue",
+        "result",
+        "run_at",
+        "started_at",
+        "state",
+        "timeout",
+        "traceback",
+        "type",
     )  # fmt: skip
 
     def __init__(

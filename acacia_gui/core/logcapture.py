@@ -35,7 +35,7 @@ class JobLogCapture(logging.Handler):
             return
         try:
             message = self.format(record)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a bad format string in a plugin's log call
             message = str(record.msg)
         self._sink(job_id, record.created or time.time(), record.levelname, message)
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError, StoreError
-from ..core.runner import Completion
 from ..core.job import (
     CANCELLABLE_STATES,
     RETRYABLE_STATES,
@@ -31,6 +30,7 @@ from ..core.job import (
     encode_payload,
     validate_queue_name,
 )
+from ..core.runner import Completion
 
 SCHEMA_VERSION = 1
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
@@ -353,7 +353,9 @@ class SqliteJobStore:
         with self._write() as conn:
             job = self._locked_job(conn, job_id)
             if job.state not in RETRYABLE_STATES:
-                raise InvalidTransitionError(f"job {job_id} is {job.state}; only failed, cancelled or interrupted jobs can be retried")
+                raise InvalidTransitionError(
+                    f"job {job_id} is {job.state}; only failed, cancelled or interrupted jobs can be retried"
+                )
             now = time.time()
             conn.execute(
                 "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, result = NULL, error = NULL, traceback = NULL,"
@@ -467,7 +469,8 @@ class SqliteJobStore:
                 "UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ? RETURNING id, queue", (now,)
             ).fetchall()
             conn.executemany(
-                "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, 'worker', 'scheduled', 'queued', 'due')",
+                "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
+                " VALUES (?, ?, 'worker', 'scheduled', 'queued', 'due')",
                 [(job_id, now) for job_id, _ in rows],
             )
         return [(job_id, queue) for job_id, queue in rows]
@@ -547,7 +550,8 @@ class SqliteJobStore:
             [instance_id, now, *ids],
         ).fetchall()
         conn.executemany(
-            "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, 'worker', 'queued', 'running', ?)",
+            "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
+            " VALUES (?, ?, 'worker', 'queued', 'running', ?)",
             [(row[0], now, f"attempt {row[6]}") for row in rows],
         )
         jobs = [row_to_job(row) for row in rows]

@@ -1,0 +1,168 @@
+"""The composition root: config → store → registry + plugins → queue → worker → server → window.
+
+`acacia` (window) and `acacia serve` (headless) are the same composition; headless
+simply has no window and runs on a QCoreApplication.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier
+
+from .config import AppOptions, Config
+from .core.context import Context
+from .core.errors import AcaciaError
+from .core.queue import JobQueue
+from .core.registry import Registry
+from .ipc.client import probe
+from .ipc.dispatch import Dispatcher
+from .plugins.loader import ensure_plugin_dir, examples_dir, load_plugins
+from .plugins.schema import validate_payload
+from .qt.server import LocalServer
+from .qt.services import AppServices
+from .qt.worker import PoolWorker
+from .store.sqlite import SqliteJobStore
+
+log = logging.getLogger("acacia")
+
+
+def has_display() -> bool:
+    """False on a Linux/BSD machine with neither X11 nor Wayland (Qt would abort there)."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def configure_logging(config: Config) -> None:
+    if logging.getLogger().handlers:
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().handlers[0].addFilter(lambda record: not record.name.startswith("acacia_plugins"))
+
+
+def build_services(config: Config, options: AppOptions) -> AppServices:
+    """Open (or create) everything below the window. Raises AcaciaError with a clear message."""
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if ensure_plugin_dir(config.plugins_dir, examples_dir()):
+        log.info("created the plugin folder %s with the example plugins", config.plugins_dir)
+    store = SqliteJobStore(config.database, synchronous=config.durability)
+    report = load_plugins(config.plugins_dir)
+    for problem in report.problems:
+        log.error("plugin %s not loaded: %s", problem.path, problem.message)
+    registry = Registry()
+    registry.replace_all(report.handlers)
+    queue = JobQueue(store, registry, payload_validator=validate_payload)
+    worker = PoolWorker(queue, concurrency=options.workers, instances_dir=config.instances_dir)
+    return AppServices(config, store, registry, queue, worker, report)
+
+
+class _SignalWatcher(QObject):
+    """Turns SIGINT/SIGTERM into a Qt callback at once, even while the event loop sleeps."""
+
+    def __init__(self, on_signal: Callable[[int], None]) -> None:
+        super().__init__()
+        self._read, write = socket.socketpair()
+        self._read.setblocking(False)
+        write.setblocking(False)
+        self._write = write
+        signal.set_wakeup_fd(write.fileno())
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: None)
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+        self._on_signal = on_signal
+
+    def _drain(self) -> None:
+        try:
+            data = self._read.recv(64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            self._on_signal(signum)
+
+
+def run(options: AppOptions) -> int:
+    """Start the app (window or headless) and block until it quits. Returns the exit code."""
+    config = options.config()
+    configure_logging(config)
+    headless = options.headless
+    if not headless and not has_display():
+        print("No display found (DISPLAY/WAYLAND_DISPLAY unset): running headless, as `acacia serve`.", file=sys.stderr)
+        headless = True
+    running = probe(config.socket_address, timeout=1.0)
+    if running is not None:
+        return _hand_over(config, running, headless)
+    app = QCoreApplication.instance()
+    if app is None:
+        if headless:
+            app = QCoreApplication(sys.argv[:1])
+        else:
+            from PySide6.QtWidgets import QApplication
+
+            app = QApplication(sys.argv[:1])
+    app.setApplicationName("Acacia")
+    app.setOrganizationName("Acacia")
+    try:
+        services = build_services(config, options)
+    except AcaciaError as exc:
+        print(f"acacia: {exc}", file=sys.stderr)
+        return 1
+    server = LocalServer(Dispatcher(services.queue, services), config.socket_address,
+                         max_line_bytes=options.max_line_bytes)  # fmt: skip
+    try:
+        server.start()
+    except AcaciaError as exc:
+        print(f"acacia: {exc}", file=sys.stderr)
+        services.store.close()
+        return 1
+    services.worker.start(Context.background(), services.registry)
+    stopping = {"done": False}
+
+    def shutdown(*_: object) -> None:
+        if stopping["done"]:
+            return
+        stopping["done"] = True
+        log.info("stopping: waiting up to %g s for running jobs", options.stop_timeout)
+        services.worker.stop(Context.background().with_timeout(options.stop_timeout))
+        server.close()
+        app.quit()
+
+    watcher = _SignalWatcher(lambda _signum: shutdown())
+    app.aboutToQuit.connect(shutdown)
+    window = None
+    if not headless:
+        from .gui.main_window import MainWindow
+
+        window = MainWindow(services, on_quit=shutdown)
+        window.show()
+    log.info("Acacia is running: data %s, %d handler(s), socket %s", config.data_dir, len(services.registry),
+             config.socket_address)  # fmt: skip
+    code = app.exec()
+    shutdown()
+    del watcher, window
+    services.store.close()
+    return code
+
+
+def _hand_over(config: Config, hello: dict, headless: bool) -> int:
+    if headless:
+        print(f"acacia: Acacia is already running for data dir {config.data_dir} (pid {hello.get('pid', '?')}); "
+              "use the `acacia` commands to talk to it, or stop it first.", file=sys.stderr)  # fmt: skip
+        return 1
+    from .ipc.client import Client
+
+    with Client(config.socket_address) as client:
+        client.raise_window()
+    print("Acacia is already running; raised its window.", file=sys.stderr)
+    return 0
+
+
+def main() -> int:
+    """The `acacia-gui` entry point: the window, with default paths."""
+    return run(AppOptions(headless=False))

@@ -1,0 +1,401 @@
+"""PoolWorker: the Worker on Qt's QThreadPool, fed by the SQLite queue.
+
+Threads: the PoolWorker lives on the main thread and is the only writer of job states
+in this process. Pool threads run handlers and hand back Completions through a
+thread-safe deque; the main thread then applies finished runs and claims new ones in
+one transaction (group commit), so throughput does not pay one commit per job.
+Progress and log lines are coalesced and flushed by a 100 ms timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+
+from ..core.context import Context
+from ..core.errors import Shutdown, StoreError
+from ..core.events import JobEvent
+from ..core.job import Job, JobState
+from ..core.logcapture import JobLogCapture
+from ..core.queue import JobQueue
+from ..core.registry import RegisteredHandler, Registry
+from ..core.runner import Completion, abandoned_completion, run_job, shutdown_completion
+from ..store.instances import InstanceLock, instance_is_alive, new_instance_id
+from ..store.sqlite import LOG_LINES_PER_JOB
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_MS = 100  # progress and logs reach listeners at most ~10 times a second
+PROGRESS_PERSIST_EVERY = 1.0  # seconds between progress writes to the database
+RECOVERY_EVERY = 2.0  # seconds between checks for dead instances' jobs
+
+
+@dataclass
+class _Run:
+    job: Job
+    ctx: Context
+    handler: RegisteredHandler | None
+    started: float = field(default_factory=time.monotonic)
+    cancelled_at: float | None = None
+    abandoned: bool = False
+
+
+class _Mailbox(QObject):
+    """Owned by the worker, handed to runnables: a QRunnable must not own a QObject."""
+
+    wake = Signal()
+
+
+class _JobRunnable(QRunnable):
+    def __init__(self, worker: PoolWorker, run: _Run) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._worker = worker
+        self._run = run
+
+    def run(self) -> None:
+        worker, run = self._worker, self._run
+        worker.log_capture.bind(run.job.id)
+        try:
+            completion = run_job(run.ctx, run.job, run.handler)
+        except BaseException as exc:  # noqa: BLE001 - run_job never raises; belt and braces for the pool thread
+            completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
+        finally:
+            worker.log_capture.unbind()
+        worker.post_completion(run, completion)
+
+
+class PoolWorker(QObject):
+    """Runs queued jobs on a QThreadPool. Create, start() and stop() on the main thread."""
+
+    job_finished = Signal(object)  # JobEvent of a run's final (or retry) state, after it is committed
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        *,
+        concurrency: int | None = None,
+        instances_dir: Path | None = None,
+        poll_interval: float = 0.2,
+        cancel_grace: float = 10.0,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.store = queue.store
+        self.bus = queue.bus
+        self.instance_id = new_instance_id()
+        self._instances_dir = instances_dir or Path(self.store.path).parent / "instances"
+        self._lock_file = InstanceLock(self._instances_dir, self.instance_id)
+        self._concurrency = max(1, concurrency or os.cpu_count() or 2)
+        self.cancel_grace = cancel_grace
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(self._concurrency)
+        self._registry: Registry | None = None
+        self._root = Context.background()
+        self._running: dict[int, _Run] = {}
+        self._done: deque[tuple[_Run, Completion]] = deque()
+        self._pending: list[tuple[_Run, Completion]] = []  # decided but not yet written (e.g. disk full)
+        self._wake_lock = threading.Lock()
+        self._wake_posted = False
+        self._mailbox = _Mailbox(self)
+        self._mailbox.wake.connect(self._pump)
+        self._started = False
+        self._stopping = False
+        self._data_version = -1
+        self._next_recovery = 0.0
+        self._progress_lock = threading.Lock()
+        self._progress: dict[int, tuple[float | None, str]] = {}
+        self._progress_unsaved: dict[int, tuple[float | None, str]] = {}
+        self._last_progress_save = 0.0
+        self._logs: list[tuple[int, float, str, str]] = []
+        self._log_counts: dict[int, int] = {}
+        self.log_capture = JobLogCapture(self._capture_log)
+        self._poll = QTimer(self)
+        self._poll.setInterval(int(poll_interval * 1000))
+        self._poll.timeout.connect(self._on_poll)
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self._flush_timer.timeout.connect(self._flush)
+        self._unsubscribe = None
+
+    # -- public API -------------------------------------------------------------------
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
+    def set_concurrency(self, concurrency: int) -> None:
+        """Change the overall limit; running jobs are never interrupted by a smaller one."""
+        self._concurrency = max(1, int(concurrency))
+        self._pool.setMaxThreadCount(self._concurrency + self._abandoned_count())
+        self.wake()
+
+    def running_job_ids(self) -> set[int]:
+        return {job_id for job_id, run in self._running.items() if not run.abandoned}
+
+    @property
+    def is_running(self) -> bool:
+        return self._started and not self._stopping
+
+    def start(self, ctx: Context, registry: Registry) -> None:
+        """Recover what dead instances left running, then start claiming jobs."""
+        if self._started:
+            return
+        ctx.check()
+        self._registry = registry
+        self._root = ctx.with_cancel()
+        self._lock_file.acquire()
+        self.store.register_instance(self.instance_id)
+        self.log_capture.install()
+        self.recover_dead_instances()
+        self._unsubscribe = self.bus.subscribe(self._on_bus_event)
+        self._started = True
+        self._poll.start()
+        self._flush_timer.start()
+        self.wake()
+
+    def stop(self, ctx: Context) -> None:
+        """Claim nothing new; let running jobs finish until ctx's deadline; then cancel them.
+
+        Jobs that still have not returned go back to `queued` (the attempt is refunded).
+        Blocks, running the Qt event loop, until every run is settled.
+        """
+        if not self._started or self._stopping:
+            return
+        self._stopping = True
+        self._poll.stop()
+        self._wait_until(lambda: not self._live_runs() or ctx.cancelled)
+        live = self._live_runs()
+        if live:
+            log.info("stopping: cancelling %d running job(s); they return to the queue", len(live))
+            for run in live:
+                run.ctx.cancel(Shutdown("the app is stopping"))
+            grace = Context.background().with_timeout(min(self.cancel_grace, 5.0))
+            self._wait_until(lambda: not self._live_runs() or grace.cancelled)
+            for run in self._live_runs():
+                log.warning("job %s did not stop; returning it to the queue and abandoning its thread", run.job.id)
+                run.abandoned = True
+                self._done.append((run, shutdown_completion(run.job)))
+        self._pump()
+        self._flush()
+        self._flush_timer.stop()
+        if self._unsubscribe:
+            self._unsubscribe()
+        self.log_capture.uninstall()
+        self._root.cancel(Shutdown("the app is stopping"))
+        if not self._pending:
+            try:
+                self.store.unregister_instance(self.instance_id)
+            except StoreError:
+                log.exception("could not unregister this instance")
+        self._lock_file.release()
+        self._started = False
+
+    def wake(self) -> None:
+        """Ask for a claim soon (thread-safe); many calls before it runs cost one pump."""
+        with self._wake_lock:
+            if self._wake_posted:
+                return
+            self._wake_posted = True
+        self._mailbox.wake.emit()
+
+    def recover_dead_instances(self) -> list[tuple[int, str]]:
+        """Settle jobs left `running` by instances whose process is gone."""
+        now = time.time()
+        heartbeats = {i["id"]: i["heartbeat_at"] for i in self.store.instances()}
+        fail_types = [h.job_type for h in (self._registry or []) if h.on_interrupt == "fail"]
+        changed: list[tuple[int, str]] = []
+        for owner in self.store.owners_of_running_jobs():
+            if owner == self.instance_id or instance_is_alive(self._instances_dir, owner, heartbeats.get(owner), now):
+                continue
+            log.warning("instance %s is gone; recovering its running jobs", owner)
+            changed.extend(self.store.recover_instance(owner, fail_types))
+        for job_id, state in changed:
+            self._publish(JobEvent("state", job_id, None, state, {"source": "recovery"}))
+        if changed:
+            self.wake()
+        return changed
+
+    # -- called from pool threads -----------------------------------------------------
+    def post_completion(self, run: _Run, completion: Completion) -> None:
+        self._done.append((run, completion))
+        self.wake()
+
+    def _report_progress(self, job: Job, fraction: float | None, message: str) -> None:
+        with self._progress_lock:
+            self._progress[job.id] = (fraction, message)
+
+    def _capture_log(self, job_id: int, at: float, level: str, message: str) -> None:
+        with self._progress_lock:
+            count = self._log_counts.get(job_id, 0) + 1
+            self._log_counts[job_id] = count
+            if count < LOG_LINES_PER_JOB:
+                self._logs.append((job_id, at, level, message[:10_000]))
+            elif count == LOG_LINES_PER_JOB:
+                self._logs.append((job_id, at, "WARNING", f"log limit of {LOG_LINES_PER_JOB} lines reached; more are dropped"))
+
+    # -- main thread ----------------------------------------------------------------------
+    def _live_runs(self) -> list[_Run]:
+        return [run for run in self._running.values() if not run.abandoned]
+
+    def _abandoned_count(self) -> int:
+        return sum(1 for run in self._running.values() if run.abandoned)
+
+    def _wait_until(self, condition) -> None:
+        loop_ctx = Context.background()
+        while not condition():
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            self._pump()
+            loop_ctx.wait(0.005)
+
+    def _on_bus_event(self, event: JobEvent) -> None:
+        """Called in the publisher's thread."""
+        if event.kind == "cancel_requested" and event.job_id in self._running:
+            run = self._running.get(event.job_id)
+            if run is not None:
+                run.ctx.cancel()
+        elif event.kind in ("enqueued", "queue") or (event.kind == "state" and event.data.get("source") != "worker"):
+            self.wake()
+
+    @Slot()
+    def _pump(self) -> None:
+        """Write finished runs and claim new jobs, in one transaction."""
+        with self._wake_lock:
+            self._wake_posted = False
+        while self._done:
+            self._pending.append(self._done.popleft())
+        if not self._started:
+            return
+        finishing = {id(run) for run, _ in self._pending}
+        busy = sum(1 for run in self._live_runs() if id(run) not in finishing)
+        free = 0 if self._stopping else max(0, self._concurrency - busy)
+        if not self._pending and free == 0:
+            return
+        completions = [c for _, c in self._pending]
+        try:
+            applied, claimed = self.store.complete_and_claim(completions, self.instance_id, free)
+        except StoreError:
+            log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
+            QTimer.singleShot(1000, self.wake)
+            return
+        settled, self._pending = self._pending, []
+        applied_ids = {(c.job_id, c.attempt) for c in applied}
+        for run, completion in settled:
+            current = self._running.get(completion.job_id)
+            if current is run:
+                del self._running[completion.job_id]
+                run.ctx.release()
+                if run.abandoned:
+                    self._pool.setMaxThreadCount(self._concurrency + self._abandoned_count())
+            if (completion.job_id, completion.attempt) in applied_ids:
+                self._announce_completion(run, completion)
+        for job in claimed:
+            self._start_run(job)
+        if claimed and len(claimed) == free:
+            self.wake()  # maybe more waiting
+
+    def _announce_completion(self, run: _Run, completion: Completion) -> None:
+        self._flush_logs()
+        with self._progress_lock:
+            self._progress.pop(completion.job_id, None)
+            self._progress_unsaved.pop(completion.job_id, None)
+            self._log_counts.pop(completion.job_id, None)
+        data = {"type": run.job.type, "error": completion.error, "attempt": completion.attempt, "source": "worker"}
+        event = JobEvent("state", completion.job_id, run.job.queue, completion.state.value, data)
+        self._publish(event)
+        self.job_finished.emit(event)
+
+    def _start_run(self, job: Job) -> None:
+        handler = self._registry.get_handler(job.type) if self._registry else None
+        ctx = self._root.with_timeout(job.timeout) if job.timeout else self._root.with_cancel()
+        job.context = ctx
+        job.attach_reporter(self._report_progress)
+        run = _Run(job, ctx, handler)
+        self._running[job.id] = run
+        self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
+                               {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
+        self._pool.start(_JobRunnable(self, run))
+
+    @Slot()
+    def _on_poll(self) -> None:
+        """Pick up work from other processes, due delayed jobs, cross-process cancels, stuck handlers."""
+        now = time.time()
+        try:
+            version = self.store.data_version()
+            changed = version != self._data_version
+            self._data_version = version
+            if changed and self._running:
+                for job_id in self.store.cancel_requested_among(self._running):
+                    self._running[job_id].ctx.cancel()
+            promoted = self.store.promote_due(now)
+            for job_id, queue in promoted:
+                self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))
+            if time.monotonic() >= self._next_recovery:
+                self._next_recovery = time.monotonic() + RECOVERY_EVERY
+                self.store.heartbeat(self.instance_id)
+                self.recover_dead_instances()
+        except StoreError:
+            log.exception("polling the queue failed; will try again")
+            changed = promoted = True
+        self._watchdog()
+        if changed or promoted:
+            self._pump()
+
+    def _watchdog(self) -> None:
+        """Abandon handlers that ignore cancellation (or their timeout) past the grace period."""
+        now = time.monotonic()
+        for run in self._live_runs():
+            if run.ctx.cancelled and run.cancelled_at is None:
+                run.cancelled_at = now
+            if run.cancelled_at is not None and now - run.cancelled_at > self.cancel_grace:
+                run.abandoned = True
+                why = (f"the handler ignored cancellation for {self.cancel_grace:g} s; "
+                       "its thread was abandoned and the job failed")  # fmt: skip
+                log.error("job %s: %s", run.job.id, why)
+                self._pool.setMaxThreadCount(self._concurrency + self._abandoned_count())
+                self._done.append((run, abandoned_completion(run.job, why)))
+                self.wake()
+
+    @Slot()
+    def _flush(self) -> None:
+        """Coalesced progress (~10/s per job to listeners, ~1/s to disk) and log lines."""
+        with self._progress_lock:
+            progress, self._progress = self._progress, {}
+            self._progress_unsaved.update(progress)
+        for job_id, (fraction, message) in progress.items():
+            run = self._running.get(job_id)
+            self._publish(JobEvent("progress", job_id, run.job.queue if run else None, JobState.RUNNING.value,
+                                   {"progress": fraction, "message": message}))  # fmt: skip
+        now = time.monotonic()
+        if self._progress_unsaved and now - self._last_progress_save >= PROGRESS_PERSIST_EVERY:
+            with self._progress_lock:
+                unsaved, self._progress_unsaved = self._progress_unsaved, {}
+            try:
+                self.store.save_progress([(job_id, p, m) for job_id, (p, m) in unsaved.items()])
+                self._last_progress_save = now
+            except StoreError:
+                log.exception("could not save progress; will try again")
+        self._flush_logs()
+
+    def _flush_logs(self) -> None:
+        with self._progress_lock:
+            lines, self._logs = self._logs, []
+        if not lines:
+            return
+        try:
+            self.store.append_logs(lines)
+        except StoreError:
+            log.exception("could not save %d log line(s); dropping them", len(lines))
+            return
+        for job_id, at, level, message in lines:
+            self._publish(JobEvent("log", job_id, data={"at": at, "level": level, "message": message}))
+
+    def _publish(self, event: JobEvent) -> None:
+        self.bus.publish(event)

@@ -1,0 +1,73 @@
+"""Which app instances are alive: an OS file lock held for the life of the process.
+
+The kernel drops a flock when its process dies (kill -9 included), so a dead owner is
+detected at once — no lease to wait out. Where flock does not exist (Windows), an
+instance counts as dead when its heartbeat is older than HEARTBEAT_STALE seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+HEARTBEAT_STALE = 30.0
+
+
+def new_instance_id() -> str:
+    return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+class InstanceLock:
+    """Holds `<instances_dir>/<instance_id>.lock` locked until release() or process death."""
+
+    def __init__(self, instances_dir: Path, instance_id: str) -> None:
+        self.instances_dir = instances_dir
+        self.instance_id = instance_id
+        self._fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.instances_dir / f"{self.instance_id}.lock"
+
+    def acquire(self) -> None:
+        self.instances_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def instance_is_alive(instances_dir: Path, instance_id: str, heartbeat_at: float | None, now: float) -> bool:
+    """True while the owner process of `instance_id` still holds its lock."""
+    path = instances_dir / f"{instance_id}.lock"
+    if fcntl is None:
+        return heartbeat_at is not None and now - heartbeat_at < HEARTBEAT_STALE
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        path.unlink(missing_ok=True)  # dead owner: tidy its file
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
