@@ -1,0 +1,134 @@
+"""kill -9 at any moment loses no job; two processes never run one job at once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from acacia_gui.core.context import Context
+from acacia_gui.core.job import Job
+from acacia_gui.core.queue import JobQueue
+from acacia_gui.core.registry import Registry
+from acacia_gui.store.sqlite import SqliteJobStore
+from tests.conftest import wait_until
+
+SCRIPT = Path(__file__).with_name("worker_process.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(tmp_path: Path, concurrency: int = 2) -> subprocess.Popen:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(tmp_path / "acacia.db"), str(tmp_path / "instances"),
+         str(tmp_path / "record.txt"), str(concurrency)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+    )  # fmt: skip
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def enqueue(store: SqliteJobStore, job_type: str, n: int, seconds: float) -> list[int]:
+    queue = JobQueue(store, Registry())
+    return queue.enqueue_many(Context.background(), [Job(job_type, {"seconds": seconds}, max_attempts=5) for _ in range(n)])
+
+
+def read_record(tmp_path: Path) -> list[tuple[str, int, int, int, float]]:
+    path = tmp_path / "record.txt"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        kind, pid, job_id, attempt, at = line.split()
+        rows.append((kind, int(pid), int(job_id), int(attempt), float(at)))
+    return rows
+
+
+def assert_never_ran_twice_at_once(rows, killed_pids: set[int]) -> None:
+    """Each job's runs, as (start, end) intervals, never overlap; a killed process's run ends at its kill."""
+    runs: dict[int, dict[tuple[int, int], list[float]]] = defaultdict(dict)
+    for kind, pid, job_id, attempt, at in rows:
+        span = runs[job_id].setdefault((pid, attempt), [at, float("inf")])
+        if kind == "end":
+            span[1] = at
+    for job_id, spans in runs.items():
+        ordered = sorted(spans.items(), key=lambda kv: kv[1][0])
+        for (key_a, (_, end_a)), (key_b, (start_b, _)) in zip(ordered, ordered[1:], strict=False):
+            if end_a == float("inf"):
+                assert key_a[0] in killed_pids, f"job {job_id}: run {key_a} never ended but its process lives"
+                continue
+            assert end_a <= start_b, f"job {job_id} ran twice at once: {key_a} and {key_b}"
+
+
+def test_two_processes_claim_from_one_file_without_overlap(tmp_path):
+    store = SqliteJobStore(tmp_path / "acacia.db")
+    ids = enqueue(store, "rec.sleep", 150, 0.005)
+    procs = [start_worker(tmp_path), start_worker(tmp_path)]
+    try:
+        wait_until(lambda: store.count_jobs(state="succeeded") == len(ids), timeout=60)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+    rows = read_record(tmp_path)
+    starts = [(job_id) for kind, _, job_id, _, _ in rows if kind == "start"]
+    assert sorted(starts) == sorted(ids), "every job ran exactly once"
+    assert {pid for _, pid, _, _, _ in rows} == {p.pid for p in procs}, "both processes did work"
+    assert store.integrity_check() == "ok"
+
+
+def test_kill_9_mid_run_then_restart_finishes_every_job(tmp_path):
+    store = SqliteJobStore(tmp_path / "acacia.db")
+    fragile = enqueue(store, "rec.fragile", 1, 30)[0]
+    ids = enqueue(store, "rec.sleep", 12, 0.3)
+    first = start_worker(tmp_path, concurrency=3)
+    wait_until(lambda: store.get_job(fragile).state == "running" and store.count_jobs(state="running") >= 2, timeout=20)
+    running_at_kill = {j.id for j in store.list_jobs(state="running")}
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    assert store.integrity_check() == "ok"
+    second = start_worker(tmp_path, concurrency=3)
+    try:
+        wait_until(lambda: all(store.get_job(i).state == "succeeded" for i in ids), timeout=60)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(10)
+    job = store.get_job(fragile)
+    assert job.state == "interrupted" and "not safe to repeat" in job.error
+    for job_id in running_at_kill - {fragile}:
+        assert store.get_job(job_id).attempts == 2  # the lost attempt counts
+    sources = {e["source"] for job_id in running_at_kill for e in store.get_events(job_id)}
+    assert "recovery" in sources
+    assert_never_ran_twice_at_once(read_record(tmp_path), {first.pid})
+    assert store.integrity_check() == "ok"
+
+
+@pytest.mark.timeout(240)
+def test_kill_9_at_random_moments_loses_nothing(tmp_path):
+    rng = random.Random(1234)
+    store = SqliteJobStore(tmp_path / "acacia.db")
+    ids = enqueue(store, "rec.sleep", 300, 0.002)
+    killed: set[int] = set()
+    for _ in range(6):
+        proc = start_worker(tmp_path, concurrency=2)
+        time.sleep(rng.uniform(0.05, 0.4))  # the moment of the kill is the point of this test
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        killed.add(proc.pid)
+        assert store.integrity_check() == "ok"
+        assert store.count_jobs() == len(ids)
+    last = start_worker(tmp_path, concurrency=2)
+    try:
+        wait_until(lambda: store.count_jobs(state="succeeded") == len(ids), timeout=120)
+    finally:
+        last.send_signal(signal.SIGTERM)
+        last.wait(10)
+    assert_never_ran_twice_at_once(read_record(tmp_path), killed)
+    assert store.integrity_check() == "ok"

@@ -1,0 +1,60 @@
+"""A worker process for crash and multi-process tests: the real PoolWorker on a real file.
+
+Usage: python worker_process.py DB INSTANCES_DIR RECORD_FILE CONCURRENCY
+Handler "rec.sleep" writes "start|end <pid> <job id> <attempt> <time>" lines to RECORD_FILE
+(O_APPEND, one write per line) and sleeps payload["seconds"], interruptibly.
+Handler "rec.fragile" is the same but declares on_interrupt="fail".
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from PySide6.QtCore import QCoreApplication, QTimer
+
+from acacia_gui.core.context import Context
+from acacia_gui.core.queue import JobQueue
+from acacia_gui.core.registry import Registry
+from acacia_gui.qt.worker import PoolWorker
+from acacia_gui.store.sqlite import SqliteJobStore
+
+
+def main() -> int:
+    db, instances, record, concurrency = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    fd = os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(kind: str, job) -> None:
+        os.write(fd, f"{kind} {os.getpid()} {job.id} {job.attempts} {time.time():.6f}\n".encode())
+
+    def sleeper(ctx, job):
+        write("start", job)
+        ctx.wait(job.payload.get("seconds", 0))
+        ctx.check()
+        write("end", job)
+        return job.id
+
+    app = QCoreApplication(sys.argv[:1])
+    registry = Registry()
+    registry.register_handler("rec.sleep", sleeper, max_attempts=5)
+    registry.register_handler("rec.fragile", sleeper, max_attempts=5, on_interrupt="fail")
+    store = SqliteJobStore(db)
+    worker = PoolWorker(JobQueue(store, registry), concurrency=concurrency, instances_dir=__import__("pathlib").Path(instances))
+    worker.start(Context.background(), registry)
+
+    def stop(*_):
+        worker.stop(Context.background().with_timeout(2))
+        app.quit()
+
+    signal.signal(signal.SIGTERM, stop)
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)  # let Python run signal handlers
+    tick.start(50)
+    print("ready", flush=True)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
