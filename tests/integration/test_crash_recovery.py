@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -60,7 +61,7 @@ def assert_never_ran_twice_at_once(rows, killed_pids: set[int]) -> None:
             span[1] = at
     for job_id, spans in runs.items():
         ordered = sorted(spans.items(), key=lambda kv: kv[1][0])
-        for (key_a, (_, end_a)), (key_b, (start_b, _)) in zip(ordered, ordered[1:], strict=False):
+        for (key_a, (_, end_a)), (key_b, (start_b, _)) in itertools.pairwise(ordered):
             if end_a == float("inf"):
                 assert key_a[0] in killed_pids, f"job {job_id}: run {key_a} never ended but its process lives"
                 continue
