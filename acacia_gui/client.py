@@ -1,0 +1,11 @@
+"""The Python client of a running Acacia (standard library only, no Qt).
+
+    from acacia_gui.client import Client
+
+    with Client.for_data_dir() as client:
+        job_id = client.enqueue("sleep", {"seconds": 1})
+"""
+
+from .ipc.client import Client, LocalClient, WatchStream, probe
+
+__all__ = ["Client", "LocalClient", "WatchStream", "probe"]

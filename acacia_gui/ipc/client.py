@@ -1,0 +1,365 @@
+"""Client: talk to a running Acacia over its local socket. Standard library only, no Qt.
+
+    from acacia_gui.client import Client
+
+    with Client.for_data_dir() as client:
+        job_id = client.enqueue("sleep", {"seconds": 2})
+        for event in client.watch(job=job_id):
+            print(event["kind"], event.get("progress"))
+
+Every op of the protocol is a method (OpsMixin); `LocalClient` offers the same methods
+in-process over a Dispatcher, which is how the CLI works when no app runs. Not
+thread-safe: use one Client per thread. Unix only for now (Windows would need a named
+pipe; the Client says so instead of failing obscurely).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+from ..config import load_config
+from ..core.errors import AcaciaError
+from .protocol import (
+    PROTOCOL_VERSION,
+    AccessDeniedError,
+    ConnectionLostError,
+    NoReplyError,
+    NotRunningError,
+    ProtocolError,
+    ServerError,
+    check_server_version,
+    decode_json,
+    encode_message,
+    error_from_reply,
+    request_message,
+)
+
+DEFAULT_TIMEOUT = 60.0
+_READ_SIZE = 1 << 16
+
+
+def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+class OpsMixin:
+    """The protocol's ops as methods over `call(op, params)`; each returns the reply's result."""
+
+    def call(self, op: str, params: dict[str, Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def hello(self) -> dict[str, Any]:
+        return self.call("hello", {"version": PROTOCOL_VERSION, "client": "acacia_gui.client"})
+
+    def enqueue(self, type: str, payload: Any = None, *, queue: str | None = None, priority: int | None = None,
+                delay: float | None = None, max_attempts: int | None = None, timeout: float | None = None,
+                allow_unknown: bool = False) -> int:  # fmt: skip
+        """Enqueue one job; returns its id. Raises InvalidJobError subclasses on bad input."""
+        params = _drop_none({"type": type, "payload": payload, "queue": queue, "priority": priority, "delay": delay,
+                             "max_attempts": max_attempts, "timeout": timeout})  # fmt: skip
+        if allow_unknown:
+            params["allow_unknown"] = True
+        return self.call("enqueue", params)["id"]
+
+    def enqueue_many(self, jobs: list[dict[str, Any]], *, allow_unknown: bool = False) -> list[int]:
+        """All or nothing, in one transaction; an error's `details["index"]` names the bad job."""
+        params: dict[str, Any] = {"jobs": jobs}
+        if allow_unknown:
+            params["allow_unknown"] = True
+        return self.call("enqueue", params)["ids"]
+
+    def get(self, job_id: int, *, events: bool = False, logs: int = 0) -> dict[str, Any]:
+        params: dict[str, Any] = {"id": job_id}
+        if events:
+            params["events"] = True
+        if logs:
+            params["logs"] = logs
+        return self.call("get", params)
+
+    def list(self, *, state: str | list[str] | None = None, queue: str | list[str] | None = None,
+             type: str | list[str] | None = None, search: str | None = None, order_by: str | None = None,
+             descending: bool | None = None, limit: int | None = None, offset: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """{"jobs": [...], "total": n} — every matching job unless `limit`."""
+        return self.call("list", _drop_none({"state": state, "queue": queue, "type": type, "search": search,
+                                             "order_by": order_by, "descending": descending, "limit": limit,
+                                             "offset": offset}))  # fmt: skip
+
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        return self.call("cancel", {"id": job_id})
+
+    def retry(self, job_id: int) -> dict[str, Any]:
+        return self.call("retry", {"id": job_id})
+
+    def delete(self, job_ids: list[int]) -> int:
+        return self.call("delete", {"ids": list(job_ids)})["deleted"]
+
+    def delete_finished(self, queue: str | None = None) -> list[int]:
+        return self.call("delete", _drop_none({"finished": True, "queue": queue}))["ids"]
+
+    def pause(self, queue: str) -> dict[str, Any]:
+        return self.call("pause", {"queue": queue})
+
+    def resume(self, queue: str) -> dict[str, Any]:
+        return self.call("resume", {"queue": queue})
+
+    def set_concurrency(self, queue: str, concurrency: int) -> dict[str, Any]:
+        return self.call("set_concurrency", {"queue": queue, "concurrency": concurrency})
+
+    def set_workers(self, workers: int) -> int:
+        return self.call("set_concurrency", {"workers": workers})["workers"]
+
+    def handlers(self) -> dict[str, Any]:
+        return self.call("handlers", {})
+
+    def stats(self) -> dict[str, Any]:
+        return self.call("stats", {})
+
+    def raise_window(self) -> dict[str, Any]:
+        return self.call("raise_window", {})
+
+
+class Connection:
+    """One socket and its read buffer: send a message, read the next message."""
+
+    def __init__(self, address: str, data_dir: Any, connect_timeout: float) -> None:
+        if not hasattr(socket, "AF_UNIX"):
+            raise ServerError("the Acacia client needs Unix domain sockets; Windows is not supported yet")
+        self.address = address
+        self._buffer = bytearray()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(connect_timeout)
+        try:
+            self.sock.connect(address)
+        except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
+            self.sock.close()
+            raise NotRunningError(_not_running(address, data_dir, exc)) from None
+        except PermissionError:
+            self.sock.close()
+            raise AccessDeniedError(
+                f"permission denied on {address}: the socket belongs to another user; "
+                "run the command as the user who started Acacia"
+            ) from None
+        except OSError as exc:
+            self.sock.close()
+            raise NotRunningError(_not_running(address, data_dir, exc)) from None
+
+    def alive(self) -> bool:
+        """False when the app closed this connection (it drops idle ones): peek without blocking."""
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b"" or bool(self._buffer)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
+    def send(self, message: dict[str, Any], timeout: float | None) -> None:
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.sendall(encode_message(message))
+        except TimeoutError:
+            raise NoReplyError(f"the app at {self.address} stopped reading our request") from None
+        except OSError as exc:
+            raise ConnectionLostError(f"lost the connection to the app at {self.address}: {exc}") from None
+
+    def read(self, timeout: float | None) -> dict[str, Any]:
+        """The next message; raises NoReplyError on timeout (the buffer keeps partial data)."""
+        self.sock.settimeout(timeout)
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline >= 0:
+                line = bytes(self._buffer[:newline])
+                del self._buffer[: newline + 1]
+                message = decode_json(line)
+                if not isinstance(message, dict):
+                    raise ProtocolError(f"the app sent something that is not a message: {line[:80]!r}")
+                return message
+            try:
+                chunk = self.sock.recv(_READ_SIZE)
+            except TimeoutError:
+                raise NoReplyError(f"the app at {self.address} did not answer within {timeout:g} s") from None
+            except OSError as exc:
+                raise ConnectionLostError(f"lost the connection to the app at {self.address}: {exc}") from None
+            if not chunk:
+                raise ConnectionLostError(
+                    f"the app at {self.address} closed the connection (did it stop? see its log)"
+                )
+            self._buffer += chunk
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _not_running(address: str, data_dir: Any, exc: BaseException) -> str:
+    where = f"for data dir {data_dir}" if data_dir is not None else f"at {address}"
+    return f"No Acacia is running {where}. Start it with `acacia` or `acacia serve`. ({exc.strerror or exc})"
+
+
+class Client(OpsMixin):
+    """A connection to the app at `address`; connects (and says hello) on first use."""
+
+    def __init__(self, address: str, *, data_dir: Any = None, timeout: float | None = DEFAULT_TIMEOUT,
+                 connect_timeout: float = 5.0) -> None:  # fmt: skip
+        self.address = address
+        self.data_dir = data_dir
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.server_info: dict[str, Any] | None = None
+        self._conn: Connection | None = None
+        self._next_id = 0
+
+    @classmethod
+    def for_data_dir(cls, data_dir: str | os.PathLike[str] | None = None, **options: Any) -> Client:
+        """The client of the app serving `data_dir` (default: $ACACIA_DATA_DIR or the platform's)."""
+        config = load_config(data_dir)
+        return cls(config.socket_address, data_dir=config.data_dir, **options)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> dict[str, Any]:
+        """Open the socket and exchange versions; returns the app's hello."""
+        self.close()
+        self._conn = Connection(self.address, self.data_dir, self.connect_timeout)
+        try:
+            info = self._request("hello", {"version": PROTOCOL_VERSION, "client": "acacia_gui.client"})
+            check_server_version(info.get("protocol") if isinstance(info, dict) else None)
+        except BaseException:
+            self.close()
+            raise
+        self.server_info = info
+        return info
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def call(self, op: str, params: dict[str, Any] | None = None) -> Any:
+        """Send one request and return its result; raises the server's error as an AcaciaError."""
+        if op == "hello" and self._conn is None:
+            return self.connect()
+        if self._conn is None or not self._conn.alive():
+            self.connect()
+        return self._request(op, params or {})
+
+    def _request(self, op: str, params: dict[str, Any]) -> Any:
+        assert self._conn is not None
+        self._next_id += 1
+        request_id = self._next_id
+        self._conn.send(request_message(request_id, op, params), self.timeout)
+        while True:
+            message = self._conn.read(self.timeout)
+            if message.get("id") != request_id and message.get("id") is not None:
+                continue  # a stray stream message; not ours
+            if message.get("ok") is True:
+                return message.get("result")
+            if message.get("ok") is False:
+                raise error_from_reply(message.get("error"))
+            raise ProtocolError(f"the app sent a reply without 'ok': {str(message)[:200]}")
+
+    def watch(self, *, job: int | None = None, queue: str | None = None, kinds: list[str] | None = None,
+              idle: float | None = None) -> WatchStream:  # fmt: skip
+        """Stream events on a connection of its own (see WatchStream)."""
+        params = _drop_none({"job": job, "queue": queue, "kinds": kinds})
+        stream_client = Client(self.address, data_dir=self.data_dir, timeout=self.timeout,
+                               connect_timeout=self.connect_timeout)  # fmt: skip
+        stream_client.connect()
+        return WatchStream(stream_client, params, idle)
+
+
+class WatchStream:
+    """Iterate to get event dicts (or None every `idle` seconds of silence, to redraw).
+
+    Ends when the watched job is final or deleted (`end` then holds the reason and the
+    job), or when the app goes away (ConnectionLostError). `ack` is the watch's reply:
+    for a job watch it holds the job as it was when the watch started.
+    """
+
+    def __init__(self, client: Client, params: dict[str, Any], idle: float | None) -> None:
+        self._client = client
+        self._idle = idle
+        self.end: dict[str, Any] | None = None
+        self.ack: dict[str, Any] = client._request("watch", params)
+        self._request_id = client._next_id
+
+    def __iter__(self) -> Iterator[dict[str, Any] | None]:
+        conn = self._client._conn
+        try:
+            while self.end is None and conn is not None:
+                try:
+                    message = conn.read(self._idle)
+                except NoReplyError:
+                    if self._idle is not None:
+                        yield None
+                        continue
+                    raise
+                if message.get("id") != self._request_id:
+                    continue
+                if "event" in message:
+                    yield message["event"]
+                elif "end" in message:
+                    self.end = message["end"] if isinstance(message["end"], dict) else {}
+                elif message.get("ok") is False:
+                    raise error_from_reply(message.get("error"))
+        finally:
+            if self.end is not None:
+                self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> WatchStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalClient(OpsMixin):
+    """The same methods, answered in-process by a Dispatcher (the CLI's no-app mode)."""
+
+    def __init__(self, dispatcher: Any) -> None:
+        self.dispatcher = dispatcher
+
+    def call(self, op: str, params: dict[str, Any] | None = None) -> Any:
+        return self.dispatcher.call(op, params or {})
+
+    def watch(self, **_: Any) -> WatchStream:
+        raise NotRunningError("watching needs a running app. Start it with `acacia` or `acacia serve`.")
+
+    def close(self) -> None:
+        close = getattr(self.dispatcher, "close", None)
+        if close is not None:
+            close()
+
+
+def probe(address: str, timeout: float = 1.0) -> dict[str, Any] | None:
+    """Is an app serving `address`? Its hello if one answers, else None.
+
+    Anything that accepts the connection counts as running (a hung or incompatible app
+    still owns the data dir): its answer is then {"error": {...}} instead of a hello.
+    """
+    try:
+        conn = Connection(address, None, timeout)
+    except AcaciaError:
+        return None
+    try:
+        conn.send(request_message(0, "hello", {"version": PROTOCOL_VERSION, "client": "probe"}), timeout)
+        message = conn.read(timeout)
+    except AcaciaError as exc:
+        return {"error": {"code": exc.code, "message": str(exc)}}
+    finally:
+        conn.close()
+    if message.get("ok") is True and isinstance(message.get("result"), dict):
+        return message["result"]
+    error = message.get("error")
+    return {"error": error if isinstance(error, dict) else {"code": "error", "message": str(message)[:200]}}

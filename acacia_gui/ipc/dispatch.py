@@ -1,0 +1,338 @@
+"""Dispatcher: one method per op, turning a Request into a reply. Pure Python, no Qt.
+
+The socket server calls it on the main thread for every line; the CLI calls it
+in-process when no app runs (source "cli"), so both paths validate exactly alike.
+It never raises: an AcaciaError becomes an error reply with its code, anything else is
+logged and answered as internal_error, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .. import __version__
+from ..core.context import Context
+from ..core.errors import AcaciaError, JobNotFoundError
+from ..core.job import Job, JobState
+from ..core.queue import JobQueue
+from .params import Params
+from .protocol import (
+    PROTOCOL_VERSION,
+    BadRequest,
+    InternalError,
+    NotRunningError,
+    Request,
+    UnknownOpError,
+    check_client_version,
+    error_reply,
+    ok_reply,
+    parse_request,
+    with_details,
+)
+from .watch import EVENT_KINDS, Watch
+
+log = logging.getLogger(__name__)
+
+STATES = frozenset(s.value for s in JobState)
+JOB_FIELDS = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout")
+SORT_FIELDS = frozenset({"id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at",
+                         "finished_at", "progress"})  # fmt: skip
+MAX_BATCH = 100_000
+MAX_LOG_LINES = 10_000
+
+
+class WorkerControl(Protocol):
+    """What the dispatcher needs from the app's worker (absent when no app runs)."""
+
+    @property
+    def concurrency(self) -> int: ...
+
+    def set_concurrency(self, concurrency: int) -> None: ...
+
+    def running_job_ids(self) -> set[int]: ...
+
+
+class DispatchServices(Protocol):
+    """What the dispatcher needs from the app (the lead's AppServices fits; so does the CLI's stand-in).
+
+    `worker` is None when no app runs; `plugin_report` has `to_dict()` (or is None).
+    """
+
+    config: Any
+    worker: WorkerControl | None
+    plugin_report: Any
+
+    def raise_window(self) -> None: ...
+
+
+class Dispatcher:
+    """Answers requests against a JobQueue. Thread-safe as far as the queue and store are."""
+
+    def __init__(self, queue: JobQueue, services: DispatchServices, *, source: str = "socket") -> None:
+        self.queue = queue
+        self.services = services
+        self.source = source
+        self._ops: dict[str, Callable[[Params], Any]] = {
+            "hello": self._hello, "enqueue": self._enqueue, "get": self._get, "list": self._list,
+            "cancel": self._cancel, "retry": self._retry, "delete": self._delete, "pause": self._pause,
+            "resume": self._resume, "set_concurrency": self._set_concurrency, "handlers": self._handlers,
+            "stats": self._stats, "raise_window": self._raise_window,
+        }  # fmt: skip
+
+    @property
+    def store(self) -> Any:
+        return self.queue.store
+
+    # -- entry points ------------------------------------------------------------------
+    def handle_line(self, line: bytes) -> dict[str, Any]:
+        """A raw line → the reply (watch is the server's business: it uses open_watch)."""
+        try:
+            request = parse_request(line)
+        except BadRequest as bad:
+            return error_reply(bad.request_id, bad.error)
+        return self.handle(request)
+
+    def handle(self, request: Request) -> dict[str, Any]:
+        try:
+            return ok_reply(request.id, self.call(request.op, request.params))
+        except AcaciaError as exc:
+            return error_reply(request.id, exc)
+        except Exception:
+            log.exception("op %r failed", request.op)
+            return error_reply(request.id, InternalError(f"{request.op} failed inside the app; see the app's log"))
+
+    def call(self, op: str, params: dict[str, Any]) -> Any:
+        """Run one op and return its result; raises AcaciaError (the in-process path)."""
+        if op == "watch":
+            return self.open_watch(params).ack
+        handler = self._ops.get(op)
+        if handler is None:
+            raise UnknownOpError(f"unknown op {op!r}")
+        p = Params(op, params)
+        return handler(p)
+
+    # -- ops ---------------------------------------------------------------------------
+    def _hello(self, p: Params) -> dict[str, Any]:
+        version = p.raw("version")
+        p.string("client", None, max_length=200)
+        p.done()
+        check_client_version(version)
+        config = self.services.config
+        return {
+            "app": "acacia",
+            "protocol": PROTOCOL_VERSION,
+            "version": __version__,
+            "pid": os.getpid(),
+            "data_dir": str(config.data_dir),
+            "socket": config.socket_address,
+            "headless": getattr(self.services, "headless", None),
+        }
+
+    def _job_from(self, p: Params) -> Job:
+        job_type = p.raw("type")
+        payload = p.raw("payload", {})
+        return Job(
+            job_type,
+            payload,
+            queue=p.raw("queue", None),
+            priority=p.raw("priority", 0),
+            delay=p.raw("delay", 0.0),
+            max_attempts=p.raw("max_attempts", None),
+            timeout=p.raw("timeout", None),
+        )
+
+    def _enqueue(self, p: Params) -> dict[str, Any]:
+        allow_unknown = p.boolean("allow_unknown", False)
+        if "jobs" in p:
+            return self._enqueue_batch(p, allow_unknown)
+        job = self._job_from(p)
+        p.done()
+        job_id = self.queue.enqueue(Context.background(), job, source=self.source, allow_unknown=allow_unknown)
+        return {"id": job_id, "state": job.state.value, "queue": job.queue}
+
+    def _enqueue_batch(self, p: Params, allow_unknown: bool) -> dict[str, Any]:
+        entries = p.raw("jobs")
+        p.done()
+        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BATCH:
+            raise p.error(f'"jobs" must be a list of 1 to {MAX_BATCH} job objects')
+        jobs = []
+        for index, entry in enumerate(entries):
+            try:
+                if not isinstance(entry, dict):
+                    raise p.error(f"each job must be an object like {{\"type\": …, \"payload\": …}}, got {entry!r:.60}")
+                entry_params = Params("enqueue", entry)
+                job = self._job_from(entry_params)
+                entry_params.done()
+                jobs.append(self.queue.prepare(job, allow_unknown=allow_unknown))
+            except AcaciaError as exc:
+                raise with_details(exc, f"jobs[{index}]: {exc}", index=index) from None
+        ids = self.queue.enqueue_many(Context.background(), jobs, source=self.source, allow_unknown=allow_unknown)
+        return {"ids": ids}
+
+    def _job(self, job_id: int) -> Job:
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(f"no job with id {job_id}")
+        return job
+
+    def _get(self, p: Params) -> dict[str, Any]:
+        job_id = p.job_id()
+        with_events = p.boolean("events", False)
+        logs = p.integer("logs", 0, low=0, high=MAX_LOG_LINES)
+        p.done()
+        result = self._job(job_id).to_dict()
+        if with_events:
+            result["events"] = self.store.get_events(job_id)
+        if logs:
+            lines = self.store.get_logs(job_id, limit=MAX_LOG_LINES)
+            result["logs"] = lines[-logs:]
+            result["log_count"] = len(lines)
+        return result
+
+    def _list(self, p: Params) -> dict[str, Any]:
+        filters = {
+            "state": p.strings("state", choices=STATES),
+            "queue": p.strings("queue"),
+            "type": p.strings("type"),
+            "search": p.string("search", None),
+        }
+        order_by = p.string("order_by", "id")
+        if order_by not in SORT_FIELDS:
+            raise p.error(f'cannot order by {order_by!r}; choose one of {", ".join(sorted(SORT_FIELDS))}')
+        descending = p.boolean("descending", False)
+        limit = p.integer("limit", None, low=0, high=10_000_000)
+        offset = p.integer("offset", 0, low=0, high=2**62)
+        p.done()
+        jobs = self.store.list_jobs(**filters, order_by=order_by, descending=descending, limit=limit, offset=offset)
+        return {"jobs": [job.to_dict() for job in jobs], "total": self.store.count_jobs(**filters)}
+
+    def _cancel(self, p: Params) -> dict[str, Any]:
+        job_id = p.job_id()
+        p.done()
+        return self.queue.cancel(job_id, source=self.source).to_dict()
+
+    def _retry(self, p: Params) -> dict[str, Any]:
+        job_id = p.job_id()
+        p.done()
+        return self.queue.retry(job_id, source=self.source).to_dict()
+
+    def _delete(self, p: Params) -> dict[str, Any]:
+        finished = p.boolean("finished", False)
+        queue = p.string("queue", None, max_length=64)
+        ids = p.job_ids() if "ids" in p or not finished else None
+        p.done()
+        if finished and ids is not None:
+            raise p.error('give either "ids" or "finished": true, not both')
+        if finished:
+            deleted = self.queue.clear_finished(queue=queue, source=self.source)
+            return {"deleted": len(deleted), "ids": deleted}
+        if queue is not None:
+            raise p.error('"queue" only goes with "finished": true')
+        return {"deleted": self.queue.delete(ids or [], source=self.source), "ids": ids}
+
+    def _queue_name(self, p: Params) -> str:
+        return p.string("queue", max_length=200)
+
+    def _queue_info(self, name: str) -> dict[str, Any]:
+        return self.store.get_queue(name).to_dict()
+
+    def _pause(self, p: Params) -> dict[str, Any]:
+        name = self._queue_name(p)
+        p.done()
+        self.queue.pause(name, source=self.source)
+        return self._queue_info(name)
+
+    def _resume(self, p: Params) -> dict[str, Any]:
+        name = self._queue_name(p)
+        p.done()
+        self.queue.resume(name, source=self.source)
+        return self._queue_info(name)
+
+    def _set_concurrency(self, p: Params) -> dict[str, Any]:
+        if "workers" in p:
+            workers = p.integer("workers", low=1, high=1024)
+            p.done()
+            worker = self._require_worker("setting the number of workers")
+            worker.set_concurrency(workers)
+            return {"workers": worker.concurrency}
+        name = self._queue_name(p)
+        concurrency = p.integer("concurrency", low=0, high=10_000)
+        p.done()
+        self.queue.set_concurrency(name, concurrency, source=self.source)
+        return self._queue_info(name)
+
+    def _require_worker(self, what: str) -> WorkerControl:
+        worker = self.services.worker
+        if worker is None:
+            raise NotRunningError(f"{what} needs a running app. Start it with `acacia` or `acacia serve`.")
+        return worker
+
+    def _handlers(self, p: Params) -> dict[str, Any]:
+        p.done()
+        report = self.services.plugin_report
+        return {
+            "handlers": [handler.describe() for handler in self.queue.registry],
+            "plugins": report.to_dict() if report is not None else None,
+        }
+
+    def _stats(self, p: Params) -> dict[str, Any]:
+        p.done()
+        now = time.time()
+        worker = self.services.worker
+        started = getattr(self.services, "started_at", None)
+        return {
+            "counts": self.store.counts_by_state(),
+            "finished_last_minute": self.store.finished_since(now - 60),
+            "queues": [q.to_dict() for q in self.store.list_queues()],
+            "running_here": len(worker.running_job_ids()) if worker is not None else None,
+            "concurrency": worker.concurrency if worker is not None else None,
+            "uptime": now - started if isinstance(started, int | float) else None,
+        }
+
+    def _raise_window(self, p: Params) -> dict[str, Any]:
+        p.done()
+        self.services.raise_window()
+        return {"raised": True}
+
+    # -- watch -------------------------------------------------------------------------
+    def open_watch(self, params: dict[str, Any]) -> Watch:
+        """Validate a watch request and take its starting snapshot (ack)."""
+        p = Params("watch", params)
+        job_id = p.integer("job", None, low=1)
+        queue = p.string("queue", None, max_length=200)
+        kinds = p.strings("kinds", choices=EVENT_KINDS)
+        p.done()
+        if job_id is not None and queue is not None:
+            raise p.error('watch either a "job" or a "queue" (or neither, for everything)')
+        watch = Watch(job_id=job_id, queue=queue, kinds=frozenset(kinds) if kinds else EVENT_KINDS)
+        watch.ack = {"watching": watch.describe()}
+        if job_id is not None:
+            job = self._job(job_id)
+            watch.ack["job"] = job.to_dict()
+            watch.ended = job.state.is_final
+        return watch
+
+    def watch_end(self, watch: Watch, reason: str) -> dict[str, Any]:
+        """The `end` message of a job watch: why, plus the job as it finished (None if deleted)."""
+        info: dict[str, Any] = {"reason": reason}
+        if watch.job_id is not None:
+            job = self.store.get_job(watch.job_id)
+            info["job"] = job.to_dict() if job is not None else None
+        return info
+
+
+class StandaloneServices:
+    """DispatchServices without an app: no worker, no window (the CLI's no-app mode, tests)."""
+
+    def __init__(self, config: Any, plugin_report: Any = None) -> None:
+        self.config = config
+        self.worker: WorkerControl | None = None
+        self.plugin_report = plugin_report
+        self.headless = None
+
+    def raise_window(self) -> None:
+        """Nothing to raise without an app."""

@@ -1,0 +1,52 @@
+"""What one `watch` request wants to see, and when it is over.
+
+Pure Python so the server (which owns the sockets) and the tests share one rule: a job
+watch sees that job's events and ends when the job reaches a final state or is deleted;
+a queue watch sees that queue's events; a watch of everything sees all, until the
+client goes away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.job import JobState
+
+EVENT_KINDS = frozenset({"enqueued", "state", "progress", "log", "deleted", "queue", "cancel_requested"})
+
+
+def _is_final(state: Any) -> bool:
+    try:
+        return JobState(state).is_final
+    except ValueError:
+        return False
+
+
+@dataclass
+class Watch:
+    """A validated watch. `accept(event)` → (send it?, end the watch after it?)."""
+
+    job_id: int | None = None
+    queue: str | None = None
+    kinds: frozenset[str] = EVENT_KINDS
+    ack: dict[str, Any] = field(default_factory=dict)
+    ended: bool = False  # already over when it started (the job was final)
+
+    def describe(self) -> dict[str, Any]:
+        if self.job_id is not None:
+            return {"job": self.job_id}
+        if self.queue is not None:
+            return {"queue": self.queue}
+        return {"all": True}
+
+    def accept(self, event: dict[str, Any]) -> tuple[bool, bool]:
+        if self.job_id is not None:
+            if event.get("job_id") != self.job_id:
+                return False, False
+            kind = event.get("kind")
+            end = kind == "deleted" or (kind == "state" and _is_final(event.get("state")))
+            return (kind in self.kinds or end), end
+        if self.queue is not None and event.get("queue") != self.queue:
+            return False, False
+        return event.get("kind") in self.kinds, False
