@@ -54,10 +54,10 @@ class JobQueue:
         if handler is not None:
             if handler.schema is not None and self.payload_validator is not None:
                 self.payload_validator(handler, job.payload)
-            job.queue = job.queue or handler.queue
+            job.queue = job.queue if job.queue is not None else handler.queue
             job.max_attempts = job.max_attempts if job.max_attempts is not None else handler.max_attempts
             job.timeout = job.timeout if job.timeout is not None else handler.timeout
-        job.queue = validate_queue_name(job.queue or "default")
+        job.queue = validate_queue_name("default" if job.queue is None else job.queue)
         job.priority = validate_priority(job.priority)
         job.delay = validate_delay(job.delay or 0.0)
         job.max_attempts = validate_max_attempts(job.max_attempts if job.max_attempts is not None else 1)

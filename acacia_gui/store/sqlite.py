@@ -127,6 +127,10 @@ class SqliteJobStore:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         try:
             yield conn
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -330,3 +330,24 @@ def test_another_connection_enqueue_is_picked_up(engine, tmp_path):
     job_id = JobQueue(other, engine.registry).enqueue(Context.background(), Job("x"), source="cli")
     engine.wait_state(job_id, "succeeded", timeout=3)
     other.close()
+
+
+def test_disk_full_keeps_results_in_memory_until_it_can_write(engine):
+    def chatty(ctx, job):
+        logging.getLogger("fill").info("x" * 3000)
+        return "y" * 5000
+
+    engine.registry.register_handler("chatty", chatty)
+    engine.start()
+    first = engine.enqueue("chatty")
+    engine.wait_state(first, "succeeded")
+    conn = engine.store.conn  # the worker writes on this (main) thread's connection
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    ids = [engine.enqueue("chatty") for _ in range(30)]
+    conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+    engine.qtbot.waitUntil(lambda: engine.worker._pending, timeout=5000)  # results it could not write
+    assert engine.store.count_jobs(state="succeeded") < len(ids) + 1
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    for job_id in ids:
+        engine.wait_state(job_id, "succeeded")
+    assert engine.store.integrity_check() == "ok"
