@@ -137,6 +137,11 @@ class PoolWorker(QObject):
         self._pool.setMaxThreadCount(self._concurrency + self._abandoned_count())
         self.wake()
 
+    @property
+    def unsaved_results(self) -> int:
+        """Finished runs not yet written (the disk was full or locked); retried every second."""
+        return len(self._pending) + len(self._done)
+
     def running_job_ids(self) -> set[int]:
         return {job_id for job_id, run in self._running.items() if not run.abandoned}
 

@@ -345,7 +345,7 @@ def test_disk_full_keeps_results_in_memory_until_it_can_write(engine):
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     ids = [engine.enqueue("chatty") for _ in range(30)]
     conn.execute(f"PRAGMA max_page_count = {pages + 2}")
-    engine.qtbot.waitUntil(lambda: engine.worker._pending, timeout=5000)  # results it could not write
+    engine.qtbot.waitUntil(lambda: engine.worker.unsaved_results > 0, timeout=5000)
     assert engine.store.count_jobs(state="succeeded") < len(ids) + 1
     conn.execute("PRAGMA max_page_count = 1073741823")
     for job_id in ids:

@@ -83,7 +83,7 @@ def test_cancelled_context_writes_nothing(queue):
 
 def test_unknown_type_can_be_refused_with_the_known_ones_listed(queue):
     queue.registry.register_handler("image.resize", lambda ctx, job: None)
-    with pytest.raises(UnknownJobTypeError, match="image.resize"):
+    with pytest.raises(UnknownJobTypeError, match=r"image\.resize"):
         queue.enqueue(Context.background(), Job("image.rezise", {}), allow_unknown=False)
 
 
