@@ -17,9 +17,14 @@ def launch_app(options: object) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--self-test" in args:  # the install check (selftest.py): runs `acacia serve` in a child process
+        from acacia_gui import selftest
+
+        return selftest.main(args)
     from acacia_gui import cli
 
-    return cli.main(sys.argv[1:] if argv is None else list(argv), launch_app=launch_app)
+    return cli.main(args, launch_app=launch_app)
 
 
 if __name__ == "__main__":
