@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..config import load_config
@@ -197,7 +197,8 @@ class Connection:
 
 def _not_running(address: str, data_dir: Any, exc: BaseException) -> str:
     where = f"for data dir {data_dir}" if data_dir is not None else f"at {address}"
-    return f"No Acacia is running {where}. Start it with `acacia` or `acacia serve`. ({exc.strerror or exc})"
+    detail = "" if isinstance(exc, FileNotFoundError | ConnectionRefusedError) else f" ({exc.strerror or exc})"
+    return f"No Acacia is running {where}. Start it with `acacia` or `acacia serve`.{detail}"
 
 
 class Client(OpsMixin):
@@ -327,8 +328,9 @@ class WatchStream:
 class LocalClient(OpsMixin):
     """The same methods, answered in-process by a Dispatcher (the CLI's no-app mode)."""
 
-    def __init__(self, dispatcher: Any) -> None:
+    def __init__(self, dispatcher: Any, on_close: Callable[[], None] | None = None) -> None:
         self.dispatcher = dispatcher
+        self._on_close = on_close
 
     def call(self, op: str, params: dict[str, Any] | None = None) -> Any:
         return self.dispatcher.call(op, params or {})
@@ -337,9 +339,9 @@ class LocalClient(OpsMixin):
         raise NotRunningError("watching needs a running app. Start it with `acacia` or `acacia serve`.")
 
     def close(self) -> None:
-        close = getattr(self.dispatcher, "close", None)
-        if close is not None:
-            close()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
 
 
 def probe(address: str, timeout: float = 1.0) -> dict[str, Any] | None:

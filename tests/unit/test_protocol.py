@@ -121,6 +121,7 @@ def test_every_op_is_documented_in_the_protocol_set():
 def test_ipc_and_cli_import_no_qt():
     code = (
         "import sys, acacia_gui.ipc.protocol, acacia_gui.ipc.dispatch, acacia_gui.ipc.client, acacia_gui.client;"
+        "import acacia_gui.cli, acacia_gui.cli.commands, acacia_gui.cli.live, acacia_gui.cli.backend;"
         "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,292 @@
+"""One function per `acacia` subcommand: (args, config) → exit status.
+
+Data goes to stdout (a table, or JSON with --json); notices and errors go to stderr.
+Input that can be checked before anything is contacted is checked first, so bad input
+never leaves a half-done change (several ids: all are checked before the first change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..core.errors import AcaciaError, InvalidTransitionError
+from ..core.job import CANCELLABLE_STATES, RETRYABLE_STATES, JobState
+from ..ipc.protocol import InvalidJsonError, NotRunningError, decode_json, error_details, with_details
+from . import render
+from .backend import Backend, connect
+from .output import echo
+from .parser import UsageError
+
+BATCH_FIELDS = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout")
+
+
+def emit_json(data: Any) -> None:
+    echo(json.dumps(data, ensure_ascii=False, allow_nan=False))
+
+
+def _width() -> int:
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def parse_payload(text: str | None) -> Any:
+    if text is None:
+        return {}
+    try:
+        return decode_json(text.encode("utf-8", "surrogateescape"))
+    except InvalidJsonError as exc:
+        raise UsageError(f"acacia enqueue: --payload is not valid JSON: {exc}") from None
+
+
+def read_batch(source: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """JSON lines → (jobs, their line numbers); raises UsageError naming the bad line."""
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"acacia enqueue: cannot read batch file {source}: {exc.strerror or exc}") from None
+    jobs: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = decode_json(line)
+        except InvalidJsonError as exc:
+            raise UsageError(f"acacia enqueue: batch line {number}: {exc}") from None
+        if not isinstance(entry, dict):
+            raise UsageError(f'acacia enqueue: batch line {number}: expected an object like {{"type": "…", "payload": …}}')
+        jobs.append(entry)
+        numbers.append(number)
+    if not jobs:
+        raise UsageError(f"acacia enqueue: the batch {'on stdin' if source == '-' else source} has no jobs")
+    return jobs, numbers
+
+
+def cmd_enqueue(args: argparse.Namespace, config: Config) -> int:
+    if args.batch is not None:
+        return _enqueue_batch(args, config)
+    if args.type is None:
+        raise UsageError("acacia enqueue: give a job TYPE (or --batch FILE)")
+    if args.cancel_on_interrupt and not args.wait:
+        raise UsageError("acacia enqueue: --cancel-on-interrupt only goes with --wait")
+    payload = parse_payload(args.payload)
+    try:
+        backend = connect(config, fallback=not args.wait, plugins=True, create=True)
+    except NotRunningError as exc:
+        raise NotRunningError(f"{exc} (--wait needs a running app; without --wait the job is queued for later)") from None
+    with _closing(backend):
+        job_id = backend.ops.enqueue(args.type, payload, queue=args.queue, priority=args.priority, delay=args.delay,
+                                     max_attempts=args.max_attempts, timeout=args.timeout,
+                                     allow_unknown=args.allow_unknown)  # fmt: skip
+        if args.wait:
+            from .live import wait_for_job
+
+            if not args.json:
+                echo(job_id)
+            return wait_for_job(backend.ops, job_id, as_json=args.json, cancel_on_interrupt=args.cancel_on_interrupt)
+        emit_json({"id": job_id}) if args.json else echo(job_id)
+        backend.notice(f"queued job {job_id} in the database directly; it runs when the app next starts")
+    return 0
+
+
+def _enqueue_batch(args: argparse.Namespace, config: Config) -> int:
+    given = [f"--{name.replace('_', '-')}" for name in ("payload", "queue", "priority", "delay", "max_attempts",
+                                                         "timeout") if getattr(args, name) is not None]  # fmt: skip
+    if args.type is not None or given or args.wait:
+        extra = ", ".join(([args.type] if args.type is not None else []) + given + (["--wait"] if args.wait else []))
+        raise UsageError(f"acacia enqueue: --batch takes every job from the file; drop {extra}")
+    jobs, numbers = read_batch(args.batch)
+    backend = connect(config, fallback=True, plugins=True, create=True)
+    with _closing(backend):
+        try:
+            ids = backend.ops.enqueue_many(jobs, allow_unknown=args.allow_unknown)
+        except AcaciaError as exc:
+            index = (error_details(exc) or {}).get("index")
+            if isinstance(index, int) and 0 <= index < len(numbers):
+                message = str(exc).split(": ", 1)[1] if str(exc).startswith("jobs[") else str(exc)
+                raise with_details(exc, f"batch line {numbers[index]}: {message}", line=numbers[index]) from None
+            raise
+        if args.json:
+            emit_json({"ids": ids})
+        else:
+            echo("\n".join(str(i) for i in ids))
+        backend.notice(f"queued {len(ids)} jobs in the database directly; they run when the app next starts")
+    return 0
+
+
+class _closing:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def __enter__(self) -> Backend:
+        return self.backend
+
+    def __exit__(self, *exc: object) -> None:
+        self.backend.close()
+
+
+def _flatten(values: list[list[str]] | None) -> list[str] | None:
+    return [v for group in values for v in group] if values else None
+
+
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    with _closing(connect(config, fallback=True)) as backend:
+        result = backend.ops.list(state=_flatten(args.state), queue=args.queue, type=args.type, search=args.search,
+                                  order_by=args.sort, descending=args.desc or None, limit=args.limit,
+                                  offset=args.offset)  # fmt: skip
+        if args.json:
+            emit_json(result)
+        elif not result["jobs"]:
+            echo("no jobs" if not result["total"] else f"no jobs on this page ({result['total']} match)")
+        else:
+            echo(render.jobs_table(result["jobs"], max_width=_width(), fancy=render.unicode_ok()))
+            if len(result["jobs"]) < result["total"]:
+                echo(f"({len(result['jobs'])} of {result['total']} matching jobs)")
+        backend.notice("read the database directly")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    with _closing(connect(config, fallback=True)) as backend:
+        job = backend.ops.get(args.id, events=True, logs=args.logs)
+        emit_json(job) if args.json else echo(render.job_details(job))
+        backend.notice("read the database directly")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace, config: Config) -> int:
+    from ..ipc.client import probe
+
+    info: dict[str, Any] = dict(config.describe())
+    hello = probe(config.socket_address, timeout=1.0)
+    info["running"] = hello is not None
+    info["pid"] = hello.get("pid") if hello else None
+    if args.json:
+        emit_json(info)
+        return 0
+    for key in ("data_dir", "database", "plugins_dir", "socket", "durability"):
+        echo(f"{key + ':':<13}{info[key]}")
+    echo(f"{'running:':<13}{'yes (pid ' + str(info['pid']) + ')' if info['running'] else 'no'}")
+    return 0
+
+
+def cmd_handlers(args: argparse.Namespace, config: Config) -> int:
+    from ..ipc.client import Client
+
+    try:
+        with Client(config.socket_address, data_dir=config.data_dir) as client:
+            result = client.handlers()
+    except NotRunningError:
+        from ..plugins.loader import load_plugins
+
+        report = load_plugins(config.plugins_dir)
+        result = {"handlers": report.to_dict()["handlers"], "plugins": report.to_dict()}
+    emit_json(result) if args.json else echo(render.handlers_text(result))
+    return 0
+
+
+def _checked_jobs(backend: Backend, ids: list[int], allowed: frozenset[JobState], verb: str) -> None:
+    """Every id exists and allows the action, before the first change (all or nothing)."""
+    for job_id in dict.fromkeys(ids):
+        job = backend.ops.get(job_id)
+        if JobState(job["state"]) not in allowed:
+            raise InvalidTransitionError(f"job {job_id} is {job['state']} and cannot be {verb}")
+
+
+def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
+    with _closing(connect(config, fallback=True)) as backend:
+        _checked_jobs(backend, args.ids, CANCELLABLE_STATES, "cancelled")
+        results = [backend.ops.cancel(job_id) for job_id in dict.fromkeys(args.ids)]
+        if args.json:
+            emit_json(results)
+        for job in results if not args.json else []:
+            echo(f"job {job['id']}: " + ("cancel requested; it stops shortly" if job["state"] == "running"
+                                          else job["state"]))  # fmt: skip
+        backend.notice("changed the database directly")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace, config: Config) -> int:
+    with _closing(connect(config, fallback=True)) as backend:
+        _checked_jobs(backend, args.ids, RETRYABLE_STATES, "retried")
+        results = [backend.ops.retry(job_id) for job_id in dict.fromkeys(args.ids)]
+        if args.json:
+            emit_json(results)
+        for job in results if not args.json else []:
+            echo(f"job {job['id']}: {job['state']} again")
+        backend.notice("changed the database directly; the jobs run when the app next starts")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, config: Config) -> int:
+    if bool(args.ids) == bool(args.finished):
+        raise UsageError("acacia delete: give job IDs or --finished (not both)")
+    if args.queue and not args.finished:
+        raise UsageError("acacia delete: --queue only goes with --finished")
+    with _closing(connect(config, fallback=True)) as backend:
+        if args.finished:
+            ids = backend.ops.delete_finished(args.queue)
+            result = {"deleted": len(ids), "ids": ids}
+        else:
+            result = {"deleted": backend.ops.delete(list(dict.fromkeys(args.ids))), "ids": args.ids}
+        emit_json(result) if args.json else echo(f"deleted {result['deleted']} job(s)")
+        backend.notice("changed the database directly")
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace, config: Config) -> int:
+    return _queue_action(args, config, lambda ops: ops.pause(args.queue))
+
+
+def cmd_resume(args: argparse.Namespace, config: Config) -> int:
+    return _queue_action(args, config, lambda ops: ops.resume(args.queue))
+
+
+def cmd_concurrency(args: argparse.Namespace, config: Config) -> int:
+    if args.workers is not None:
+        if args.queue is not None:
+            raise UsageError("acacia concurrency: give QUEUE N or --workers N, not both")
+        with _closing(connect(config, fallback=False)) as backend:
+            workers = backend.ops.set_workers(args.workers)
+            emit_json({"workers": workers}) if args.json else echo(f"workers: {workers}")
+        return 0
+    if args.queue is None or args.limit is None:
+        raise UsageError("acacia concurrency: give QUEUE N (0: no limit), or --workers N")
+    return _queue_action(args, config, lambda ops: ops.set_concurrency(args.queue, args.limit))
+
+
+def _queue_action(args: argparse.Namespace, config: Config, action: Any) -> int:
+    with _closing(connect(config, fallback=True, create=True)) as backend:
+        info = action(backend.ops)
+        emit_json(info) if args.json else echo(render.queue_text(info))
+        backend.notice("changed the database directly; the app applies it when it starts")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, config: Config) -> int:
+    with _closing(connect(config, fallback=True)) as backend:
+        stats = backend.ops.stats()
+        emit_json(stats) if args.json else echo(render.stats_text(stats))
+        backend.notice("read the database directly")
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace, config: Config) -> int:
+    from .live import watch_jobs
+
+    if args.id is not None and args.queue is not None:
+        raise UsageError("acacia watch: watch one job ID or one --queue, not both")
+    with _closing(connect(config, fallback=False)) as backend:
+        return watch_jobs(backend.ops, job_id=args.id, queue=args.queue, as_json=args.json)
+
+
+COMMANDS = {
+    "enqueue": cmd_enqueue, "list": cmd_list, "show": cmd_show, "info": cmd_info, "handlers": cmd_handlers,
+    "cancel": cmd_cancel, "retry": cmd_retry, "delete": cmd_delete, "pause": cmd_pause, "resume": cmd_resume,
+    "concurrency": cmd_concurrency, "stats": cmd_stats, "watch": cmd_watch,
+}  # fmt: skip

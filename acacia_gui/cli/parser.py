@@ -1,0 +1,171 @@
+"""The `acacia` command line: argparse, with errors on one line and exit status 2.
+
+Global options (--data-dir, --plugins-dir, --durability) are accepted before or after
+the subcommand. Numbers are checked here for what argparse can check (finite, whole);
+ranges are checked by the same validators the app uses, so both paths agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any, NoReturn
+
+from ..core.job import JobState
+
+STATES = [s.value for s in JobState]
+SORT_FIELDS = ["id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at", "finished_at",
+               "progress"]  # fmt: skip
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line on stderr, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def job_id(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a job id (a whole number >= 1)")
+    return value
+
+
+def state_list(text: str) -> list[str]:
+    states = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [s for s in states if s not in STATES]
+    if bad or not states:
+        raise argparse.ArgumentTypeError(f"unknown state {(bad or [text])[0]!r}; choose from {', '.join(STATES)}")
+    return states
+
+
+def _globals(parser: argparse.ArgumentParser, default: Any) -> None:
+    group = parser.add_argument_group("where")
+    group.add_argument("--data-dir", metavar="DIR", default=default,
+                       help="data folder (database, socket name); env ACACIA_DATA_DIR")  # fmt: skip
+    group.add_argument("--plugins-dir", metavar="DIR", default=default, help="plugin folder; env ACACIA_PLUGINS_DIR")
+    group.add_argument("--durability", choices=("normal", "full"), default=default,
+                       help="full: fsync every commit (survives power loss); env ACACIA_DURABILITY")  # fmt: skip
+
+
+def _app_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--workers", type=positive_int, metavar="N", default=default,
+                        help="jobs run at once (default: the number of CPUs)")  # fmt: skip
+    parser.add_argument("--stop-timeout", type=non_negative_float, metavar="S", default=default,
+                        help="seconds running jobs get to finish on Ctrl-C/SIGTERM (default 10)")  # fmt: skip
+    parser.add_argument("--max-line-bytes", type=positive_int, metavar="N", default=default,
+                        help="largest request the socket accepts (default 1 MiB)")  # fmt: skip
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="acacia", description="Acacia job manager. Without a command, opens the window.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
+    _globals(parser, None)
+    _app_options(parser, None)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def command(name: str, help_text: str, *, data: bool = True) -> Parser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _globals(sub, argparse.SUPPRESS)
+        if data:
+            sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return sub
+
+    serve = command("serve", "run headless: plugins, worker and socket, no window", data=False)
+    _app_options(serve, argparse.SUPPRESS)
+
+    enqueue = command("enqueue", "queue a job (or --batch: many, in one transaction)")
+    enqueue.add_argument("type", nargs="?", metavar="TYPE", help="job type, e.g. demo.sleep")
+    enqueue.add_argument("--payload", metavar="JSON", help="the job's payload as JSON (default {})")
+    enqueue.add_argument("--queue", metavar="Q")
+    enqueue.add_argument("--priority", type=whole_number, metavar="N", help="higher runs first (default 0)")
+    enqueue.add_argument("--delay", type=finite_float, metavar="S", help="run no sooner than S seconds from now")
+    enqueue.add_argument("--max-attempts", type=whole_number, metavar="N")
+    enqueue.add_argument("--timeout", type=finite_float, metavar="S", help="cancel the run after S seconds")
+    enqueue.add_argument("--batch", metavar="FILE", help='JSON lines {"type": ..., "payload": ...}; - for stdin')
+    enqueue.add_argument("--allow-unknown", action="store_true", help="queue even if no plugin handles TYPE yet")
+    enqueue.add_argument("--wait", action="store_true", help="show progress; exit 0 on success, 1 on failure")
+    enqueue.add_argument("--cancel-on-interrupt", action="store_true", help="with --wait: Ctrl-C cancels the job")
+
+    listing = command("list", "list jobs (all matching ones unless --limit)")
+    listing.add_argument("--state", type=state_list, action="append", metavar="S[,S]", help=", ".join(STATES))
+    listing.add_argument("--queue", action="append", metavar="Q")
+    listing.add_argument("--type", action="append", metavar="T")
+    listing.add_argument("--search", metavar="TEXT", help="in type, payload, error, progress message")
+    listing.add_argument("--limit", type=non_negative_int, metavar="N")
+    listing.add_argument("--offset", type=non_negative_int, metavar="N")
+    listing.add_argument("--sort", choices=SORT_FIELDS, default="id")
+    listing.add_argument("--desc", action="store_true", help="newest/largest first")
+
+    show = command("show", "one job: its fields, history and last log lines")
+    show.add_argument("id", type=job_id, metavar="ID")
+    show.add_argument("--logs", type=non_negative_int, default=20, metavar="N", help="log lines to show (default 20)")
+
+    command("info", "where Acacia keeps its data, and whether it runs")
+    command("handlers", "the job types plugins provide, and plugins that failed to load")
+    for name, text in (("cancel", "cancel jobs (queued: never run; running: stopped)"),
+                       ("retry", "queue failed, cancelled or interrupted jobs again")):  # fmt: skip
+        sub = command(name, text)
+        sub.add_argument("ids", type=job_id, nargs="+", metavar="ID")
+    delete = command("delete", "delete jobs that are not running (or --finished: all finished ones)")
+    delete.add_argument("ids", type=job_id, nargs="*", metavar="ID")
+    delete.add_argument("--finished", action="store_true", help="delete every succeeded/failed/cancelled job")
+    delete.add_argument("--queue", metavar="Q", help="with --finished: only this queue")
+    for name, text in (("pause", "stop starting jobs of a queue"), ("resume", "start a paused queue's jobs again")):
+        command(name, text).add_argument("queue", metavar="QUEUE")
+    concurrency = command("concurrency", "jobs of QUEUE that may run at once (0: no limit); --workers: overall")
+    concurrency.add_argument("queue", nargs="?", metavar="QUEUE")
+    concurrency.add_argument("limit", nargs="?", type=non_negative_int, metavar="N")
+    concurrency.add_argument("--workers", type=positive_int, metavar="N", help="jobs the app runs at once overall")
+    watch = command("watch", "a live table of jobs (one job, a queue, or everything)")
+    watch.add_argument("id", nargs="?", type=job_id, metavar="ID")
+    watch.add_argument("--queue", metavar="Q")
+    command("stats", "counts by state, queues, workers")
+    return parser

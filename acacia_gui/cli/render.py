@@ -1,0 +1,151 @@
+"""Plain-text rendering for the terminal: tables, job details, progress bars. No I/O here."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def unicode_ok(stream: Any = None) -> bool:
+    encoding = (getattr(stream or sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    return encoding in ("utf8", "utf16", "utf32")
+
+
+def bar(progress: float | None, width: int = 20, *, fancy: bool = True) -> str:
+    """[#####-----]  50%  — or an empty bar with '?' when progress is unknown."""
+    full, empty = ("█", "░") if fancy else ("#", "-")
+    if progress is None:
+        return empty * width + "    ?"
+    progress = min(1.0, max(0.0, float(progress)))
+    filled = round(progress * width)
+    return full * filled + empty * (width - filled) + f" {progress * 100:3.0f}%"
+
+
+def when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def clip(text: Any, width: int) -> str:
+    text = " ".join(str(text if text is not None else "").split())
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: int | None = None) -> str:
+    """Columns sized to their content; the last column is clipped to fit `max_width`."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    if max_width and widths:
+        used = sum(widths[:-1]) + 2 * (len(widths) - 1)
+        widths[-1] = max(len(headers[-1]), min(widths[-1], max_width - used))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in cells:
+        row = [*row[:-1], clip(row[-1], widths[-1])] if row else row
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def job_summary(job: dict[str, Any]) -> str:
+    """The last column of a job row: its error, else its progress message."""
+    return job.get("error") or job.get("progress_message") or ""
+
+
+def jobs_table(jobs: Sequence[dict[str, Any]], *, max_width: int | None = None, fancy: bool = True) -> str:
+    rows = [
+        (
+            job["id"], job["state"], job["type"], job["queue"], job["priority"],
+            bar(job.get("progress"), 10, fancy=fancy) if job["state"] == "running" else "",
+            f"{job['attempts']}/{job['max_attempts']}", when(job.get("created_at")), job_summary(job),
+        )
+        for job in jobs
+    ]  # fmt: skip
+    headers = ("ID", "STATE", "TYPE", "QUEUE", "PRI", "PROGRESS", "TRIES", "CREATED", "MESSAGE")
+    return table(headers, rows, max_width=max_width)
+
+
+def job_details(job: dict[str, Any]) -> str:
+    lines = [f"job {job['id']}: {job['type']} — {job['state']}"]
+    fields = [
+        ("queue", job["queue"]), ("priority", job["priority"]), ("attempts", f"{job['attempts']}/{job['max_attempts']}"),
+        ("timeout", f"{job['timeout']:g} s" if job.get("timeout") else "none"),
+        ("progress", bar(job.get("progress"), 20, fancy=unicode_ok()) + (f"  {job['progress_message']}"
+                                                                           if job.get("progress_message") else "")),
+        ("created", when(job.get("created_at"))), ("run at", when(job.get("run_at"))),
+        ("started", when(job.get("started_at"))), ("finished", when(job.get("finished_at"))),
+        ("payload", json.dumps(job.get("payload"), ensure_ascii=False)),
+    ]  # fmt: skip
+    if job.get("result") is not None:
+        fields.append(("result", json.dumps(job["result"], ensure_ascii=False)))
+    if job.get("error"):
+        fields.append(("error", job["error"]))
+    lines += [f"  {name:<9} {value}" for name, value in fields]
+    if job.get("events"):
+        lines.append("history:")
+        for event in job["events"]:
+            old = event.get("old_state") or "·"
+            message = f"  {event['message']}" if event.get("message") else ""
+            lines.append(f"  {when(event['at'])}  {event['source']:<8} {old} → {event['new_state']}{message}")
+    if job.get("logs"):
+        shown, total = len(job["logs"]), job.get("log_count", len(job["logs"]))
+        lines.append(f"log (last {shown} of {total} lines):" if total > shown else "log:")
+        lines += [f"  {when(line['at'])} {line['level']:<7} {line['message']}" for line in job["logs"]]
+    if job.get("traceback"):
+        lines.append("traceback:")
+        lines += ["  " + line for line in job["traceback"].rstrip().splitlines()]
+    return "\n".join(lines)
+
+
+def handlers_text(result: dict[str, Any]) -> str:
+    handlers = result.get("handlers") or []
+    rows = [
+        (h["type"], h["queue"], f"{h['timeout']:g}s" if h.get("timeout") else "-", h["max_attempts"],
+         h.get("plugin") or "-", h.get("title") or "")
+        for h in handlers
+    ]  # fmt: skip
+    text = table(("TYPE", "QUEUE", "TIMEOUT", "TRIES", "PLUGIN", "TITLE"), rows) if rows else "no handlers loaded"
+    problems = ((result.get("plugins") or {}).get("problems")) or []
+    if problems:
+        text += "\n\nplugins that failed to load:"
+        for problem in problems:
+            text += f"\n  {problem.get('plugin')} ({problem.get('path')}): {problem.get('message')}"
+    return text
+
+
+def stats_text(stats: dict[str, Any]) -> str:
+    counts = stats.get("counts") or {}
+    lines = ["jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items())]
+    if stats.get("concurrency") is not None:
+        lines.append(f"workers: {stats['concurrency']} ({stats.get('running_here', 0)} busy)"
+                     f"; finished in the last minute: {stats.get('finished_last_minute', 0)}"
+                     f"; up {duration(stats.get('uptime'))}")  # fmt: skip
+    else:
+        lines.append(f"no app running; finished in the last minute: {stats.get('finished_last_minute', 0)}")
+    rows = [
+        (q["name"], "paused" if q["paused"] else "active", q["concurrency"] or "-",
+         q["counts"].get("queued", 0) + q["counts"].get("scheduled", 0), q["counts"].get("running", 0),
+         q["counts"].get("failed", 0), q["counts"].get("succeeded", 0))
+        for q in stats.get("queues") or []
+    ]  # fmt: skip
+    if rows:
+        lines += ["", table(("QUEUE", "STATUS", "LIMIT", "WAITING", "RUNNING", "FAILED", "DONE"), rows)]
+    return "\n".join(lines)
+
+
+def queue_text(info: dict[str, Any]) -> str:
+    limit = info["concurrency"] or "no limit"
+    return f"queue {info['name']}: {'paused' if info['paused'] else 'active'}, concurrency {limit}"
