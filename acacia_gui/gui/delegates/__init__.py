@@ -1,0 +1,1 @@
+"""delegates of the main window."""

@@ -1,0 +1,84 @@
+"""Plain-text formatting shared by the table, the details pane and the status bar (no Qt)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+STATE_LABELS = {
+    "queued": "Queued",
+    "scheduled": "Scheduled",
+    "running": "Running",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "interrupted": "Interrupted",
+}
+MIN_ETA_PROGRESS = 0.01  # below this the estimate is noise
+MIN_ETA_ELAPSED = 1.0  # seconds
+
+
+def state_label(state: str) -> str:
+    return STATE_LABELS.get(state, state.capitalize())
+
+
+def format_timestamp(at: float | None, now: float | None = None) -> str:
+    """'14:03:27' today, '3 Mar 14:03' this year, else '2023-03-03 14:03'; '' for None."""
+    if at is None:
+        return ""
+    now = time.time() if now is None else now
+    local, today = time.localtime(at), time.localtime(now)
+    if local[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", local)
+    if local.tm_year == today.tm_year:
+        return time.strftime("%d %b %H:%M", local).lstrip("0")
+    return time.strftime("%Y-%m-%d %H:%M", local)
+
+
+def format_duration(seconds: float | None) -> str:
+    """'0.4 s', '12 s', '3 min 05 s', '2 h 07 min', '3 d 4 h'; '' for None."""
+    if seconds is None:
+        return ""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def job_duration(started_at: float | None, finished_at: float | None, now: float | None = None) -> float | None:
+    """How long the job ran (or has been running); None if it never started."""
+    if started_at is None:
+        return None
+    end = finished_at if finished_at is not None else (time.time() if now is None else now)
+    return max(0.0, end - started_at)
+
+
+def estimate_remaining(progress: float | None, started_at: float | None, now: float | None = None) -> float | None:
+    """Seconds left, assuming the rate so far holds; None when it cannot be estimated yet."""
+    if progress is None or started_at is None or progress < MIN_ETA_PROGRESS or progress >= 1.0:
+        return None
+    elapsed = (time.time() if now is None else now) - started_at
+    if elapsed < MIN_ETA_ELAPSED:
+        return None
+    return elapsed * (1.0 - progress) / progress
+
+
+def eta_text(progress: float | None, started_at: float | None, now: float | None = None) -> str:
+    remaining = estimate_remaining(progress, started_at, now)
+    return "" if remaining is None else f"{format_duration(remaining)} left"
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON for reading (keys in their stored order); 'null' for None."""
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=str)

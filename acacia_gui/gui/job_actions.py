@@ -1,0 +1,221 @@
+"""JobActions: New job, Cancel, Retry, Duplicate, Delete, Clear finished — one QAction each.
+
+The same QAction sits in the toolbar, the Jobs menu and the table's context menu, with
+its shortcut, so all three stay consistent; `update_enabled` follows the selection.
+Each action works on every selected job it applies to and skips the others, saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+from ..core.context import Context
+from ..core.errors import AcaciaError
+from ..core.job import CANCELLABLE_STATES, RETRYABLE_STATES, Job
+from ..core.queue import JobQueue
+from ..store.sqlite import SqliteJobStore
+from .dialogs.new_job_dialog import NewJobDialog
+from .icons import icon
+from .questions import ask
+from .widgets.job_table_view import JobTableView
+
+CANCELLABLE = frozenset(s.value for s in CANCELLABLE_STATES)
+RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
+YES, NO = QMessageBox.ButtonRole.AcceptRole, QMessageBox.ButtonRole.RejectRole
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+class JobActions(QObject):
+    """Owns the job actions of one window; reports outcomes through `message(str)`."""
+
+    message = Signal(str)
+    dialog_opened = Signal(object)  # the NewJobDialog, once shown
+
+    def __init__(self, queue: JobQueue, store: SqliteJobStore, view: JobTableView, window: QWidget,
+                 queue_names: Callable[[], list[str]], finished_count: Callable[[], int]) -> None:  # fmt: skip
+        super().__init__(window)
+        self._queue = queue
+        self._store = store
+        self._view = view
+        self._window = window
+        self._queue_names = queue_names
+        self._finished_count = finished_count
+        self.new_job = self._action("new-job", "&New job…", QKeySequence(QKeySequence.StandardKey.New),
+                                    "Create a job", lambda: self.open_new_job_dialog())  # fmt: skip
+        self.cancel = self._action("cancel", "&Cancel", QKeySequence("Ctrl+."), "Cancel the selected queued or running jobs",
+                                   self.cancel_selected)  # fmt: skip
+        self.retry = self._action("retry", "&Retry", QKeySequence("Ctrl+R"), "Run the selected failed, cancelled or "
+                                  "interrupted jobs again", self.retry_selected)  # fmt: skip
+        self.duplicate = self._action("duplicate", "D&uplicate…", QKeySequence("Ctrl+D"),
+                                      "Enqueue a copy of the selected job (editable)", self.duplicate_selected)  # fmt: skip
+        self.delete = self._action("delete", "&Delete", QKeySequence(QKeySequence.StandardKey.Delete),
+                                   "Delete the selected jobs that are not running", self.delete_selected)  # fmt: skip
+        self.clear_finished = self._action("clear-finished", "C&lear finished", QKeySequence("Ctrl+Shift+Del"),
+                                           "Delete every succeeded, failed, cancelled or interrupted job",
+                                           self.clear_finished_jobs)  # fmt: skip
+        self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        view.addAction(self.delete)  # Delete only acts while the table has focus
+        self.selection_actions = (self.cancel, self.retry, self.duplicate, self.delete)
+        self.update_enabled()
+
+    def _action(self, icon_name: str, text: str, shortcut: QKeySequence, tip: str, slot: Callable[[], None]) -> QAction:
+        action = QAction(icon(icon_name, self._window.palette()), text, self)
+        action.setObjectName(f"action-{icon_name}")
+        action.setShortcut(shortcut)
+        action.setToolTip(f"{tip} ({shortcut.toString(QKeySequence.SequenceFormat.NativeText)})")
+        action.setStatusTip(tip)
+        action.setProperty("icon_name", icon_name)
+        action.triggered.connect(slot)
+        return action
+
+    def all_actions(self) -> list[QAction]:
+        return [self.new_job, *self.selection_actions, self.clear_finished]
+
+    def refresh_icons(self) -> None:
+        for action in self.all_actions():
+            action.setIcon(icon(action.property("icon_name"), self._window.palette()))
+
+    def context_menu(self) -> QMenu:
+        menu = QMenu(self._view)
+        menu.setObjectName("jobContextMenu")
+        for action in self.selection_actions:
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.new_job)
+        menu.addAction(self.clear_finished)
+        return menu
+
+    def update_enabled(self) -> None:
+        rows = self._view.job_model().rows_for(self._view.selectionModel().selectedRows()) if self._view.model() else []
+        states = {row.state for row in rows}
+        self.cancel.setEnabled(any(row.cancellable for row in rows))
+        self.retry.setEnabled(bool(states & RETRYABLE))
+        self.duplicate.setEnabled(bool(rows))
+        self.delete.setEnabled(any(row.state != "running" for row in rows))
+
+    # -- the actions ----------------------------------------------------------------------
+    def open_new_job_dialog(self, prefill: Job | None = None, job_type: str | None = None) -> NewJobDialog:
+        dialog = NewJobDialog(self._queue, queue_names=self._queue_names(), prefill=prefill, job_type=job_type,
+                              parent=self._window)  # fmt: skip
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.enqueued.connect(lambda job_id: self.message.emit(f"Enqueued job {job_id}."))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def cancel_ids(self, ids: list[int]) -> int:
+        """Cancel these jobs (the painted row button lands here too); returns how many were asked to stop."""
+        done, problems = 0, []
+        for job_id in ids:
+            try:
+                self._queue.cancel(job_id, source="gui")
+                done += 1
+            except AcaciaError as exc:
+                problems.append(str(exc))
+        self._report(f"Cancelled {_plural(done, 'job')}.", problems)
+        return done
+
+    def cancel_selected(self) -> None:
+        rows = self._selected_rows()
+        ids = [row.id for row in rows if row.state in CANCELLABLE]
+        if ids:
+            self.cancel_ids(ids)
+
+    def retry_selected(self) -> None:
+        done, problems = 0, []
+        for row in self._selected_rows():
+            if row.state not in RETRYABLE:
+                continue
+            try:
+                self._queue.retry(row.id, source="gui")
+                done += 1
+            except AcaciaError as exc:
+                problems.append(str(exc))
+        self._report(f"Retrying {_plural(done, 'job')}.", problems)
+
+    def duplicate_selected(self) -> None:
+        rows = self._selected_rows()
+        if len(rows) == 1:
+            job = self._store.get_job(rows[0].id)
+            if job is not None:
+                self.open_new_job_dialog(prefill=job)
+            return
+        if not rows:
+            return
+        ids = [row.id for row in rows]
+        ask(self._window, name="duplicateQuestion", title="Duplicate jobs",
+            text=f"Enqueue a copy of each of the {len(ids):,} selected jobs?",
+            buttons=[("yes", "Enqueue copies", YES), ("no", "Cancel", NO)], default="yes",
+            on_answer=lambda key: key == "yes" and self._enqueue_copies(ids))  # fmt: skip
+
+    def _enqueue_copies(self, ids: list[int]) -> None:
+        copies = []
+        for job_id in ids:
+            job = self._store.get_job(job_id)
+            if job is not None:
+                copies.append(Job(job.type, job.payload, queue=job.queue, priority=job.priority,
+                                  max_attempts=job.max_attempts, timeout=job.timeout))  # fmt: skip
+        try:
+            new_ids = self._queue.enqueue_many(Context.background(), copies, source="gui")
+        except AcaciaError as exc:
+            self._report("", [f"Nothing was duplicated: {exc}"])
+            return
+        self.message.emit(f"Enqueued {_plural(len(new_ids), 'copy')}." if len(new_ids) != 1 else "Enqueued 1 copy.")
+
+    def delete_selected(self) -> None:
+        rows = self._selected_rows()
+        ids = [row.id for row in rows if row.state != "running"]
+        running = len(rows) - len(ids)
+        if not ids:
+            if running:
+                self.message.emit("Running jobs cannot be deleted; cancel them first.")
+            return
+        extra = f" ({_plural(running, 'running job')} will be kept: cancel them first.)" if running else ""
+        ask(self._window, name="deleteQuestion", title="Delete jobs",
+            text=f"Delete {_plural(len(ids), 'job')} with their logs and history?{extra}",
+            buttons=[("yes", "Delete", QMessageBox.ButtonRole.DestructiveRole), ("no", "Keep", NO)], default="no",
+            on_answer=lambda key: key == "yes" and self.delete_ids(ids))  # fmt: skip
+
+    def delete_ids(self, ids: list[int]) -> int:
+        try:
+            count = self._queue.delete(ids, source="gui")
+        except AcaciaError as exc:  # one became running meanwhile: nothing was deleted
+            self._report("", [f"Nothing was deleted: {exc}"])
+            return 0
+        self.message.emit(f"Deleted {_plural(count, 'job')}.")
+        return count
+
+    def clear_finished_jobs(self) -> None:
+        count = self._finished_count()
+        text = (f"Delete all {_plural(count, 'finished job')} (succeeded, failed, cancelled, interrupted)?" if count
+                else "Delete every finished job (succeeded, failed, cancelled, interrupted)?")  # fmt: skip
+        ask(self._window, name="clearQuestion", title="Clear finished jobs", text=text,
+            buttons=[("yes", "Clear finished", QMessageBox.ButtonRole.DestructiveRole), ("no", "Keep", NO)],
+            default="no", on_answer=lambda key: key == "yes" and self.clear_now())  # fmt: skip
+
+    def clear_now(self) -> int:
+        try:
+            ids = self._queue.clear_finished(source="gui")
+        except AcaciaError as exc:
+            self._report("", [str(exc)])
+            return 0
+        self.message.emit(f"Cleared {_plural(len(ids), 'finished job')}.")
+        return len(ids)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _selected_rows(self) -> list:
+        return self._view.job_model().rows_for(self._view.selectionModel().selectedRows())
+
+    def _report(self, done: str, problems: list[str]) -> None:
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            done = f"{done} {problems[0]}{more}".strip()
+        if done:
+            self.message.emit(done)

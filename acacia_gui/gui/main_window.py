@@ -1,0 +1,437 @@
+"""MainWindow: queues on the left; jobs (filters, table, details) and plugins in the centre.
+
+Data flow: every JobEvent arrives through `services.bridge.event_received` on the main
+thread, is coalesced by LiveUpdates into one ChangeBatch per turn, and each part takes
+what it needs (the table re-reads changed rows in one query; the details pane re-reads
+its job; counts are re-read in the background by StatsPoller).
+
+Closing the window while jobs run asks whether to keep running in the tray or to stop;
+stopping (and Quit) call `on_quit`, app.py's graceful shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QStatusBar, QTabWidget, QVBoxLayout, QWidget
+
+from ..qt.services import AppServices
+from .background import BackgroundReader
+from .dialogs.drop_dialog import DropJobsDialog, path_handlers
+from .icons import app_icon, icon
+from .job_actions import JobActions
+from .live import ChangeBatch, LiveUpdates
+from .models.job_filter import JobFilter
+from .models.job_table_model import JobTableModel
+from .plugin_watcher import PluginWatcher
+from .questions import ask
+from .stats import Stats, StatsPoller
+from .tray.tray_icon import TrayIcon
+from .widgets.details_pane import DetailsPane
+from .widgets.filter_bar import FilterBar
+from .widgets.job_table_view import JobTableView
+from .widgets.plugins_view import PluginsView
+from .widgets.queues_panel import QueuesPanel
+from .widgets.status_summary import StatusSummary
+from .window_state import default_settings, read_bool, read_bytes, read_filter, read_int, write_filter
+
+JOBS_TAB, PLUGINS_TAB = 0, 1
+
+
+class MainWindow(QMainWindow):
+    """The Acacia window over AppServices. `on_quit()` stops the app gracefully."""
+
+    def __init__(self, services: AppServices, on_quit: Callable[[], None], settings: QSettings | None = None,
+                 parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Acacia")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.services = services
+        self._on_quit = on_quit
+        self.settings = settings if settings is not None else default_settings()
+        self._disposed = False
+        self._quitting = False
+        self.reader = BackgroundReader(parent=self)
+        self.live = LiveUpdates(services.bridge.event_received, parent=self)
+        self.stats = StatsPoller(services.store, self.reader, parent=self)
+        self.model = JobTableModel(services.store, services.registry, parent=self)
+        self._build_central()
+        self.job_actions = JobActions(services.queue, services.store, self.table, self,
+                                  queue_names=lambda: [q.name for q in self.stats.latest.queues],
+                                  finished_count=self._finished_count)  # fmt: skip
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self.tray = TrayIcon(self.windowIcon(), self)
+        self.watcher = PluginWatcher(services.config.plugins_dir, lambda: self.reload_plugins(automatic=True), parent=self)
+        self._connect()
+        self.plugins_view.show_report(services.plugin_report)
+        self._show_plugin_tab_title(services.plugin_report)
+        self.filter_bar.set_handlers(services.registry)
+        self._restore_settings()
+        self._on_stats(self.stats.refresh_now())
+        self._recount()
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._on_tick)
+        self._tick.start()
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        services = self.services
+        self.queues_panel = QueuesPanel(services.queue, services.worker, self)
+        self.filter_bar = FilterBar(self)
+        self.table = JobTableView(self)
+        self.table.set_job_model(self.model)
+        self.details = DetailsPane(services.store, services.registry, self)
+        jobs_page = QWidget(self)
+        jobs_layout = QVBoxLayout(jobs_page)
+        jobs_layout.setContentsMargins(4, 4, 4, 0)
+        jobs_layout.addWidget(self.filter_bar)
+        self.job_splitter = QSplitter(Qt.Orientation.Vertical, jobs_page)
+        self.job_splitter.setObjectName("jobSplitter")
+        self.job_splitter.addWidget(self.table)
+        self.job_splitter.addWidget(self.details)
+        self.job_splitter.setStretchFactor(0, 3)
+        self.job_splitter.setStretchFactor(1, 2)
+        self.job_splitter.setChildrenCollapsible(False)
+        jobs_layout.addWidget(self.job_splitter, 1)
+        self.plugins_view = PluginsView(services.config.plugins_dir, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setAccessibleName("Jobs and plugins")
+        self.tabs.addTab(jobs_page, icon("details", self.palette()), "Jobs")
+        self.tabs.addTab(self.plugins_view, icon("plugin", self.palette()), "Plugins")
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.addWidget(self.queues_panel)
+        self.main_splitter.addWidget(self.tabs)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setSizes([260, 1000])
+        self.setCentralWidget(self.main_splitter)
+        self.resize(1280, 800)
+
+    def _build_menus_and_toolbar(self) -> None:
+        acts = self.job_actions
+        self.reload_action = self._window_action("reload", "&Reload plugins", "Ctrl+Shift+R", self.reload_plugins)
+        self.open_folder_action = self._window_action("folder", "&Open plugin folder", "", self.plugins_view.open_folder)
+        self.refresh_action = self._window_action("refresh", "Re&fresh jobs", "F5", self.refresh)
+        self.quit_action = self._window_action("quit", "&Quit", "Ctrl+Q", self.quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.search_action = self._window_action("search", "&Search jobs", "Ctrl+F", self._focus_search)
+        self.details_action = self._window_action("details", "&Details pane", "F9", self._toggle_details)
+        self.details_action.setCheckable(True)
+        self.details_action.setChecked(True)
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(acts.new_job)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        jobs_menu = self.menuBar().addMenu("&Jobs")
+        for action in (*acts.selection_actions, acts.clear_finished):
+            jobs_menu.addAction(action)
+        jobs_menu.addSeparator()
+        jobs_menu.addAction(self.refresh_action)
+        view_menu = self.menuBar().addMenu("&View")
+        for number, (text, slot) in enumerate((("&Jobs table", self._focus_table), ("&Queues", self._focus_queues),
+                                               ("&Plugins", self._focus_plugins)), start=1):  # fmt: skip
+            view_menu.addAction(self._window_action("", text, f"Ctrl+{number}", slot))
+        view_menu.addAction(self.search_action)
+        view_menu.addAction(self.details_action)
+        plugins_menu = self.menuBar().addMenu("&Plugins")
+        plugins_menu.addAction(self.reload_action)
+        plugins_menu.addAction(self.open_folder_action)
+        toolbar = self.addToolBar("Actions")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setAccessibleName("Job actions")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setMovable(False)
+        toolbar.addAction(acts.new_job)
+        toolbar.addSeparator()
+        for action in (*acts.selection_actions, acts.clear_finished):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.reload_action)
+        self.toolbar = toolbar
+
+    def _window_action(self, icon_name: str, text: str, shortcut: str, slot: Callable[[], object]) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name, self.palette()))
+        action.setProperty("icon_name", icon_name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_status_bar(self) -> None:
+        bar = QStatusBar(self)
+        self.summary = StatusSummary(bar)
+        bar.addPermanentWidget(self.summary)
+        self.setStatusBar(bar)
+
+    def _connect(self) -> None:
+        self.live.batch_ready.connect(self._on_batch)
+        self.stats.stats_ready.connect(self._on_stats)
+        self.filter_bar.filter_changed.connect(self._on_filter)
+        self.table.selectionModel().selectionChanged.connect(self.job_actions.update_enabled)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.model.modelReset.connect(self._after_reset)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.cancel_delegate.cancel_clicked.connect(lambda job_id: self.job_actions.cancel_ids([job_id]))
+        self.job_actions.message.connect(self.show_message)
+        self.queues_panel.show_queue.connect(self._show_queue)
+        self.queues_panel.error.connect(self.show_message)
+        self.plugins_view.reload_requested.connect(self.reload_plugins)
+        self.plugins_view.message.connect(self.show_message)
+        self.services.plugins_reloaded.connect(self._on_plugins_reloaded)
+        self.services.raise_requested.connect(self.show_and_raise)
+        self.tray.show_requested.connect(self.show_and_raise)
+        self.tray.new_job_requested.connect(lambda: (self.show_and_raise(), self.job_actions.open_new_job_dialog()))
+        self.tray.quit_requested.connect(self.quit)
+        self.tray.notified.connect(self._on_notified)
+
+    # -- live data ------------------------------------------------------------------------------
+    def _on_batch(self, batch: ChangeBatch) -> None:
+        self.table.preserving_scroll(lambda: self.model.apply_batch(batch))
+        self.details.apply_batch(batch)
+        self.tray.on_batch(batch)
+        if batch.queues_changed:
+            self.stats.request()
+        if batch.enqueued or batch.deleted or batch.changed:
+            self._recount()
+        self.job_actions.update_enabled()
+
+    def _on_stats(self, stats: Stats) -> None:
+        self.queues_panel.update_stats(stats)
+        self.summary.update_stats(stats)
+        self.filter_bar.set_queues(q.name for q in stats.queues)
+        self.tray.update_stats(stats)
+
+    def _recount(self) -> None:
+        """How many jobs match the filter: counted in the background, at most one query in flight."""
+        store, kwargs = self.services.store, self.model.job_filter.store_kwargs()
+        self.reader.submit("count", lambda: store.count_jobs(**kwargs), self._show_count)
+
+    def _show_count(self, total: int) -> None:
+        self.filter_bar.set_count(self.model.rowCount(), total)
+
+    def _on_tick(self) -> None:
+        self.model.tick()
+        self.details.tick()
+
+    def _finished_count(self) -> int:
+        counts = self.stats.latest.counts
+        return sum(counts.get(s, 0) for s in ("succeeded", "failed", "cancelled", "interrupted"))
+
+    # -- user actions -----------------------------------------------------------------------------
+    def _on_filter(self, job_filter: JobFilter) -> None:
+        self.model.set_filter(job_filter)
+        self._recount()
+
+    def _after_reset(self) -> None:
+        self.details.show_job(self.table.current_job_id())
+        self.job_actions.update_enabled()
+
+    def _on_current_row(self) -> None:
+        job_id = self.table.current_job_id()
+        if job_id != self.details.job_id:
+            self.details.show_job(job_id)
+
+    def _context_menu(self, pos) -> None:
+        menu = self.job_actions.context_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _show_queue(self, name: str) -> None:
+        current = self.filter_bar.current_filter()
+        self.filter_bar.set_filter(JobFilter(states=current.states, queue=name, type=current.type, search=current.search))
+        self._focus_table()
+
+    def refresh(self) -> None:
+        """Re-read everything (changes made by other processes on the same database)."""
+        self.model.reload()
+        self.stats.request()
+        self._recount()
+
+    def reload_plugins(self, automatic: bool = False) -> None:
+        self._automatic_reload = automatic
+        self.services.reload_plugins()
+
+    def _on_plugins_reloaded(self, report) -> None:
+        self.plugins_view.show_report(report, automatic=getattr(self, "_automatic_reload", False))
+        self._automatic_reload = False
+        self._show_plugin_tab_title(report)
+        self.model.refresh_titles()
+        self.filter_bar.set_handlers(self.services.registry)
+        self.watcher.rewatch()
+        problems = len(report.problems)
+        self.show_message(f"Plugins reloaded: {len(report.handlers)} handler(s)"
+                          + (f", {problems} problem(s) — see the Plugins tab." if problems else "."))  # fmt: skip
+
+    def _show_plugin_tab_title(self, report) -> None:
+        problems = len(report.problems)
+        self.tabs.setTabText(PLUGINS_TAB, f"Plugins ({problems} problem{'s' if problems != 1 else ''})" if problems
+                             else "Plugins")  # fmt: skip
+        self.tabs.setTabIcon(PLUGINS_TAB, icon("warning" if problems else "plugin", self.palette()))
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _on_notified(self, title: str, text: str) -> None:
+        if not self.tray.available or not self.isVisible():
+            self.show_message(f"{title}: {text}")
+
+    def _focus_search(self) -> None:
+        self.tabs.setCurrentIndex(JOBS_TAB)
+        self.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.search.selectAll()
+
+    def _focus_table(self) -> None:
+        self.tabs.setCurrentIndex(JOBS_TAB)
+        self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if not self.table.currentIndex().isValid() and self.model.rowCount():
+            self.table.selectRow(0)
+
+    def _focus_queues(self) -> None:
+        self.queues_panel.workers_spin.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _focus_plugins(self) -> None:
+        self.tabs.setCurrentIndex(PLUGINS_TAB)
+        self.plugins_view.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _toggle_details(self) -> None:
+        self.details.setVisible(self.details_action.isChecked())
+
+    # -- drag and drop ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()) and path_handlers(self.services.registry):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.offer_files(paths)
+
+    def offer_files(self, paths: list[str]) -> DropJobsDialog:
+        """Offer dropped files to the handlers that take a path: one job per file."""
+        dialog = DropJobsDialog(self.services.queue, paths, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.show_message(f"Enqueued {len(dialog.job_ids):,} job(s) from dropped files."))
+        dialog.open()
+        self.drop_dialog = dialog
+        return dialog
+
+    # -- window life ---------------------------------------------------------------------------------
+    def show_and_raise(self) -> None:
+        self.show()
+        self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
+        self.raise_()
+        self.activateWindow()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange, QEvent.Type.StyleChange):
+            self._refresh_icons()
+        super().changeEvent(event)
+
+    def _refresh_icons(self) -> None:
+        if not hasattr(self, "actions") or not isinstance(self.job_actions, JobActions):
+            return
+        self.job_actions.refresh_icons()
+        self.table.refresh_icons()
+        for action in self.findChildren(QAction):
+            name = action.property("icon_name")
+            if name:
+                action.setIcon(icon(name, self.palette()))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._quitting or self._disposed:
+            event.accept()
+            return
+        running = len(self.services.worker.running_job_ids())
+        event.ignore()
+        if not running:
+            self.quit()
+            return
+        buttons = [("stop", "Stop and quit", QMessageBox.ButtonRole.DestructiveRole),
+                   ("cancel", "Cancel", QMessageBox.ButtonRole.RejectRole)]  # fmt: skip
+        if self.tray.available:
+            buttons.insert(0, ("tray", "Keep running in the tray", QMessageBox.ButtonRole.AcceptRole))
+        ask(self, name="closeQuestion", title="Jobs are running",
+            text=f"{running} job{'s are' if running != 1 else ' is'} running. Keep running in the tray, or stop?",
+            informative="Stopping waits for running jobs to finish, up to the stop timeout; jobs that do not "
+                        "finish go back to the queue. Nothing is lost.",
+            buttons=buttons, default="tray" if self.tray.available else "cancel", on_answer=self._close_answer)  # fmt: skip
+
+    def _close_answer(self, key: str | None) -> None:
+        if key == "tray":
+            self.save_settings()
+            self.hide()
+            self.tray.notify("Acacia is still running", "Jobs keep running; click the tray icon to open the window.")
+        elif key == "stop":
+            self.quit()
+
+    def quit(self) -> None:
+        """Save, stop watching, then let app.py stop the worker gracefully and quit."""
+        if self._quitting:
+            return
+        self._quitting = True
+        running = len(self.services.worker.running_job_ids())
+        if running:
+            self.show_message(f"Stopping: waiting for {running} running job(s)…")
+        self.dispose()
+        self._on_quit()
+
+    # -- settings ----------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        for key, restore in (("window/geometry", self.restoreGeometry), ("window/state", self.restoreState),
+                             ("window/mainSplitter", self.main_splitter.restoreState),
+                             ("window/jobSplitter", self.job_splitter.restoreState),
+                             ("window/pluginSplitter", self.plugins_view.splitter.restoreState),
+                             ("jobs/header", self.table.horizontalHeader().restoreState)):  # fmt: skip
+            value = read_bytes(s, key)
+            if value is not None:
+                restore(value)
+        header = self.table.horizontalHeader()
+        self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self.filter_bar.set_filter(read_filter(s))
+        self.tabs.setCurrentIndex(read_int(s, "window/tab", JOBS_TAB) if read_int(s, "window/tab", 0) in (0, 1) else 0)
+        self.details_action.setChecked(read_bool(s, "window/details", True))
+        self._toggle_details()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/mainSplitter", self.main_splitter.saveState())
+        s.setValue("window/jobSplitter", self.job_splitter.saveState())
+        s.setValue("window/pluginSplitter", self.plugins_view.splitter.saveState())
+        s.setValue("jobs/header", self.table.horizontalHeader().saveState())
+        write_filter(s, self.filter_bar.current_filter())
+        s.setValue("window/tab", self.tabs.currentIndex())
+        s.setValue("window/details", self.details_action.isChecked())
+        s.sync()
+
+    def dispose(self) -> None:
+        """Stop timers, the watcher and the background reader; save settings. Idempotent."""
+        if self._disposed:
+            return
+        self.save_settings()
+        self._disposed = True
+        self._tick.stop()
+        self.stats.stop()
+        self.watcher.stop()
+        self.live.close()
+        self.reader.stop()
+        self.tray.hide()

@@ -1,0 +1,432 @@
+"""JobTableModel: the job table, read from the database in pages and kept live row by row.
+
+The model holds the first N rows of `list_jobs(filter, ORDER BY …)` — a prefix that
+grows through canFetchMore/fetchMore as the view scrolls — as slim JobRows. Live
+changes arrive as ChangeBatches: changed ids are re-read in one query per batch and
+each row is updated in place (dataChanged), moved (beginMoveRows), inserted or
+removed. There is no modelReset on a state change, so the view keeps its selection,
+current row and scroll position. A reset happens only when the filter or the sort
+order changes, or on an explicit refresh.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from ...core.registry import Registry
+from ...store.sqlite import SqliteJobStore
+from ..formatting import eta_text, format_duration, format_timestamp, job_duration, state_label
+from ..icons import state_icon
+from ..live import ChangeBatch
+from .columns import JobColumn, JobRole
+from .job_filter import JobFilter
+from .job_row import JobRow, RowOrder
+
+DEFAULT_PAGE_SIZE = 200
+READ_CHUNK = 500  # ids per `id IN (…)` query
+RESET_ABOVE_REMOVALS = 2000  # removing more rows than this at once: cheaper to reload
+Index = QModelIndex | QPersistentModelIndex
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+COLUMNS = tuple(JobColumn)
+
+
+class JobTableModel(QAbstractTableModel):
+    """A read-only table of jobs; `apply_batch` keeps it live. Main thread only."""
+
+    sort_changed = Signal(int, object)  # column, Qt.SortOrder — what the model really sorts by
+    reloaded = Signal()
+
+    def __init__(self, store: SqliteJobStore, registry: Registry, *, page_size: int = DEFAULT_PAGE_SIZE,
+                 parent: Any = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self._store = store
+        self._registry = registry
+        self._page_size = page_size
+        self._filter = JobFilter()
+        self._sort_column = JobColumn.ID
+        self._order = RowOrder("id", descending=True)
+        self._rows: list[JobRow] = []
+        self._by_id: dict[int, JobRow] = {}
+        self._exhausted = False
+        self._titles: dict[str, str] = {}
+        self._icons: dict[str, Any] = {}
+        self._updating = False
+        self.refresh_titles()
+        self.reload()
+
+    # -- what is shown ----------------------------------------------------------------
+    @property
+    def job_filter(self) -> JobFilter:
+        return self._filter
+
+    def set_filter(self, job_filter: JobFilter) -> None:
+        if job_filter != self._filter:
+            self._filter = job_filter
+            self.reload()
+
+    @property
+    def sort_column(self) -> JobColumn:
+        return self._sort_column
+
+    @property
+    def sort_order(self) -> Qt.SortOrder:
+        return Qt.SortOrder.DescendingOrder if self._order.descending else Qt.SortOrder.AscendingOrder
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Re-query in the new order; columns the store cannot sort by keep the current order."""
+        try:
+            field = JobColumn(column).sort_field
+        except ValueError:
+            field = None
+        descending = order == Qt.SortOrder.DescendingOrder
+        if field is not None and (column != self._sort_column or descending != self._order.descending):
+            self._sort_column = JobColumn(column)
+            self._order = RowOrder(field, descending)
+            self.reload()
+        self.sort_changed.emit(int(self._sort_column), self.sort_order)
+
+    def reload(self) -> None:
+        """Forget every row and read the first page again (filter/sort change, or Refresh)."""
+        self.beginResetModel()
+        self._rows = []
+        self._by_id = {}
+        self._exhausted = False
+        self._fetch_page()
+        with self._busy():
+            self.endResetModel()
+        self.reloaded.emit()
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        """While rows change, slots of our own signals (views, the model tester) must not fetch re-entrantly."""
+        outer = self._updating
+        self._updating = True
+        try:
+            yield
+        finally:
+            self._updating = outer
+
+    def refresh_titles(self) -> None:
+        """Handler titles for the type column (after a plugin reload)."""
+        self._titles = {h.job_type: h.title or h.job_type for h in self._registry}
+        if self._rows:
+            self._column_changed(JobColumn.TYPE)
+
+    # -- paging -------------------------------------------------------------------------
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008 - Qt's signature
+        return not parent.isValid() and not self._exhausted
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if not parent.isValid() and not self._updating:
+            self._fetch_next_page()
+
+    def _fetch_next_page(self) -> None:
+        if self._exhausted:
+            return
+        first = len(self._rows)
+        page = self._read_page()
+        if not page:
+            return
+        with self._busy():
+            self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+            self._append(page)
+            self.endInsertRows()
+
+    def _fetch_page(self) -> None:
+        self._append(self._read_page())
+
+    def _read_page(self) -> list[JobRow]:
+        jobs = self._store.list_jobs(**self._filter.store_kwargs(), order_by=self._order.field,
+                                     descending=self._order.descending, limit=self._page_size,
+                                     offset=len(self._rows))  # fmt: skip
+        if len(jobs) < self._page_size:
+            self._exhausted = True
+        # Rows inserted live may already be here; the prefix stays unique.
+        return [JobRow(job) for job in jobs if job.id not in self._by_id]
+
+    def _append(self, rows: list[JobRow]) -> None:
+        self._rows.extend(rows)
+        for row in rows:
+            self._by_id[row.id] = row
+
+    # -- Qt model API ---------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(JobColumn)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(JobColumn):
+            return None
+        column = JobColumn(section)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.title
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+            return "Cancel button" if column is JobColumn.CANCEL else column.title
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = COLUMNS[index.column()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return self._display(row, column, accessible=role == Qt.ItemDataRole.AccessibleTextRole)
+        if role == Qt.ItemDataRole.DecorationRole and column is JobColumn.STATE:
+            return self._state_icon(row.state)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return RIGHT if column in (JobColumn.ID, JobColumn.ATTEMPTS, JobColumn.DURATION) else LEFT
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        return self._custom(row, role)
+
+    def _display(self, row: JobRow, column: JobColumn, accessible: bool) -> str:
+        if column is JobColumn.ID:
+            return str(row.id)
+        if column is JobColumn.TYPE:
+            return self._titles.get(row.type, row.type)
+        if column is JobColumn.QUEUE:
+            return row.queue
+        if column is JobColumn.STATE:
+            label = state_label(row.state)
+            return f"{label} (cancelling)" if row.cancel_requested and row.running else label
+        if column is JobColumn.PROGRESS:
+            return self._progress_text(row)
+        if column is JobColumn.ATTEMPTS:
+            return f"{row.attempts}/{row.max_attempts}"
+        if column is JobColumn.CREATED:
+            return format_timestamp(row.created_at)
+        if column is JobColumn.STARTED:
+            return format_timestamp(row.started_at)
+        if column is JobColumn.DURATION:
+            return format_duration(job_duration(row.started_at, row.finished_at))
+        return f"Cancel job {row.id}" if accessible and row.cancellable else ""
+
+    def _progress_text(self, row: JobRow) -> str:
+        if row.state == "succeeded":
+            return "100 %"
+        if row.progress is None:
+            return row.message if row.running else ""
+        parts = [f"{row.progress * 100:.0f} %"]
+        if row.message:
+            parts.append(row.message)
+        return " · ".join(parts)
+
+    def _tooltip(self, row: JobRow, column: JobColumn) -> str | None:
+        if column is JobColumn.TYPE:
+            handler = self._registry.get_handler(row.type)
+            about = f"\n{handler.description}" if handler is not None and handler.description else ""
+            missing = "" if handler is not None else "\nNo loaded plugin handles this type."
+            return f"{row.type}{about}{missing}"
+        if column is JobColumn.STATE and row.error:
+            return row.error
+        if column is JobColumn.PROGRESS:
+            return self._progress_text(row) or None
+        if column is JobColumn.CANCEL and row.cancellable:
+            return f"Cancel job {row.id}"
+        return None
+
+    def _custom(self, row: JobRow, role: int) -> Any:
+        if role == JobRole.ROW:
+            return row
+        if role == JobRole.JOB_ID:
+            return row.id
+        if role == JobRole.STATE:
+            return row.state
+        if role == JobRole.PROGRESS:
+            return 1.0 if row.state == "succeeded" else row.progress
+        if role == JobRole.MESSAGE:
+            return row.message
+        if role == JobRole.ETA:
+            return eta_text(row.progress, row.started_at) if row.running else ""
+        if role == JobRole.CANCELLABLE:
+            return row.cancellable
+        return None
+
+    def _state_icon(self, state: str) -> Any:
+        icon = self._icons.get(state)
+        if icon is None:
+            icon = self._icons[state] = state_icon(state)
+        return icon
+
+    # -- lookups for the window -------------------------------------------------------
+    def row_of(self, job_id: int) -> int:
+        """The row showing `job_id`, or -1."""
+        row = self._by_id.get(job_id)
+        return -1 if row is None else self._position_of(row)
+
+    def job_at(self, row: int) -> JobRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rows_for(self, indexes: Iterable[Index]) -> list[JobRow]:
+        """Distinct JobRows behind a selection, in table order."""
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        return [self._rows[r] for r in rows if r < len(self._rows)]
+
+    @property
+    def has_running_rows(self) -> bool:
+        return any(row.running for row in self._by_id.values())
+
+    def tick(self) -> None:
+        """Once a second: durations and ETAs of running jobs move on (repaints visible cells only)."""
+        if self._rows and self.has_running_rows:
+            self._column_changed(JobColumn.PROGRESS, JobColumn.DURATION)
+
+    def _column_changed(self, first: JobColumn, last: JobColumn | None = None) -> None:
+        last = first if last is None else last
+        self.dataChanged.emit(self.index(0, first), self.index(len(self._rows) - 1, last))
+
+    def _position_of(self, row: JobRow) -> int:
+        position = self._order.position(self._rows, self._order.key(row))
+        if position < len(self._rows) and self._rows[position] is row:
+            return position
+        return self._rows.index(row)  # only if the order invariant was broken somehow
+
+    # -- live updates ---------------------------------------------------------------------
+    def apply_batch(self, batch: ChangeBatch) -> None:
+        """Bring the held rows up to date with one coalesced batch of changes."""
+        with self._busy():
+            self._apply(batch)
+
+    def _apply(self, batch: ChangeBatch) -> None:
+        if batch.deleted:
+            self._remove_ids(batch.deleted)
+        ids = batch.rows_changed
+        if ids:
+            self._refresh_rows(ids)
+        if batch.progress:
+            self._apply_progress(batch.progress)
+
+    def refresh_rows(self, ids: Iterable[int]) -> None:
+        """Re-read these jobs (one query per 500 ids) and update, move, insert or drop their rows."""
+        with self._busy():
+            self._refresh_rows(ids)
+
+    def _refresh_rows(self, ids: Iterable[int]) -> None:
+        wanted = sorted(set(ids))
+        found: dict[int, Any] = {}
+        kwargs = self._filter.store_kwargs()
+        for start in range(0, len(wanted), READ_CHUNK):
+            chunk = wanted[start:start + READ_CHUNK]
+            for job in self._store.list_jobs(**kwargs, ids=chunk):
+                found[job.id] = job
+        gone = [job_id for job_id in wanted if job_id in self._by_id and job_id not in found]
+        if gone:
+            self._remove_ids(gone)
+        new_rows: list[JobRow] = []
+        for job_id, job in found.items():
+            row = self._by_id.get(job_id)
+            if row is None:
+                new_rows.append(JobRow(job))
+            else:
+                self._update_row(row, job)
+        if new_rows:
+            self._insert_rows(new_rows)
+
+    def _apply_progress(self, progress: dict[int, tuple[float | None, str]]) -> None:
+        by_progress = self._order.field == "progress"
+        first = last = -1
+        for job_id, (fraction, message) in progress.items():
+            row = self._by_id.get(job_id)
+            if row is None or not row.running:
+                continue
+            position = self._position_of(row)
+            row.progress, row.message = fraction, message
+            if by_progress:
+                self._reposition(position, row)
+                continue
+            first = position if first < 0 else min(first, position)
+            last = max(last, position)
+        if first >= 0:
+            self.dataChanged.emit(self.index(first, JobColumn.PROGRESS), self.index(last, JobColumn.PROGRESS),
+                                  [Qt.ItemDataRole.DisplayRole, JobRole.PROGRESS, JobRole.MESSAGE, JobRole.ETA])  # fmt: skip
+
+    def _update_row(self, row: JobRow, job: Any) -> None:
+        position = self._position_of(row)
+        old_key = self._order.key(row)
+        row.update(job)
+        if self._order.key(row) != old_key:
+            self._reposition(position, row)
+        else:
+            self.dataChanged.emit(self.index(position, 0), self.index(position, len(JobColumn) - 1))
+
+    def _reposition(self, position: int, row: JobRow) -> None:
+        """The row's sort key changed: move it (keeps selection), or drop it if it moved past the loaded prefix."""
+        rest = self._rows[:position] + self._rows[position + 1:]
+        target = self._order.position(rest, self._order.key(row))
+        if target >= len(rest) and not self._exhausted:
+            self._remove_positions([position])
+            return
+        if target == position:
+            self.dataChanged.emit(self.index(position, 0), self.index(position, len(JobColumn) - 1))
+            return
+        destination = target if target < position else target + 1
+        self.beginMoveRows(QModelIndex(), position, position, QModelIndex(), destination)
+        del self._rows[position]
+        self._rows.insert(target, row)
+        self.endMoveRows()
+        self.dataChanged.emit(self.index(target, 0), self.index(target, len(JobColumn) - 1))
+
+    def _insert_rows(self, rows: list[JobRow]) -> None:
+        """Insert new rows where the order puts them; contiguous runs go in with one signal."""
+        rows.sort(key=self._order.key, reverse=self._order.descending)
+        i = 0
+        while i < len(rows):
+            position = self._order.position(self._rows, self._order.key(rows[i]))
+            if position >= len(self._rows) and not self._exhausted:
+                return  # past the loaded prefix: fetchMore will bring them
+            limit = self._order.key(self._rows[position]) if position < len(self._rows) else None
+            j = i + 1
+            while j < len(rows) and (limit is None or self._order.before(self._order.key(rows[j]), limit)):
+                j += 1
+            run = rows[i:j]
+            self.beginInsertRows(QModelIndex(), position, position + len(run) - 1)
+            self._rows[position:position] = run
+            for row in run:
+                self._by_id[row.id] = row
+            self.endInsertRows()
+            i = j
+
+    def _remove_ids(self, ids: Iterable[int]) -> None:
+        rows = [self._by_id[job_id] for job_id in ids if job_id in self._by_id]
+        if not rows:
+            return
+        if len(rows) > RESET_ABOVE_REMOVALS:
+            self._reload_keeping_size()
+            return
+        self._remove_positions(sorted(self._position_of(row) for row in rows))
+
+    def _remove_positions(self, positions: list[int]) -> None:
+        """Remove rows at sorted positions, one signal per contiguous run, from the bottom up."""
+        runs: list[list[int]] = []
+        for position in positions:
+            if runs and position == runs[-1][1] + 1:
+                runs[-1][1] = position
+            else:
+                runs.append([position, position])
+        for first, last in reversed(runs):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for row in self._rows[first:last + 1]:
+                self._by_id.pop(row.id, None)
+            del self._rows[first:last + 1]
+            self.endRemoveRows()
+
+    def _reload_keeping_size(self) -> None:
+        """A mass deletion (clear finished on a big table): reload as many rows as were shown."""
+        shown = len(self._rows)
+        self.reload()
+        started = time.monotonic()
+        while len(self._rows) < shown and not self._exhausted and time.monotonic() - started < 0.2:
+            self._fetch_next_page()

@@ -1,0 +1,1 @@
+"""tray of the main window."""

@@ -1,0 +1,220 @@
+"""DetailsPane: one job in full — payload and result as JSON, error and traceback, live log, history."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.job import Job
+from ...core.registry import Registry
+from ...store.sqlite import SqliteJobStore
+from ..formatting import eta_text, format_duration, format_timestamp, job_duration, pretty_json, state_label
+from ..live import ChangeBatch
+
+MAX_LOG_LINES = 10_000
+
+
+def _text_box(name: str, accessible: str, parent: QWidget) -> QPlainTextEdit:
+    box = QPlainTextEdit(parent)
+    box.setObjectName(name)
+    box.setAccessibleName(accessible)
+    box.setReadOnly(True)
+    box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    box.setTabChangesFocus(True)  # keyboard users can leave the box with Tab
+    return box
+
+
+class DetailsPane(QWidget):
+    """Shows the job given to `show_job`; `apply_batch` keeps it live while it runs."""
+
+    def __init__(self, store: SqliteJobStore, registry: Registry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailsPane")
+        self.setAccessibleName("Job details")
+        self._store = store
+        self._registry = registry
+        self.job_id: int | None = None
+        self.job: Job | None = None
+        self._last_log_id = 0
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.header = QLabel("Select a job to see its details.", self)
+        self.header.setObjectName("detailsHeader")
+        self.header.setTextFormat(Qt.TextFormat.PlainText)
+        self.header.setWordWrap(True)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.header)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("detailsTabs")
+        self.tabs.setAccessibleName("Job details tabs")
+        layout.addWidget(self.tabs, 1)
+        data = QSplitter(Qt.Orientation.Horizontal, self.tabs)
+        self.payload = _text_box("payloadText", "Payload", data)
+        self.result = _text_box("resultText", "Result", data)
+        for title, box in (("Payload", self.payload), ("Result", self.result)):
+            holder = QWidget(data)
+            box_layout = QVBoxLayout(holder)
+            box_layout.setContentsMargins(0, 4, 0, 0)
+            label = QLabel(title, holder)
+            label.setBuddy(box)
+            box.setParent(holder)
+            box_layout.addWidget(label)
+            box_layout.addWidget(box)
+            data.addWidget(holder)
+        self.error = _text_box("errorText", "Error and traceback", self.tabs)
+        self.log = _text_box("logText", "Log", self.tabs)
+        self.log.setMaximumBlockCount(MAX_LOG_LINES)
+        self.history = QTreeWidget(self.tabs)
+        self.history.setObjectName("historyTree")
+        self.history.setAccessibleName("Event history")
+        self.history.setHeaderLabels(["When", "Who", "Change", "Message"])
+        self.history.setRootIsDecorated(False)
+        self.history.setUniformRowHeights(True)
+        self.history.setColumnWidth(0, 160)
+        self.history.setColumnWidth(1, 70)
+        self.history.setColumnWidth(2, 190)
+        self.tabs.addTab(data, "Payload && result")
+        self.tabs.addTab(self.error, "Error")
+        self.tabs.addTab(self.log, "Log")
+        self.tabs.addTab(self.history, "History")
+        self.show_job(None)
+
+    # -- public -----------------------------------------------------------------------
+    def show_job(self, job_id: int | None) -> None:
+        """Show `job_id` (None: nothing selected). Re-reads everything from the database."""
+        self.job_id = job_id
+        self._last_log_id = 0
+        self.log.clear()
+        self.job = self._store.get_job(job_id) if job_id is not None else None
+        if self.job is None:
+            self.header.setText("Select a job to see its details." if job_id is None else f"Job {job_id} was deleted.")
+            for box in (self.payload, self.result, self.error):
+                box.clear()
+            self.history.clear()
+            self._set_tab_titles(0)
+            self.setEnabled(job_id is None)
+            return
+        self.setEnabled(True)
+        self._show_job_fields()
+        self._append_new_logs()
+        self._show_history()
+
+    def apply_batch(self, batch: ChangeBatch) -> None:
+        job_id = self.job_id
+        if job_id is None:
+            return
+        if job_id in batch.deleted:
+            self.show_job(job_id)
+            return
+        if job_id in batch.changed or job_id in batch.enqueued:
+            self.job = self._store.get_job(job_id)
+            if self.job is not None:
+                self._show_job_fields()
+                self._show_history()
+        elif job_id in batch.progress and self.job is not None:
+            self.job.progress, self.job.progress_message = batch.progress[job_id]
+            self._show_header()
+        if job_id in batch.logs:
+            self._append_new_logs()
+
+    def tick(self) -> None:
+        """Durations and ETA of a running job move on."""
+        if self.job is not None and str(self.job.state) == "running":
+            self._show_header()
+
+    # -- filling in -----------------------------------------------------------------------
+    def _show_job_fields(self) -> None:
+        job = self.job
+        assert job is not None
+        self._show_header()
+        self._set_if_changed(self.payload, pretty_json(job.payload))
+        self._set_if_changed(self.result, pretty_json(job.result) if job.result is not None else "")
+        error = job.error or ""
+        if job.traceback:
+            error = f"{error}\n\n{job.traceback}" if error else job.traceback
+        self._set_if_changed(self.error, error)
+        self._set_tab_titles(self.log.blockCount() if self._last_log_id else 0)
+
+    def _show_header(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        handler = self._registry.get_handler(job.type)
+        title = handler.title if handler is not None and handler.title else job.type
+        state = str(job.state)
+        lines = [f"Job {job.id} · {title} ({job.type}) · queue {job.queue} · {state_label(state)}"]
+        facts = [f"attempt {job.attempts} of {job.max_attempts}", f"priority {job.priority}",
+                 f"created {format_timestamp(job.created_at)}"]  # fmt: skip
+        if job.started_at:
+            facts.append(f"started {format_timestamp(job.started_at)}")
+        duration = job_duration(job.started_at, job.finished_at)
+        if duration is not None:
+            facts.append(f"ran {format_duration(duration)}")
+        if job.timeout:
+            facts.append(f"timeout {format_duration(job.timeout)}")
+        if state == "running":
+            if job.progress is not None:
+                facts.append(f"{job.progress * 100:.0f} %")
+            if job.progress_message:
+                facts.append(job.progress_message)
+            eta = eta_text(job.progress, job.started_at)
+            if eta:
+                facts.append(eta)
+        if state == "scheduled" and job.run_at:
+            facts.append(f"runs at {format_timestamp(job.run_at)}")
+        lines.append(" · ".join(facts))
+        if job.error:
+            lines.append(job.error.splitlines()[0][:300])
+        self.header.setText("\n".join(lines))
+
+    def _append_new_logs(self) -> None:
+        if self.job_id is None:
+            return
+        lines = self._store.get_logs(self.job_id, after=self._last_log_id)
+        if not lines:
+            return
+        self._last_log_id = lines[-1]["id"]
+        bar = self.log.verticalScrollBar()
+        at_end = bar.value() >= bar.maximum() - 2
+        text = "\n".join(f"{format_timestamp(line['at'])} {line['level']:<7} {line['message']}" for line in lines)
+        self.log.appendPlainText(text)
+        if at_end:
+            bar.setValue(bar.maximum())
+        self._set_tab_titles(self.log.blockCount())
+
+    def _show_history(self) -> None:
+        if self.job_id is None:
+            return
+        events = self._store.get_events(self.job_id)
+        if self.history.topLevelItemCount() == len(events):
+            return
+        self.history.clear()
+        for event in events:
+            change = f"{event['old_state'] or '—'} → {event['new_state']}"
+            item = QTreeWidgetItem([format_timestamp(event["at"]), event["source"], change, event["message"] or ""])
+            item.setToolTip(0, f"{event['at']:.3f}")
+            self.history.addTopLevelItem(item)
+        self.tabs.setTabText(3, f"History ({len(events)})")
+
+    def _set_tab_titles(self, log_lines: int) -> None:
+        has_error = bool(self.error.toPlainText())
+        self.tabs.setTabText(1, "Error ⚠" if has_error else "Error")
+        self.tabs.setTabText(2, f"Log ({log_lines:,})" if log_lines else "Log")
+        if not self.history.topLevelItemCount():
+            self.tabs.setTabText(3, "History")
+
+    @staticmethod
+    def _set_if_changed(box: QPlainTextEdit, text: str) -> None:
+        if box.toPlainText() != text:
+            box.setPlainText(text)
