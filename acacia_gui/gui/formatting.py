@@ -17,6 +17,7 @@ STATE_LABELS = {
 }
 MIN_ETA_PROGRESS = 0.01  # below this the estimate is noise
 MIN_ETA_ELAPSED = 1.0  # seconds
+TIME_WORDS = (" left", "remaining", "eta ")  # a handler message that already tells the time left
 
 
 def state_label(state: str) -> str:
@@ -74,9 +75,28 @@ def estimate_remaining(progress: float | None, started_at: float | None, now: fl
     return elapsed * (1.0 - progress) / progress
 
 
-def eta_text(progress: float | None, started_at: float | None, now: float | None = None) -> str:
+def eta_text(progress: float | None, started_at: float | None, now: float | None = None, message: str = "") -> str:
+    """'≈ 2 min 05 s left' — or '' when it cannot be estimated or the handler's message already says it."""
     remaining = estimate_remaining(progress, started_at, now)
-    return "" if remaining is None else f"{format_duration(remaining)} left"
+    if remaining is None or any(word in message.lower() for word in TIME_WORDS):
+        return ""
+    return f"≈ {format_duration(remaining)} left"
+
+
+WITH_ERROR = ("failed", "interrupted")
+
+
+def progress_label(state: str, progress: float | None, message: str, eta: str, error: str) -> str:
+    """The words in the bar."""
+    if state in WITH_ERROR:
+        return error
+    if state == "succeeded":
+        return "100 %"
+    parts = [f"{progress * 100:.0f} %"] if progress is not None else []
+    if state == "running":
+        parts += [text for text in (message, eta) if text]
+        return " · ".join(parts) if parts else "working…"
+    return " · ".join(parts)
 
 
 def pretty_json(value: Any) -> str:

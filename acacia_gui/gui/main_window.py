@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # -- building ----------------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.job_splitter.setStretchFactor(0, 3)
         self.job_splitter.setStretchFactor(1, 2)
         self.job_splitter.setChildrenCollapsible(False)
+        self.job_splitter.setSizes([560, 300])
         jobs_layout.addWidget(self.job_splitter, 1)
         self.plugins_view = PluginsView(services.config.plugins_dir, self)
         self.tabs = QTabWidget(self)

@@ -133,9 +133,9 @@ def test_details_show_payload_log_and_history_live(window, harness, qtbot):
     assert details.job_id == job_id
     assert '"who": "details"' in details.payload.toPlainText()
     qtbot.waitUntil(lambda: "gate opened" in details.log.toPlainText(), timeout=5000)  # live log
-    assert "Wait for cancel" in details.header.text()
+    assert "Wait for cancel" in details.title.text()
     harness.queue.cancel(job_id)
-    qtbot.waitUntil(lambda: "Cancelled" in details.header.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "Cancelled" in details.title.text(), timeout=5000)
     rows = [details.history.topLevelItem(i).text(2) for i in range(details.history.topLevelItemCount())]
     assert rows[0].endswith("queued") and "running" in rows[1] and rows[-1].endswith("cancelled")
     sources = {details.history.topLevelItem(i).text(1) for i in range(details.history.topLevelItemCount())}

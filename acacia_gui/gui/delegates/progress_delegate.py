@@ -1,8 +1,9 @@
 """ProgressDelegate: a progress bar painted in the cell (no widget per row), with message and ETA.
 
-Colours come from the palette (Highlight for the bar, Text/HighlightedText for the
-label), so the bar follows light and dark themes. The label is drawn twice, clipped:
-over the filled part in the highlight's text colour, elsewhere in the normal one.
+Running jobs get a bar in the palette's Highlight colour with "42 % · message · ≈ ETA";
+finished ones a muted bar (a tint of the text colour), and failed or interrupted ones
+show their error instead. Every colour comes from the palette, so light and dark themes
+both work. Over the filled part the label is drawn in the highlight's text colour.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QS
 from PySide6.QtGui import QBrush, QColor, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
+from ..formatting import WITH_ERROR, progress_label
 from ..models.columns import JobRole
 
 Index = QModelIndex | QPersistentModelIndex
-FINAL_MUTED = ("failed", "cancelled", "interrupted")
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -29,76 +30,67 @@ class ProgressDelegate(QStyledItemDelegate):
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         opt.text = ""
-        style = opt.widget.style() if opt.widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        state = index.data(JobRole.STATE)
+        if opt.widget is not None:
+            opt.widget.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        state = index.data(JobRole.STATE) or ""
         progress = index.data(JobRole.PROGRESS)
-        if state not in ("running", "succeeded") and progress is None:
+        text = progress_label(state, progress, index.data(JobRole.MESSAGE) or "", index.data(JobRole.ETA) or "",
+                              index.data(JobRole.ERROR) or "")  # fmt: skip
+        if state in ("queued", "scheduled") or (progress is None and state != "running" and not text):
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         bar = QRect(option.rect).adjusted(4, 4, -4, -4)
-        self._paint_bar(painter, option, bar, state, progress)
-        self._paint_label(painter, option, bar, index, progress)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        filled = self._paint_bar(painter, option.palette, bar, state, progress, selected)
+        self._paint_label(painter, option, bar, text, filled if state == "running" and not selected else 0, selected)
         painter.restore()
 
-    def _colors(self, option: QStyleOptionViewItem, state: str) -> tuple[QColor, QColor]:
-        palette = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        fill = palette.color(QPalette.ColorRole.Highlight)
-        if state in FINAL_MUTED:
-            fill = palette.color(QPalette.ColorRole.Mid)
-        if selected:
-            fill = palette.color(QPalette.ColorRole.HighlightedText)
-            fill.setAlphaF(0.35)
-        groove = palette.color(QPalette.ColorRole.Text)
-        groove.setAlphaF(0.10 if not selected else 0.2)
-        return fill, groove
-
-    def _paint_bar(self, painter: QPainter, option: QStyleOptionViewItem, bar: QRect, state: str,
-                   progress: float | None) -> None:  # fmt: skip
-        fill, groove = self._colors(option, state)
+    @staticmethod
+    def _paint_bar(painter: QPainter, palette: QPalette, bar: QRect, state: str, progress: float | None,
+                   selected: bool) -> int:  # fmt: skip
+        """Groove and fill; returns the filled width in pixels."""
+        text = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        groove = QColor(text)
+        groove.setAlphaF(0.07 if not selected else 0.18)
+        if state == "running" and not selected:
+            fill = palette.color(QPalette.ColorRole.Highlight)
+        else:
+            fill = QColor(text)
+            fill.setAlphaF(0.15 if not selected else 0.35)
         radius = min(4.0, bar.height() / 2)
         painter.setPen(Qt.PenStyle.NoPen)
+        if state in WITH_ERROR and progress is None:
+            return 0  # only the error text
         painter.setBrush(groove)
         painter.drawRoundedRect(QRectF(bar), radius, radius)
-        if progress is None:  # running, amount unknown: a hatched bar
-            brush = QBrush(fill, Qt.BrushStyle.BDiagPattern)
-            painter.setBrush(brush)
+        if progress is None and state == "running":  # amount unknown: a hatched bar
+            painter.setBrush(QBrush(fill, Qt.BrushStyle.BDiagPattern))
             painter.drawRoundedRect(QRectF(bar), radius, radius)
-            return
+            return 0
+        fraction = 1.0 if state == "succeeded" else max(0.0, min(1.0, progress or 0.0))
         done = QRectF(bar)
-        done.setWidth(bar.width() * max(0.0, min(1.0, progress)))
+        done.setWidth(bar.width() * fraction)
         if done.width() > 0:
             painter.setBrush(fill)
             painter.drawRoundedRect(done, radius, radius)
+        return int(done.width())
 
-    def _paint_label(self, painter: QPainter, option: QStyleOptionViewItem, bar: QRect, index: Index,
-                     progress: float | None) -> None:  # fmt: skip
-        parts = []
-        if progress is not None:
-            parts.append(f"{progress * 100:.0f} %")
-        message = index.data(JobRole.MESSAGE) or ""
-        if message and index.data(JobRole.STATE) == "running":
-            parts.append(message)
-        eta = index.data(JobRole.ETA)
-        if eta:
-            parts.append(eta)
-        text = " · ".join(parts) if parts else "working…"
+    @staticmethod
+    def _paint_label(painter: QPainter, option: QStyleOptionViewItem, bar: QRect, text: str, filled: int,
+                     selected: bool) -> None:  # fmt: skip
+        if not text:
+            return
         text_rect = bar.adjusted(6, 0, -6, 0)
         text = option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideRight, text_rect.width())
         palette = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        normal = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
         flags = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
-        filled_width = int(bar.width() * progress) if progress is not None else 0
-        if filled_width > 0 and not selected and index.data(JobRole.STATE) not in FINAL_MUTED:
+        if filled > 0:
             painter.save()
-            painter.setClipRect(QRect(bar.left(), bar.top(), filled_width, bar.height()))
+            painter.setClipRect(QRect(bar.left(), bar.top(), filled, bar.height()))
             painter.setPen(palette.color(QPalette.ColorRole.HighlightedText))
             painter.drawText(text_rect, flags, text)
             painter.restore()
-            painter.setClipRect(QRect(bar.left() + filled_width, bar.top(), bar.width() - filled_width, bar.height()))
-        painter.setPen(normal)
+            painter.setClipRect(QRect(bar.left() + filled, bar.top(), bar.width() - filled, bar.height()))
+        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
         painter.drawText(text_rect, flags, text)

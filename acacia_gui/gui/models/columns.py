@@ -66,3 +66,4 @@ class JobRole(IntEnum):
     MESSAGE = Qt.ItemDataRole.UserRole + 5  # the handler's progress message
     ETA = Qt.ItemDataRole.UserRole + 6  # "2 min 10 s left", or ""
     CANCELLABLE = Qt.ItemDataRole.UserRole + 7  # bool: a cancel button is painted
+    ERROR = Qt.ItemDataRole.UserRole + 8  # first line of the error, or ""

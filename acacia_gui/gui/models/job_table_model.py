@@ -20,7 +20,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
-from ..formatting import eta_text, format_duration, format_timestamp, job_duration, state_label
+from ..formatting import eta_text, format_duration, format_timestamp, job_duration, progress_label, state_label
 from ..icons import state_icon
 from ..live import ChangeBatch
 from .columns import JobColumn, JobRole
@@ -215,14 +215,8 @@ class JobTableModel(QAbstractTableModel):
         return f"Cancel job {row.id}" if accessible and row.cancellable else ""
 
     def _progress_text(self, row: JobRow) -> str:
-        if row.state == "succeeded":
-            return "100 %"
-        if row.progress is None:
-            return row.message if row.running else ""
-        parts = [f"{row.progress * 100:.0f} %"]
-        if row.message:
-            parts.append(row.message)
-        return " · ".join(parts)
+        eta = eta_text(row.progress, row.started_at, message=row.message) if row.running else ""
+        return progress_label(row.state, row.progress, row.message, eta, row.error)
 
     def _tooltip(self, row: JobRow, column: JobColumn) -> str | None:
         if column is JobColumn.TYPE:
@@ -249,8 +243,10 @@ class JobTableModel(QAbstractTableModel):
             return 1.0 if row.state == "succeeded" else row.progress
         if role == JobRole.MESSAGE:
             return row.message
+        if role == JobRole.ERROR:
+            return row.error
         if role == JobRole.ETA:
-            return eta_text(row.progress, row.started_at) if row.running else ""
+            return eta_text(row.progress, row.started_at, message=row.message) if row.running else ""
         if role == JobRole.CANCELLABLE:
             return row.cancellable
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
@@ -49,12 +49,19 @@ class DetailsPane(QWidget):
         self._last_log_id = 0
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.header = QLabel("Select a job to see its details.", self)
+        self.title = QLabel("Select a job to see its details.", self)
+        self.title.setObjectName("detailsTitle")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        bold = QFont(self.title.font())
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.header = QLabel(self)
         self.header.setObjectName("detailsHeader")
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.header.setWordWrap(True)
-        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.header)
+        for label in (self.title, self.header):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(label)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("detailsTabs")
         self.tabs.setAccessibleName("Job details tabs")
@@ -98,7 +105,8 @@ class DetailsPane(QWidget):
         self.log.clear()
         self.job = self._store.get_job(job_id) if job_id is not None else None
         if self.job is None:
-            self.header.setText("Select a job to see its details." if job_id is None else f"Job {job_id} was deleted.")
+            self.title.setText("Select a job to see its details." if job_id is None else f"Job {job_id} was deleted.")
+            self.header.clear()
             for box in (self.payload, self.result, self.error):
                 box.clear()
             self.history.clear()
@@ -109,6 +117,13 @@ class DetailsPane(QWidget):
         self._show_job_fields()
         self._append_new_logs()
         self._show_history()
+        self._avoid_empty_tab()
+
+    def _avoid_empty_tab(self) -> None:
+        """A newly selected job opens on a tab with something in it (not an empty Error tab)."""
+        current = self.tabs.currentWidget()
+        if (current is self.error and not self.error.toPlainText()) or (current is self.log and not self._last_log_id):
+            self.tabs.setCurrentIndex(0)
 
     def apply_batch(self, batch: ChangeBatch) -> None:
         job_id = self.job_id
@@ -153,7 +168,8 @@ class DetailsPane(QWidget):
         handler = self._registry.get_handler(job.type)
         title = handler.title if handler is not None and handler.title else job.type
         state = str(job.state)
-        lines = [f"Job {job.id} · {title} ({job.type}) · queue {job.queue} · {state_label(state)}"]
+        self.title.setText(f"Job {job.id} · {title} ({job.type}) · queue {job.queue} · {state_label(state)}")
+        lines = []
         facts = [f"attempt {job.attempts} of {job.max_attempts}", f"priority {job.priority}",
                  f"created {format_timestamp(job.created_at)}"]  # fmt: skip
         if job.started_at:
@@ -168,7 +184,7 @@ class DetailsPane(QWidget):
                 facts.append(f"{job.progress * 100:.0f} %")
             if job.progress_message:
                 facts.append(job.progress_message)
-            eta = eta_text(job.progress, job.started_at)
+            eta = eta_text(job.progress, job.started_at, message=job.progress_message)
             if eta:
                 facts.append(eta)
         if state == "scheduled" and job.run_at:

@@ -23,7 +23,7 @@ DEFAULT_WIDTHS = {
     JobColumn.TYPE: 170,
     JobColumn.QUEUE: 90,
     JobColumn.STATE: 120,
-    JobColumn.PROGRESS: 260,
+    JobColumn.PROGRESS: 240,
     JobColumn.ATTEMPTS: 75,
     JobColumn.CREATED: 95,
     JobColumn.STARTED: 95,
@@ -68,6 +68,8 @@ class JobTableView(QTableView):
         for column, width in DEFAULT_WIDTHS.items():
             self.setColumnWidth(column, width)
         header.setSectionResizeMode(JobColumn.CANCEL, QHeaderView.ResizeMode.Fixed)
+        header.setSectionResizeMode(JobColumn.PROGRESS, QHeaderView.ResizeMode.Stretch)  # takes the spare width
+        header.setMinimumSectionSize(30)
         header.setSortIndicator(model.sort_column, model.sort_order)
         self.setSortingEnabled(True)
         model.sort_changed.connect(self._show_sort)

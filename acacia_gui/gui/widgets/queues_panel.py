@@ -137,7 +137,7 @@ class QueuesPanel(QWidget):
         self._queue = queue
         self._worker = worker
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setContentsMargins(6, 6, 2, 0)
         heading = QLabel("<b>Queues</b>", self)
         outer.addWidget(heading)
         workers_row = QHBoxLayout()
