@@ -148,8 +148,11 @@ class Connection:
 
     def alive(self) -> bool:
         """False when the app closed this connection (it drops idle ones): peek without blocking."""
+        if self._buffer:
+            return True
+        self.sock.setblocking(False)  # with a timeout set, recv would first wait that long for data
         try:
-            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b"" or bool(self._buffer)
+            return self.sock.recv(1, socket.MSG_PEEK) != b""
         except BlockingIOError:
             return True
         except OSError:

@@ -213,7 +213,8 @@ class Dispatcher:
     def _cancel(self, p: Params) -> dict[str, Any]:
         job_id = p.job_id()
         p.done()
-        return self.queue.cancel(job_id, source=self.source).to_dict()
+        job = self.queue.cancel(job_id, source=self.source)
+        return {**job.to_dict(), "cancel_requested": job.cancel_requested}
 
     def _retry(self, p: Params) -> dict[str, Any]:
         job_id = p.job_id()
@@ -310,6 +311,8 @@ class Dispatcher:
             raise p.error('watch either a "job" or a "queue" (or neither, for everything)')
         watch = Watch(job_id=job_id, queue=queue, kinds=frozenset(kinds) if kinds else EVENT_KINDS)
         watch.ack = {"watching": watch.describe()}
+        if queue is not None:
+            watch.live_ids.update(job.id for job in self.store.list_jobs(state="running", queue=queue))
         if job_id is not None:
             job = self._job(job_id)
             watch.ack["job"] = job.to_dict()

@@ -2,7 +2,7 @@
 
 Pure Python so the server (which owns the sockets) and the tests share one rule: a job
 watch sees that job's events and ends when the job reaches a final state or is deleted;
-a queue watch sees that queue's events; a watch of everything sees all, until the
+a queue watch sees that queue's events (and the log lines of its jobs); a watch of everything sees all, until the
 client goes away.
 """
 
@@ -32,6 +32,7 @@ class Watch:
     kinds: frozenset[str] = EVENT_KINDS
     ack: dict[str, Any] = field(default_factory=dict)
     ended: bool = False  # already over when it started (the job was final)
+    live_ids: set[int] = field(default_factory=set)  # a queue watch: its jobs that are not final yet
 
     def describe(self) -> dict[str, Any]:
         if self.job_id is not None:
@@ -47,6 +48,21 @@ class Watch:
             kind = event.get("kind")
             end = kind == "deleted" or (kind == "state" and _is_final(event.get("state")))
             return (kind in self.kinds or end), end
-        if self.queue is not None and event.get("queue") != self.queue:
+        if self.queue is not None and not self._in_queue(event):
             return False, False
         return event.get("kind") in self.kinds, False
+
+    def _in_queue(self, event: dict[str, Any]) -> bool:
+        """Some events (log lines) carry no queue: follow the queue's live jobs by id instead."""
+        job_id = event.get("job_id")
+        queue = event.get("queue")
+        if queue is None:
+            return job_id in self.live_ids
+        if queue != self.queue:
+            return False
+        if job_id is not None:
+            if event.get("kind") == "deleted" or (event.get("kind") == "state" and _is_final(event.get("state"))):
+                self.live_ids.discard(job_id)  # the worker flushes a job's log lines before its final state
+            else:
+                self.live_ids.add(job_id)
+        return True

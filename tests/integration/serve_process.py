@@ -6,9 +6,11 @@ runtime dir (XDG_RUNTIME_DIR) so its socket path is its own and under the Unix l
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 
 from acacia_gui.config import socket_address_for
-from acacia_gui.ipc.client import probe
+from acacia_gui.ipc.client import Client, probe
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "resources" / "plugins"
@@ -64,6 +66,12 @@ class Sandbox:
             capture_output=True, text=True, timeout=timeout, env=env or self.env,
         )  # fmt: skip
 
+    def client(self, **options) -> Client:
+        return Client(self.address, data_dir=self.data_dir, **options)
+
+    def raw(self) -> RawConnection:
+        return RawConnection(self.address)
+
     def cleanup(self) -> None:
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
@@ -71,9 +79,10 @@ class Sandbox:
 class ServeProcess:
     """A real `acacia serve` on the sandbox; `start()` returns once the socket answers hello."""
 
-    def __init__(self, sandbox: Sandbox, *extra: str) -> None:
+    def __init__(self, sandbox: Sandbox, *extra: str, env: dict[str, str] | None = None) -> None:
         self.sandbox = sandbox
         self.extra = extra
+        self.env = {**sandbox.env, **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.log_path = sandbox.data_dir.parent / f"serve-{time.monotonic_ns()}.log"
 
@@ -82,7 +91,7 @@ class ServeProcess:
         self._log = open(self.log_path, "wb")  # closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "acacia_gui", "serve", *self.sandbox.where, *self.extra],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.sandbox.env,
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -123,3 +132,45 @@ class ServeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class RawConnection:
+    """A plain socket speaking lines: for requests the Client would never send."""
+
+    def __init__(self, address: str, timeout: float = 10.0) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(address)
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def request(self, op: str, params=None, request_id=1) -> dict:
+        self.send(json.dumps({"id": request_id, "op": op, "params": params or {}}).encode() + b"\n")
+        return self.read()
+
+    def read(self) -> dict:
+        """The next message (raises ConnectionError if the server closed the connection)."""
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def closed_by_server(self) -> bool:
+        """True once the server has closed its end (reads EOF); waits up to the socket timeout."""
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    return True
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()

@@ -262,3 +262,13 @@ def test_probe_and_client_say_nobody_runs(tmp_path):
         caught.value
     )
     assert error_from_reply({"code": "not_running", "message": "x"}).code == "not_running"
+
+
+def test_queue_watch_follows_log_lines_of_its_jobs(setup):
+    dispatcher, _, _ = setup
+    watch = dispatcher.open_watch({"queue": "q"})
+    assert watch.accept({"kind": "log", "job_id": 5, "queue": None, "message": "x"}) == (False, False)
+    assert watch.accept({"kind": "state", "job_id": 5, "queue": "q", "state": "running"}) == (True, False)
+    assert watch.accept({"kind": "log", "job_id": 5, "queue": None, "message": "x"}) == (True, False)
+    assert watch.accept({"kind": "state", "job_id": 5, "queue": "q", "state": "succeeded"}) == (True, False)
+    assert watch.accept({"kind": "log", "job_id": 5, "queue": None, "message": "late"}) == (False, False)

@@ -1,0 +1,325 @@
+"""LocalServer: the app's QLocalServer, answering JSON lines through the Dispatcher.
+
+Everything here runs on the main thread (the server's thread). Events from the core's
+bus may be published on any thread; a queued signal brings them here before anything
+touches a socket. Each connection has bounded buffers: a line longer than the limit
+is answered with an error and skipped, a client that does not read its replies is
+dropped once its unsent output passes a limit, and a silent client is closed after
+an idle timeout (unless it is watching). None of that can stop the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
+
+from ..core.errors import AcaciaError
+from ..core.events import JobEvent
+from ..ipc.address import peer_allowed, peer_credentials, prepare_socket_dir, someone_listens
+from ..ipc.dispatch import Dispatcher
+from ..ipc.protocol import (
+    DEFAULT_MAX_LINE_BYTES,
+    AccessDeniedError,
+    AlreadyRunningError,
+    BadRequest,
+    InternalError,
+    LineTooLongError,
+    ServerBusyError,
+    ServerError,
+    encode_message,
+    end_message,
+    error_reply,
+    event_message,
+    ok_reply,
+    parse_request,
+)
+from ..ipc.watch import Watch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent (not watching) before it is closed
+DEFAULT_MAX_CLIENTS = 512
+DEFAULT_MAX_PENDING_OUTPUT = 8 * 1024 * 1024  # unsent bytes before a non-reading client is dropped
+MAX_WATCHES_PER_CONNECTION = 32
+
+
+@dataclass
+class _Connection:
+    id: int
+    socket: QLocalSocket
+    peer: str
+    buffer: bytearray = field(default_factory=bytearray)
+    discarding: bool = False  # inside a line that was too long: skip to its newline
+    watches: dict[int, tuple[Any, Watch]] = field(default_factory=dict)
+    last_activity: float = field(default_factory=time.monotonic)
+    closed: bool = False
+
+
+class _EventRelay(QObject):
+    """Carries bus events (any thread) to the server's thread as a queued signal."""
+
+    published = Signal(object)
+
+    def publish(self, event: JobEvent) -> None:
+        self.published.emit(event)
+
+
+class LocalServer(QObject):
+    """One server per data directory. `start()` raises AlreadyRunningError or ServerError."""
+
+    client_refused = Signal(str)  # a peer that is not our user (also logged)
+    client_dropped = Signal(str)  # a client dropped for misbehaving (also logged)
+
+    def __init__(self, dispatcher: Dispatcher, address: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                 parent: QObject | None = None, idle_timeout: float | None = None,
+                 max_clients: int = DEFAULT_MAX_CLIENTS,
+                 max_pending_output: int = DEFAULT_MAX_PENDING_OUTPUT) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.dispatcher = dispatcher
+        self.address = address
+        self.max_line_bytes = max(1024, int(max_line_bytes))
+        self.idle_timeout = idle_timeout if idle_timeout is not None else _env_seconds(
+            "ACACIA_SOCKET_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT)  # fmt: skip
+        self.max_clients = max_clients
+        self.max_pending_output = max_pending_output
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._server.setMaxPendingConnections(256)
+        if hasattr(self._server, "setListenBacklogSize"):
+            self._server.setListenBacklogSize(256)
+        self._server.newConnection.connect(self._on_new_connection)
+        self._connections: dict[int, _Connection] = {}
+        self._leaving: dict[int, QLocalSocket] = {}  # refused or dropped, flushing their last words
+        self._next_id = 0
+        self._relay = _EventRelay(self)
+        self._relay.published.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe: Any = None
+        self._idle_timer = QTimer(self)
+        self._idle_timer.setInterval(int(min(max(self.idle_timeout / 4, 0.05), 5.0) * 1000))
+        self._idle_timer.timeout.connect(self._close_idle)
+
+    # -- life cycle ------------------------------------------------------------------
+    def start(self) -> None:
+        prepare_socket_dir(self.address)
+        self._listen()
+        self._unsubscribe = self.dispatcher.queue.bus.subscribe(self._relay.publish)
+        self._idle_timer.start()
+        log.info("listening on %s", self.address)
+
+    def _listen(self) -> None:
+        """Listen; a leftover file from a crash is removed only after nobody answers on it."""
+        for _ in range(2):
+            if self._server.listen(self.address):
+                return
+            if self._server.serverError() != QAbstractSocket.SocketError.AddressInUseError:
+                raise ServerError(f"cannot listen on {self.address}: {self._server.errorString()}")
+            if someone_listens(self.address):
+                raise AlreadyRunningError(
+                    f"another Acacia is already running on this data dir (it answers on {self.address}); "
+                    "use `acacia` commands to talk to it, or stop it first"
+                )
+            log.warning("removing a stale socket file left by a previous run: %s", self.address)
+            QLocalServer.removeServer(self.address)
+        raise ServerError(f"cannot listen on {self.address}: {self._server.errorString()}")
+
+    def close(self) -> None:
+        """Stop listening (the socket file goes) and close every connection."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._idle_timer.stop()
+        for conn in list(self._connections.values()):
+            self._drop(conn, abort=True)
+        for sock in list(self._leaving.values()):
+            sock.abort()
+            sock.deleteLater()
+        self._leaving.clear()
+        if self._server.isListening():
+            self._server.close()
+
+    @property
+    def client_count(self) -> int:
+        return len(self._connections)
+
+    # -- connections -----------------------------------------------------------------
+    def _on_new_connection(self) -> None:
+        while self._server.hasPendingConnections():
+            sock = self._server.nextPendingConnection()
+            if sock is None:
+                return
+            creds = peer_credentials(int(sock.socketDescriptor()))
+            peer = f"pid {creds.pid} uid {creds.uid}" if creds else "a local peer"
+            if not peer_allowed(creds):
+                log.warning("refused a connection from %s: only uid %d may use %s", peer, os.getuid(), self.address)
+                self.client_refused.emit(peer)
+                self._say_goodbye(sock, AccessDeniedError("only the user who runs Acacia may connect to its socket"))
+                continue
+            if len(self._connections) >= self.max_clients:
+                log.warning("refused %s: already %d clients", peer, len(self._connections))
+                self._say_goodbye(sock, ServerBusyError(f"too many clients ({self.max_clients}); try again shortly"))
+                continue
+            self._next_id += 1
+            conn = _Connection(self._next_id, sock, peer)
+            self._connections[conn.id] = conn
+            sock.readyRead.connect(partial(self._on_ready_read, conn.id))
+            sock.disconnected.connect(partial(self._on_disconnected, conn.id))
+            if sock.bytesAvailable():
+                self._on_ready_read(conn.id)
+
+    def _say_goodbye(self, sock: QLocalSocket, error: AcaciaError) -> None:
+        """Answer once, then close after the answer is flushed (abort if it never is)."""
+        self._next_id += 1
+        key = self._next_id
+        self._leaving[key] = sock
+        sock.disconnected.connect(partial(self._forget_leaving, key))
+        sock.write(encode_message(error_reply(None, error)))
+        sock.disconnectFromServer()
+        QTimer.singleShot(2000, partial(self._forget_leaving, key))
+
+    def _forget_leaving(self, key: int) -> None:
+        sock = self._leaving.pop(key, None)
+        if sock is not None:
+            if sock.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+                sock.abort()
+            sock.deleteLater()
+
+    def _on_disconnected(self, conn_id: int) -> None:
+        conn = self._connections.get(conn_id)
+        if conn is not None:
+            self._drop(conn, abort=False)
+
+    def _drop(self, conn: _Connection, *, abort: bool, reason: str = "") -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        self._connections.pop(conn.id, None)
+        conn.watches.clear()
+        conn.buffer = bytearray()
+        if reason:
+            log.warning("dropped %s: %s", conn.peer, reason)
+            self.client_dropped.emit(f"{conn.peer}: {reason}")
+        if abort:
+            conn.socket.abort()
+        elif conn.socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+            conn.socket.disconnectFromServer()
+        conn.socket.deleteLater()
+
+    def _close_idle(self) -> None:
+        limit = time.monotonic() - self.idle_timeout
+        for conn in list(self._connections.values()):
+            if not conn.watches and conn.last_activity < limit:
+                log.info("closing %s: silent for %g s", conn.peer, self.idle_timeout)
+                self._drop(conn, abort=False)
+
+    # -- requests --------------------------------------------------------------------
+    def _on_ready_read(self, conn_id: int) -> None:
+        conn = self._connections.get(conn_id)
+        if conn is None:
+            return
+        data = conn.socket.readAll().data()
+        if not data:
+            return
+        conn.last_activity = time.monotonic()
+        buffer = conn.buffer
+        buffer += data
+        while not conn.closed:
+            newline = buffer.find(b"\n")
+            if newline < 0:
+                if len(buffer) > self.max_line_bytes:
+                    if not conn.discarding:
+                        self._send(conn, error_reply(None, self._too_long()))
+                    conn.discarding = True
+                    buffer.clear()
+                return
+            line = bytes(buffer[:newline])
+            del buffer[: newline + 1]
+            if conn.discarding:  # the end of a line we already refused
+                conn.discarding = False
+                continue
+            if len(line) > self.max_line_bytes:
+                self._send(conn, error_reply(None, self._too_long()))
+                continue
+            line = line.rstrip(b"\r")
+            if line.strip():
+                self._handle_line(conn, line)
+
+    def _too_long(self) -> LineTooLongError:
+        return LineTooLongError(f"request line longer than {self.max_line_bytes} bytes; it was skipped")
+
+    def _handle_line(self, conn: _Connection, line: bytes) -> None:
+        try:
+            request = parse_request(line)
+        except BadRequest as bad:
+            self._send(conn, error_reply(bad.request_id, bad.error))
+            return
+        if request.op == "watch":
+            self._start_watch(conn, request.id, request.params)
+        else:
+            self._send(conn, self.dispatcher.handle(request))
+
+    def _send(self, conn: _Connection, message: dict[str, Any]) -> None:
+        if conn.closed:
+            return
+        sock = conn.socket
+        if sock.bytesToWrite() > self.max_pending_output:
+            sock.flush()
+            if sock.bytesToWrite() > self.max_pending_output:
+                self._drop(conn, abort=True, reason=f"it does not read its replies ({sock.bytesToWrite()} bytes unsent)")
+                return
+        try:
+            data = encode_message(message)
+        except (TypeError, ValueError) as exc:
+            log.exception("cannot encode a reply: %s", exc)
+            data = encode_message(error_reply(message.get("id"), InternalError("the reply could not be encoded")))
+        sock.write(data)
+
+    # -- watch -----------------------------------------------------------------------
+    def _start_watch(self, conn: _Connection, request_id: Any, params: dict[str, Any]) -> None:
+        try:
+            if len(conn.watches) >= MAX_WATCHES_PER_CONNECTION:
+                raise ServerBusyError(f"at most {MAX_WATCHES_PER_CONNECTION} watches per connection")
+            watch = self.dispatcher.open_watch(params)
+        except AcaciaError as exc:
+            self._send(conn, error_reply(request_id, exc))
+            return
+        except Exception:
+            log.exception("watch failed")
+            self._send(conn, error_reply(request_id, InternalError("watch failed inside the app; see its log")))
+            return
+        self._send(conn, ok_reply(request_id, watch.ack))
+        if watch.ended:
+            self._send(conn, end_message(request_id, self.dispatcher.watch_end(watch, "the job had already finished")))
+            return
+        self._next_id += 1
+        conn.watches[self._next_id] = (request_id, watch)
+
+    def _on_event(self, event: JobEvent) -> None:
+        data = event.to_dict()
+        for conn in list(self._connections.values()):
+            for key, (request_id, watch) in list(conn.watches.items()):
+                send, end = watch.accept(data)
+                if send:
+                    self._send(conn, event_message(request_id, data))
+                if end and key in conn.watches:
+                    del conn.watches[key]
+                    reason = "the job was deleted" if data.get("kind") == "deleted" else "the job finished"
+                    self._send(conn, end_message(request_id, self.dispatcher.watch_end(watch, reason)))
+
+
+def _env_seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        log.warning("ignoring %s=%r: not a number of seconds", name, text)
+        return default
+    return value if value > 0 else default
