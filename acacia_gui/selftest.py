@@ -106,10 +106,11 @@ class SelfTest:
         command = server_command(self.data_dir)
         self.say(f"data dir {self.data_dir} (temporary)")
         with open(self.log_path, "wb") as log:
-            self.server = subprocess.Popen(command, env=child_environment(self.data_dir), stdin=subprocess.DEVNULL,
-                                           stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            # cwd: `python -m` puts it first on sys.path; a source checkout there would shadow the install under test.
+            self.server = subprocess.Popen(command, env=child_environment(self.data_dir), cwd=self.data_dir.parent,
+                                           stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         shown = " ".join([Path(command[0]).name, *command[1:]])
-        self.say(f"started `{shown}` (pid {self.server.pid}), log in {self.log_path}")
+        self.say(f"started `{shown}` (pid {self.server.pid})")
 
     def connect(self, deadline: float) -> Client:
         assert self.server is not None
@@ -153,15 +154,18 @@ class SelfTest:
         seen: list[str] = []
         with client.watch(job=job_id, idle=0.2) as stream:
             for event in stream:
-                if event is not None and event.get("kind") == "state" and event.get("state") not in seen:
-                    seen.append(str(event.get("state")))
+                state = event.get("state") if event is not None else None
+                if state and (not seen or seen[-1] != state):
+                    seen.append(str(state))
                 if time.monotonic() > deadline:
                     raise SelfTestError(f"job {job_id} did not finish in time (states seen: {seen})")
         job = client.get(job_id)
         took = time.monotonic() - queued_at
         if job["state"] != "succeeded":
             raise SelfTestError(f"job {job_id} ended {job['state']}: {job.get('error') or 'no error message'}")
-        states = " -> ".join(seen) if seen else job["state"]
+        if not seen or seen[-1] != job["state"]:
+            seen.append(job["state"])
+        states = " -> ".join(seen)
         self.say(f"job {job_id} {states} in {took:.2f} s, result {json.dumps(job.get('result'))}")
 
     def stop_server(self) -> None:

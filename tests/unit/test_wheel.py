@@ -24,11 +24,10 @@ SOURCES = ("acacia_gui", "resources", "pyproject.toml", "setup.py", "README.md",
 APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
-    tmp = tmp_path_factory.mktemp("wheel")
+def build_wheel(tmp: Path) -> Path:
+    """`pip wheel` on a copy of the source tree (also used by tests/integration/test_packaging.py)."""
     source = tmp / "src"
-    source.mkdir()
+    source.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     for name in SOURCES:
         path = ROOT / name
@@ -41,7 +40,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
     assert built.returncode == 0, built.stderr[-3000:]
     wheels = list((tmp / "dist").glob("*.whl"))
     assert len(wheels) == 1, wheels
-    with zipfile.ZipFile(wheels[0]) as archive:
+    return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
+    with zipfile.ZipFile(build_wheel(tmp_path_factory.mktemp("wheel"))) as archive:
         yield archive
 
 
