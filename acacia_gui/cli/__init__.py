@@ -41,7 +41,6 @@ def _hint(exc: AcaciaError) -> str:
 
 def main(argv: Sequence[str], launch_app: Callable[[AppOptions], int]) -> int:
     """Run one `acacia` command; returns the exit status."""
-    logging.getLogger().addHandler(logging.NullHandler())  # plugin/loader warnings must not reach stderr
     try:
         args = build_parser().parse_args(list(argv))
     except UsageError as exc:
@@ -58,6 +57,7 @@ def main(argv: Sequence[str], launch_app: Callable[[AppOptions], int]) -> int:
             return launch_app(_app_options(args, headless=args.command == "serve"))
         from .commands import COMMANDS
 
+        logging.getLogger().addHandler(logging.NullHandler())  # plugin/loader warnings must not reach stderr
         return COMMANDS[args.command](args, config)
     except UsageError as exc:
         echo(one_line(exc), err=True)

@@ -259,7 +259,11 @@ class Client(OpsMixin):
         assert self._conn is not None
         self._next_id += 1
         request_id = self._next_id
-        self._conn.send(request_message(request_id, op, params), self.timeout)
+        try:
+            self._conn.send(request_message(request_id, op, params), self.timeout)
+        except ConnectionLostError:
+            self._raise_parting_words()
+            raise
         while True:
             message = self._conn.read(self.timeout)
             if message.get("id") != request_id and message.get("id") is not None:
@@ -269,6 +273,16 @@ class Client(OpsMixin):
             if message.get("ok") is False:
                 raise error_from_reply(message.get("error"))
             raise ProtocolError(f"the app sent a reply without 'ok': {str(message)[:200]}")
+
+    def _raise_parting_words(self) -> None:
+        """The app may have answered and closed before our request went out (e.g. 'forbidden')."""
+        assert self._conn is not None
+        try:
+            message = self._conn.read(0.5)
+        except AcaciaError:
+            return
+        if message.get("ok") is False:
+            raise error_from_reply(message.get("error"))
 
     def watch(self, *, job: int | None = None, queue: str | None = None, kinds: list[str] | None = None,
               idle: float | None = None) -> WatchStream:  # fmt: skip

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from ..core.errors import AcaciaError
 from ..core.events import JobEvent
@@ -114,12 +114,13 @@ class LocalServer(QObject):
         log.info("listening on %s", self.address)
 
     def _listen(self) -> None:
-        """Listen; a leftover file from a crash is removed only after nobody answers on it."""
-        for _ in range(2):
-            if self._server.listen(self.address):
-                return
-            if self._server.serverError() != QAbstractSocket.SocketError.AddressInUseError:
-                raise ServerError(f"cannot listen on {self.address}: {self._server.errorString()}")
+        """Listen; a leftover file from a crash is removed only after nobody answers on it.
+
+        The check must come first: with UserAccessOption, Qt binds in a private temp
+        folder and renames the socket into place, which would silently replace even a
+        live server's socket.
+        """
+        if os.path.lexists(self.address):
             if someone_listens(self.address):
                 raise AlreadyRunningError(
                     f"another Acacia is already running on this data dir (it answers on {self.address}); "
@@ -127,7 +128,8 @@ class LocalServer(QObject):
                 )
             log.warning("removing a stale socket file left by a previous run: %s", self.address)
             QLocalServer.removeServer(self.address)
-        raise ServerError(f"cannot listen on {self.address}: {self._server.errorString()}")
+        if not self._server.listen(self.address):
+            raise ServerError(f"cannot listen on {self.address}: {self._server.errorString()}")
 
     def close(self) -> None:
         """Stop listening (the socket file goes) and close every connection."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from acacia_gui import cli
@@ -30,6 +32,7 @@ def test_no_command_opens_the_window(tmp_path):
 
 
 def test_serve_is_headless_with_its_options(tmp_path):
+    handlers = list(logging.getLogger().handlers)
     launch = Launcher()
     argv = ["serve", "--workers", "3", "--stop-timeout", "2.5", "--max-line-bytes", "4096",
             "--data-dir", str(tmp_path), "--plugins-dir", str(tmp_path / "p"), "--durability", "full"]  # fmt: skip
@@ -38,6 +41,7 @@ def test_serve_is_headless_with_its_options(tmp_path):
     assert options.headless is True and options.workers == 3 and options.stop_timeout == 2.5
     assert options.max_line_bytes == 4096 and options.durability == "full"
     assert options.plugins_dir == str(tmp_path / "p")
+    assert logging.getLogger().handlers == handlers  # the app configures logging itself
 
 
 def test_global_options_before_the_command(tmp_path):
