@@ -79,16 +79,20 @@ def cmd_enqueue(args: argparse.Namespace, config: Config) -> int:
         backend = connect(config, fallback=not args.wait, plugins=True, create=True)
     except NotRunningError as exc:
         raise NotRunningError(f"{exc} (--wait needs a running app; without --wait the job is queued for later)") from None
+    if args.wait:
+        from .live import on_interrupt, wait_for_job  # before the job exists: Ctrl-C from then on is handled
     with _closing(backend):
         job_id = backend.ops.enqueue(args.type, payload, queue=args.queue, priority=args.priority, delay=args.delay,
                                      max_attempts=args.max_attempts, timeout=args.timeout,
                                      allow_unknown=args.allow_unknown)  # fmt: skip
         if args.wait:
-            from .live import wait_for_job
-
-            if not args.json:
-                echo(job_id)
-            return wait_for_job(backend.ops, job_id, as_json=args.json, cancel_on_interrupt=args.cancel_on_interrupt)
+            try:
+                if not args.json:
+                    echo(job_id)
+                return wait_for_job(backend.ops, job_id, as_json=args.json,
+                                    cancel_on_interrupt=args.cancel_on_interrupt)  # fmt: skip
+            except KeyboardInterrupt:
+                return on_interrupt(backend.ops, job_id, args.cancel_on_interrupt)
         emit_json({"id": job_id}) if args.json else echo(job_id)
         backend.notice(f"queued job {job_id} in the database directly; it runs when the app next starts")
     return 0

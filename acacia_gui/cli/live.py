@@ -94,7 +94,7 @@ def wait_for_job(ops: Any, job_id: int, *, as_json: bool, cancel_on_interrupt: b
         final = (stream.end or {}).get("job") if stream.end is not None else job
     except KeyboardInterrupt:
         view.clear()
-        return _interrupted(ops, job_id, cancel_on_interrupt)
+        return on_interrupt(ops, job_id, cancel_on_interrupt)
     view.clear()
     if final is None:
         echo(f"acacia: job {job_id} was deleted before it finished", err=True)
@@ -109,7 +109,8 @@ def wait_for_job(ops: Any, job_id: int, *, as_json: bool, cancel_on_interrupt: b
     return 0 if final["state"] == JobState.SUCCEEDED.value else 1
 
 
-def _interrupted(ops: Any, job_id: int, cancel: bool) -> int:
+def on_interrupt(ops: Any, job_id: int, cancel: bool) -> int:
+    """Ctrl-C while waiting: detach (the job carries on) or, if asked, cancel the job."""
     if not cancel:
         echo(f"acacia: detached from job {job_id}; it carries on (see `acacia show {job_id}`)", err=True)
         return 130
@@ -202,6 +203,11 @@ def watch_jobs(ops: Any, *, job_id: int | None, queue: str | None, as_json: bool
 
 
 def _print_events(stream: Any, job_id: int | None, as_json: bool) -> int:
+    if job_id is not None:  # where the job stands when the watch starts, then what happens to it
+        job = stream.ack["job"]
+        first = {"kind": "snapshot", "job_id": job_id, "queue": job["queue"], "state": job["state"], "job": job}
+        echo(json.dumps(first, ensure_ascii=False) if as_json else f"{time.strftime('%H:%M:%S')} job {job_id} is "
+             f"{job['state']}")  # fmt: skip
     for event in stream:
         if event is None:
             continue

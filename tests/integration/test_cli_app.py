@@ -1,0 +1,176 @@
+"""The `acacia` CLI against a running `acacia serve`: everything goes through the socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ..conftest import wait_until
+from .serve_process import Sandbox, ServeProcess
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    box = Sandbox(tmp_path_factory.mktemp("cli-app"))
+    serve = ServeProcess(box, "--workers", "2").start()
+    yield box, serve
+    serve.stop()
+    box.cleanup()
+
+
+@pytest.fixture
+def box(served):
+    return served[0]
+
+
+def ok(box, *args, input=None):
+    result = box.cli(*args, input=input)
+    assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result
+
+
+def popen_cli(box, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "acacia_gui", *args, *box.where], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=box.env)  # fmt: skip
+
+
+def test_enqueue_goes_through_the_app(box):
+    result = ok(box, "enqueue", "demo.sleep", "--payload", '{"seconds": 0}')
+    assert result.stderr == ""  # no "working on the database directly" notice
+    job_id = int(result.stdout)
+    with box.client() as client:
+        assert client.get(job_id, events=True)["events"][0]["source"] == "socket"
+
+
+def test_enqueue_wait_success_failure_and_json(box):
+    result = ok(box, "enqueue", "demo.sleep", "--payload", '{"seconds": 0.3}', "--wait")
+    assert result.stdout.strip().isdigit()
+    assert "succeeded" in result.stderr.splitlines()[-1]
+    failed = box.cli("enqueue", "demo.sleep", "--payload", '{"seconds": 0, "fail": true}', "--wait")
+    assert failed.returncode == 1 and "failed" in failed.stderr and "on purpose" in failed.stderr
+    final = json.loads(ok(box, "enqueue", "demo.sleep", "--payload", '{"seconds": 0}', "--wait", "--json").stdout)
+    assert final["state"] == "succeeded" and final["result"] == {"slept": 0}
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["detach", "cancel-on-interrupt"])
+def test_ctrl_c_during_wait(box, cancel):
+    args = ["enqueue", "demo.sleep", "--payload", '{"seconds": 60}', "--wait"]
+    proc = popen_cli(box, *args, *(["--cancel-on-interrupt"] if cancel else []))
+    job_id = int(proc.stdout.readline())
+    with box.client() as client:
+        wait_until(lambda: client.get(job_id)["state"] == "running", message="job running")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        if cancel:
+            assert "cancel requested" in err
+            wait_until(lambda: client.get(job_id)["state"] == "cancelled", message="job cancelled")
+        else:
+            assert "detached from job" in err
+            assert client.get(job_id)["state"] == "running"
+            client.cancel(job_id)
+
+
+def test_watch_prints_json_lines_until_the_job_ends(box):
+    with box.client() as client:
+        client.pause("watched")
+        job_id = client.enqueue("demo.sleep", {"seconds": 0.5}, queue="watched")
+        proc = popen_cli(box, "watch", str(job_id), "--json")
+        snapshot = json.loads(proc.stdout.readline())  # the watch is in place
+        assert snapshot["kind"] == "snapshot" and snapshot["job"]["state"] == "queued"
+        client.resume("watched")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["kind"] == "state" and events[-1]["state"] == "succeeded"
+    assert any(e["kind"] == "state" and e["state"] == "running" for e in events)
+    assert any(e["kind"] == "progress" for e in events) and all(e["job_id"] == job_id for e in events)
+
+
+def test_watch_draws_a_live_table_on_a_terminal(box):
+    client = box.client()
+    client.pause("onscreen")
+    job_id = client.enqueue("demo.sleep", {"seconds": 1}, queue="onscreen")
+    master, slave = pty.openpty()
+    env = dict(box.env, COLUMNS="120", LINES="30", PYTHONIOENCODING="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "acacia_gui", "watch", str(job_id), *box.where],
+                            stdin=slave, stdout=slave, stderr=slave, env=env)  # fmt: skip
+    os.close(slave)
+    screen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if b"PROGRESS" in screen and client.stats()["queues"] and client.get(job_id)["state"] == "queued":
+                client.resume("onscreen")  # the table is up: now let the job run
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=10)
+    os.close(master)
+    client.close()
+    text = screen.decode("utf-8", "replace")
+    assert proc.returncode == 0, text[-2000:]
+    assert "\x1b[?1049h" in text and "\x1b[?1049l" in text  # alternate screen, restored
+    assert f"Acacia: job {job_id}" in text and "PROGRESS" in text and "█" in text
+    assert f"job {job_id} succeeded" in text
+
+
+def test_data_commands_through_the_socket(box):
+    first = int(ok(box, "enqueue", "demo.sleep", "--payload", '{"seconds": 0}', "--queue", "cmds").stdout)
+    held = int(ok(box, "enqueue", "demo.sleep", "--delay", "3600", "--queue", "cmds").stdout)
+    listed = json.loads(ok(box, "list", "--queue", "cmds", "--json").stdout)
+    assert {j["id"] for j in listed["jobs"]} == {first, held}
+    assert json.loads(ok(box, "show", str(held), "--json").stdout)["state"] == "scheduled"
+    cancelled = json.loads(ok(box, "cancel", str(held), "--json").stdout)
+    assert cancelled[0]["state"] == "cancelled"
+    assert json.loads(ok(box, "retry", str(held), "--json").stdout)[0]["state"] == "queued"
+    ok(box, "cancel", str(held))
+    assert json.loads(ok(box, "delete", str(held), "--json").stdout)["deleted"] == 1
+    assert json.loads(ok(box, "pause", "cmds", "--json").stdout)["paused"] is True
+    assert json.loads(ok(box, "resume", "cmds", "--json").stdout)["paused"] is False
+    assert json.loads(ok(box, "concurrency", "cmds", "1", "--json").stdout)["concurrency"] == 1
+    assert json.loads(ok(box, "concurrency", "--workers", "3", "--json").stdout) == {"workers": 3}
+    stats = json.loads(ok(box, "stats", "--json").stdout)
+    assert stats["concurrency"] == 3 and stats["uptime"] > 0
+    assert "workers: 3" in ok(box, "stats").stdout
+    ok(box, "concurrency", "--workers", "2")
+    handlers = json.loads(ok(box, "handlers", "--json").stdout)
+    assert {h["type"] for h in handlers["handlers"]} == {"demo.sleep", "file.hash", "shell.run"}
+    assert json.loads(ok(box, "info", "--json").stdout)["running"] is True
+    for args in (["list"], ["show", str(first)], ["stats"], ["handlers"]):
+        assert ok(box, *args).stderr == ""
+
+
+def test_bad_input_through_the_socket_writes_nothing(box):
+    with box.client() as client:
+        before = client.list()["total"]
+    good = json.dumps({"type": "demo.sleep"})
+    cases = [
+        (["enqueue", "demo.slep"], None, "known types: demo.sleep"),
+        (["enqueue", "demo.sleep", "--payload", '{"seconds": -3}'], None, "payload.seconds"),
+        (["enqueue", "demo.sleep", "--max-attempts", "0"], None, "max_attempts"),
+        (["enqueue", "--batch", "-"], f"{good}\n{good}\n{{\"type\": \"demo.sleep\", \"timeout\": -1}}\n", "batch line 3"),
+        (["show", "987654"], None, "no job with id 987654"),
+        (["cancel", "987654"], None, "no job with id 987654"),
+    ]
+    for args, stdin, words in cases:
+        result = box.cli(*args, input=stdin)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and words in result.stderr, (args, result.stderr)
+    with box.client() as client:
+        assert client.list()["total"] == before
