@@ -190,8 +190,8 @@ def test_fuzzing_the_socket_harms_nothing(served):
         client.pause("held")
         ids = [done] + [client.enqueue("demo.sleep", {"seconds": 1}, queue="held", priority=p) for p in range(3)]
         ids.append(client.enqueue("demo.sleep", {"seconds": 1}, delay=3600))
-        before = snapshot(client, ids)
         busy = client.enqueue("demo.sleep", {"seconds": 2}, queue="busy")  # runs right through the fuzz
+        before = snapshot(client, ids)
     seeds = [json.dumps(m).encode() for m in (
         {"id": 1, "op": "hello", "params": {"version": "1.0", "client": "fuzz"}},
         {"id": "two", "op": "get", "params": {"id": ids[1], "events": True, "logs": 5}},
