@@ -131,7 +131,7 @@ def run(options: AppOptions) -> int:
         log.info("stopping: waiting up to %g s for running jobs", options.stop_timeout)
         services.worker.stop(Context.background().with_timeout(options.stop_timeout))
         server.close()
-        app.quit()
+        app.exit(0)  # not quit(): Qt 6's quit() asks the windows first, and the window ignores a close to ask the user
 
     watcher = _SignalWatcher(lambda _signum: shutdown())
     app.aboutToQuit.connect(shutdown)
