@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from .. import __version__
 from ..core.context import Context
-from ..core.errors import AcaciaError, JobNotFoundError
+from ..core.errors import AcaciaError, InvalidJobError, JobNotFoundError
 from ..core.job import Job, JobState
 from ..core.queue import JobQueue
 from .params import Params
@@ -165,13 +165,24 @@ class Dispatcher:
                 if not isinstance(entry, dict):
                     raise p.error(f"each job must be an object like {{\"type\": …, \"payload\": …}}, got {entry!r:.60}")
                 entry_params = Params("enqueue", entry)
-                job = self._job_from(entry_params)
+                jobs.append(self._job_from(entry_params))
                 entry_params.done()
-                jobs.append(self.queue.prepare(job, allow_unknown=allow_unknown))
             except AcaciaError as exc:
                 raise with_details(exc, f"jobs[{index}]: {exc}", index=index) from None
-        ids = self.queue.enqueue_many(Context.background(), jobs, source=self.source, allow_unknown=allow_unknown)
+        try:
+            ids = self.queue.enqueue_many(Context.background(), jobs, source=self.source, allow_unknown=allow_unknown)
+        except InvalidJobError:
+            self._raise_first_invalid(jobs, allow_unknown)
+            raise
         return {"ids": ids}
+
+    def _raise_first_invalid(self, jobs: list[Job], allow_unknown: bool) -> None:
+        """Name the job a failed batch tripped on (validation is cheap; only on this error path)."""
+        for index, job in enumerate(jobs):
+            try:
+                self.queue.prepare(job, allow_unknown=allow_unknown)
+            except AcaciaError as exc:
+                raise with_details(exc, f"jobs[{index}]: {exc}", index=index) from None
 
     def _job(self, job_id: int) -> Job:
         job = self.store.get_job(job_id)

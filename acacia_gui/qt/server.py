@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -63,12 +65,31 @@ class _Connection:
 
 
 class _EventRelay(QObject):
-    """Carries bus events (any thread) to the server's thread as a queued signal."""
+    """Carries bus events (any thread) to the server's thread: one queued signal per burst.
 
-    published = Signal(object)
+    A batch enqueue publishes thousands of events at once; they wait in a deque and the
+    server takes them all on one wake-up instead of one posted signal each.
+    """
+
+    ready = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._pending: deque[JobEvent] = deque()
 
     def publish(self, event: JobEvent) -> None:
-        self.published.emit(event)
+        with self._lock:
+            self._pending.append(event)
+            first = len(self._pending) == 1
+        if first:
+            self.ready.emit()
+
+    def drain(self) -> list[JobEvent]:
+        with self._lock:
+            events = list(self._pending)
+            self._pending.clear()
+        return events
 
 
 class LocalServer(QObject):
@@ -99,7 +120,7 @@ class LocalServer(QObject):
         self._leaving: dict[int, QLocalSocket] = {}  # refused or dropped, flushing their last words
         self._next_id = 0
         self._relay = _EventRelay(self)
-        self._relay.published.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+        self._relay.ready.connect(self._on_events, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: Any = None
         self._idle_timer = QTimer(self)
         self._idle_timer.setInterval(int(min(max(self.idle_timeout / 4, 0.05), 5.0) * 1000))
@@ -301,6 +322,13 @@ class LocalServer(QObject):
             return
         self._next_id += 1
         conn.watches[self._next_id] = (request_id, watch)
+
+    def _on_events(self) -> None:
+        events = self._relay.drain()
+        if not any(conn.watches for conn in self._connections.values()):
+            return
+        for event in events:
+            self._on_event(event)
 
     def _on_event(self, event: JobEvent) -> None:
         data = event.to_dict()
