@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 
 import acacia_gui
+from acacia_gui.config import load_config
+from acacia_gui.ipc.client import probe
+from tests.conftest import wait_until
 from tests.unit.test_wheel import build_wheel
 
 pytestmark = pytest.mark.package
@@ -72,6 +76,33 @@ def test_bundle_cli_answers(bundle: Path, tmp_path: Path) -> None:
     bad = subprocess.run([str(bundle / "acacia"), "no-such-command"], capture_output=True, text=True, timeout=60,
                          env=_clean_env(), cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.timeout(900)
+def test_bundle_opens_the_window_offscreen(bundle: Path, tmp_path: Path) -> None:
+    """The window path (QtWidgets, QtSvg icons, the main window) works frozen, not only `serve`."""
+    data_dir = tmp_path / "data"
+    log = tmp_path / "window.log"
+    env = {**_clean_env(), "QT_QPA_PLATFORM": "offscreen"}
+    with open(log, "wb") as out:
+        app = subprocess.Popen([str(bundle / "acacia"), "--data-dir", str(data_dir)], env=env, cwd=tmp_path,
+                               stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        def hello() -> dict | None:
+            if app.poll() is not None:
+                raise AssertionError(f"the window exited with {app.returncode}:\n{log.read_text()}")
+            return probe(load_config(data_dir).socket_address, timeout=1.0)
+
+        info = wait_until(hello, timeout=60, message="the bundled window's socket")
+        assert info.get("pid") == app.pid
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    output = log.read_text()
+    assert "running headless" not in output and "Traceback" not in output, output
 
 
 @pytest.mark.timeout(900)
