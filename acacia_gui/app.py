@@ -40,8 +40,8 @@ def has_display() -> bool:
 
 
 def configure_logging(config: Config) -> None:
-    if logging.getLogger().handlers:
-        return
+    if any(not isinstance(h, logging.NullHandler) for h in logging.getLogger().handlers):
+        return  # the embedding program (or a test) configured logging already
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger().handlers[0].addFilter(lambda record: not record.name.startswith("acacia_plugins"))
 
@@ -108,6 +108,8 @@ def run(options: AppOptions) -> int:
             app = QApplication(sys.argv[:1])
     app.setApplicationName("Acacia")
     app.setOrganizationName("Acacia")
+    if not headless:
+        app.setDesktopFileName("io.github.acacia.Acacia")  # matches packaging/linux/*.desktop (Wayland)
     try:
         services = build_services(config, options)
     except AcaciaError as exc:
