@@ -38,6 +38,8 @@ from .widgets.status_summary import StatusSummary
 from .window_state import default_settings, read_bool, read_bytes, read_filter, read_int, write_filter
 
 JOBS_TAB, PLUGINS_TAB = 0, 1
+LIVE_INTERVAL_MS = 100  # at most 10 table updates a second; the first change after a quiet spell shows at once
+MAX_HELD_ROWS = 2000  # rows kept loaded beyond what the user scrolled to or selected
 
 
 class MainWindow(QMainWindow):
@@ -56,7 +58,7 @@ class MainWindow(QMainWindow):
         self._disposed = False
         self._quitting = False
         self.reader = BackgroundReader(parent=self)
-        self.live = LiveUpdates(services.bridge.event_received, parent=self)
+        self.live = LiveUpdates(services.bridge.event_received, min_interval_ms=LIVE_INTERVAL_MS, parent=self)
         self.stats = StatsPoller(services.store, self.reader, parent=self)
         self.model = JobTableModel(services.store, services.registry, parent=self)
         self._build_central()
@@ -199,6 +201,7 @@ class MainWindow(QMainWindow):
     # -- live data ------------------------------------------------------------------------------
     def _on_batch(self, batch: ChangeBatch) -> None:
         self.table.preserving_scroll(lambda: self.model.apply_batch(batch))
+        self._trim_rows()
         self.details.apply_batch(batch)
         self.tray.on_batch(batch)
         if batch.queues_changed:
@@ -206,6 +209,23 @@ class MainWindow(QMainWindow):
         if batch.enqueued or batch.deleted or batch.changed:
             self._recount()
         self.job_actions.update_enabled()
+
+    def _trim_rows(self) -> None:
+        """Keep memory flat under a stream of new jobs: drop loaded rows far below what is shown."""
+        model, table = self.model, self.table
+        last_needed = max(table.visible_rows()[1], self._last_selected_row())
+        keep = max(MAX_HELD_ROWS, last_needed + 2 * model.page_size)
+        if model.rowCount() > keep + model.page_size:
+            current = table.currentIndex()
+            if current.isValid() and current.row() >= keep:
+                # Not selected (else it would be kept), only drifted down as jobs arrived: letting the view
+                # move it would also scroll there.
+                table.selectionModel().clearCurrentIndex()
+            model.trim(keep)
+
+    def _last_selected_row(self) -> int:
+        """The lowest selected row (a current index that is not selected does not count: it drifts)."""
+        return max((index.row() for index in self.table.selectionModel().selectedRows()), default=0)
 
     def _on_stats(self, stats: Stats) -> None:
         self.queues_panel.update_stats(stats)

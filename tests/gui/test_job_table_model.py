@@ -153,3 +153,18 @@ def test_unsortable_column_keeps_the_order(harness, live_model):
     assert reported == [(JobColumn.ID, Qt.SortOrder.DescendingOrder)]
     model.sort(JobColumn.CREATED, Qt.SortOrder.AscendingOrder)
     assert ids_in(model) == sorted(ids_in(model))
+
+
+def test_trim_drops_the_tail_and_fetch_more_brings_it_back(harness, live_model, qtlog):
+    model, _live = live_model
+    ids = enqueue_paused(harness, 120)
+    model.reload()
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == 100
+    assert model.trim(30) == 70
+    assert model.rowCount() == 30 and model.canFetchMore(QModelIndex())
+    assert model.row_of(sorted(ids, reverse=True)[40]) == -1
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+    assert ids_in(model) == sorted(ids, reverse=True)
+    assert model_failures(qtlog) == []

@@ -246,3 +246,21 @@ def test_context_menu_holds_the_job_actions(window):
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
     assert texts == ["&Cancel", "&Retry", "D&uplicate…", "&Delete", "&New job…", "C&lear finished"]
     window.table.customContextMenuRequested.emit(QPoint(10, 10))  # pops up without blocking
+
+
+def test_a_live_table_keeps_a_bounded_number_of_rows(window, harness, qtbot, monkeypatch):
+    from acacia_gui.core.context import Context
+    from acacia_gui.core.job import Job
+    from acacia_gui.gui import main_window
+
+    monkeypatch.setattr(main_window, "MAX_HELD_ROWS", 60)
+    harness.queue.pause("default")
+    last = 0
+    for _ in range(10):  # arrivals in several batches, as a live stream would come
+        last = harness.queue.enqueue_many(Context.background(), [Job("test.steps", {"steps": 1}) for _ in range(100)])[-1]
+        qtbot.waitUntil(lambda last=last: window.model.row_of(last) == 0, timeout=5000)
+    held = window.model.rowCount()
+    assert held <= 60 + 3 * window.model.page_size < 1000  # the tail far below the view was dropped
+    assert window.table.verticalScrollBar().value() == 0  # still at the top, watching new jobs arrive
+    window.table.scrollToBottom()  # scrolling down reads the dropped rows again
+    qtbot.waitUntil(lambda: window.model.rowCount() > held, timeout=5000)

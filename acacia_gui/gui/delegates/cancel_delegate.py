@@ -37,8 +37,7 @@ class CancelButtonDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
+        opt.index = index
         widget = opt.widget
         style = widget.style() if widget is not None else None
         if style is None:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from ..formatting import WITH_ERROR, progress_label
 from ..models.columns import JobRole
+from ..models.job_table_model import JobTableModel
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -28,14 +29,20 @@ class ProgressDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        if opt.widget is not None:
+        opt.index = index
+        if opt.widget is not None:  # background and selection, without asking the model for every role
             opt.widget.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        state = index.data(JobRole.STATE) or ""
-        progress = index.data(JobRole.PROGRESS)
-        text = progress_label(state, progress, index.data(JobRole.MESSAGE) or "", index.data(JobRole.ETA) or "",
-                              index.data(JobRole.ERROR) or "")  # fmt: skip
+        model = index.model()
+        row = model.job_at(index.row()) if isinstance(model, JobTableModel) else None
+        if row is not None:
+            state, progress, message, error, eta = row.state, row.progress, row.message, row.error, model.eta(row)
+            if state == "succeeded":
+                progress = 1.0
+        else:
+            state = index.data(JobRole.STATE) or ""
+            progress, message = index.data(JobRole.PROGRESS), index.data(JobRole.MESSAGE) or ""
+            error, eta = index.data(JobRole.ERROR) or "", index.data(JobRole.ETA) or ""
+        text = progress_label(state, progress, message, eta, error)
         if state in ("queued", "scheduled") or (progress is None and state != "running" and not text):
             return
         painter.save()

@@ -34,6 +34,11 @@ Index = QModelIndex | QPersistentModelIndex
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 COLUMNS = tuple(JobColumn)
+RIGHT_ALIGNED = frozenset({JobColumn.ID, JobColumn.ATTEMPTS, JobColumn.DURATION})
+DISPLAY, ACCESSIBLE = int(Qt.ItemDataRole.DisplayRole.value), int(Qt.ItemDataRole.AccessibleTextRole.value)
+DECORATION, ALIGNMENT = int(Qt.ItemDataRole.DecorationRole.value), int(Qt.ItemDataRole.TextAlignmentRole.value)
+TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+HANDLED_ROLES = frozenset({DISPLAY, ACCESSIBLE, DECORATION, ALIGNMENT, TOOLTIP, *(int(r) for r in JobRole)})
 
 
 class JobTableModel(QAbstractTableModel):
@@ -178,19 +183,28 @@ class JobTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        # Called ~8 times per visible cell per repaint: unhandled roles (font, colours,
+        # check state, size hint…) leave at once.
+        if role not in HANDLED_ROLES:
             return None
-        row = self._rows[index.row()]
+        position = index.row()
+        if not 0 <= position < len(self._rows) or not index.isValid():
+            return None
+        row = self._rows[position]
         column = COLUMNS[index.column()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return self._display(row, column, accessible=role == Qt.ItemDataRole.AccessibleTextRole)
-        if role == Qt.ItemDataRole.DecorationRole and column is JobColumn.STATE:
-            return self._state_icon(row.state)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return RIGHT if column in (JobColumn.ID, JobColumn.ATTEMPTS, JobColumn.DURATION) else LEFT
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == DISPLAY or role == ACCESSIBLE:
+            return self._display(row, column, accessible=role == ACCESSIBLE)
+        if role == DECORATION:
+            return self.state_icon(row.state) if column is JobColumn.STATE else None
+        if role == ALIGNMENT:
+            return RIGHT if column in RIGHT_ALIGNED else LEFT
+        if role == TOOLTIP:
             return self._tooltip(row, column)
         return self._custom(row, role)
+
+    def cell_text(self, row: JobRow, column: JobColumn) -> str:
+        """What a cell shows (the delegates paint from this, without going through data())."""
+        return self._display(row, column, accessible=False)
 
     def _display(self, row: JobRow, column: JobColumn, accessible: bool) -> str:
         if column is JobColumn.ID:
@@ -215,8 +229,7 @@ class JobTableModel(QAbstractTableModel):
         return f"Cancel job {row.id}" if accessible and row.cancellable else ""
 
     def _progress_text(self, row: JobRow) -> str:
-        eta = eta_text(row.progress, row.started_at, message=row.message) if row.running else ""
-        return progress_label(row.state, row.progress, row.message, eta, row.error)
+        return progress_label(row.state, row.progress, row.message, self.eta(row), row.error)
 
     def _tooltip(self, row: JobRow, column: JobColumn) -> str | None:
         if column is JobColumn.TYPE:
@@ -232,6 +245,9 @@ class JobTableModel(QAbstractTableModel):
             return f"Cancel job {row.id}"
         return None
 
+    def eta(self, row: JobRow) -> str:
+        return eta_text(row.progress, row.started_at, message=row.message) if row.running else ""
+
     def _custom(self, row: JobRow, role: int) -> Any:
         if role == JobRole.ROW:
             return row
@@ -246,22 +262,44 @@ class JobTableModel(QAbstractTableModel):
         if role == JobRole.ERROR:
             return row.error
         if role == JobRole.ETA:
-            return eta_text(row.progress, row.started_at, message=row.message) if row.running else ""
+            return self.eta(row)
         if role == JobRole.CANCELLABLE:
             return row.cancellable
         return None
 
-    def _state_icon(self, state: str) -> Any:
+    def state_icon(self, state: str) -> Any:
         icon = self._icons.get(state)
         if icon is None:
             icon = self._icons[state] = state_icon(state)
         return icon
+
+    def trim(self, keep: int) -> int:
+        """Forget loaded rows past `keep` (they come back through fetchMore); returns how many.
+
+        New jobs keep arriving at the top of a live table; without this, a window left
+        open for a day would hold every job ever run. The window trims below the viewport.
+        """
+        if keep >= len(self._rows) or self._updating:
+            return 0
+        with self._busy():
+            removed = len(self._rows) - keep
+            self.beginRemoveRows(QModelIndex(), keep, len(self._rows) - 1)
+            for row in self._rows[keep:]:
+                del self._by_id[row.id]
+            del self._rows[keep:]
+            self._exhausted = False
+            self.endRemoveRows()
+        return removed
 
     # -- lookups for the window -------------------------------------------------------
     def row_of(self, job_id: int) -> int:
         """The row showing `job_id`, or -1."""
         row = self._by_id.get(job_id)
         return -1 if row is None else self._position_of(row)
+
+    @property
+    def page_size(self) -> int:
+        return self._page_size
 
     def job_at(self, row: int) -> JobRow | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

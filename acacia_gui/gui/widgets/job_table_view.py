@@ -114,13 +114,27 @@ class JobTableView(QTableView):
         return True
 
     # -- a steady viewport ---------------------------------------------------------------
+    def visible_rows(self) -> tuple[int, int]:
+        """(first, last) row in view, from the scroll bar (rows have one fixed height).
+
+        rowAt() asks the vertical header, whose layout is updated lazily after inserts,
+        so during a burst of live updates it can be far off; the scroll bar is not.
+        """
+        height = max(1, self.verticalHeader().defaultSectionSize())
+        value = self.verticalScrollBar().value()
+        first = value if self._per_item else value // height
+        return first, first + self.viewport().height() // height + 1
+
+    @property
+    def _per_item(self) -> bool:
+        return self.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerItem
+
     def preserving_scroll(self, change: Callable[[], None]) -> None:
         """Run `change` (a live update) and keep the top visible job where it was on screen."""
         bar = self.verticalScrollBar()
         model = self.job_model()
-        top_row = self.rowAt(0)
-        anchor = model.job_at(top_row) if bar.value() > 0 and top_row >= 0 else None
-        offset = self.rowViewportPosition(top_row) if anchor is not None else 0
+        top_row, _ = self.visible_rows()
+        anchor = model.job_at(top_row) if bar.value() > 0 else None
         change()
         if anchor is None:
             return
@@ -128,7 +142,5 @@ class JobTableView(QTableView):
         if row < 0 or row == top_row:
             return
         self.updateGeometries()
-        if self.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerItem:
-            bar.setValue(row)
-        else:
-            bar.setValue(row * self.rowHeight(row) - offset)
+        height = max(1, self.verticalHeader().defaultSectionSize())
+        bar.setValue(row if self._per_item else row * height + bar.value() % height)
