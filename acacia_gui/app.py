@@ -46,7 +46,7 @@ def configure_logging(config: Config) -> None:
     logging.getLogger().handlers[0].addFilter(lambda record: not record.name.startswith("acacia_plugins"))
 
 
-def build_services(config: Config, options: AppOptions) -> AppServices:
+def build_services(config: Config, options: AppOptions, *, headless: bool = True) -> AppServices:
     """Open (or create) everything below the window. Raises AcaciaError with a clear message."""
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if ensure_plugin_dir(config.plugins_dir, examples_dir()):
@@ -59,7 +59,7 @@ def build_services(config: Config, options: AppOptions) -> AppServices:
     registry.replace_all(report.handlers)
     queue = JobQueue(store, registry, payload_validator=validate_payload)
     worker = PoolWorker(queue, concurrency=options.workers, instances_dir=config.instances_dir)
-    return AppServices(config, store, registry, queue, worker, report)
+    return AppServices(config, store, registry, queue, worker, report, headless=headless)
 
 
 class _SignalWatcher(QObject):
@@ -111,7 +111,7 @@ def run(options: AppOptions) -> int:
     if not headless:
         app.setDesktopFileName("io.github.acacia.Acacia")  # matches packaging/linux/*.desktop (Wayland)
     try:
-        services = build_services(config, options)
+        services = build_services(config, options, headless=headless)
     except AcaciaError as exc:
         print(f"acacia: {exc}", file=sys.stderr)
         return 1

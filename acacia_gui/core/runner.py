@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 import traceback as tb
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .context import Context
 from .errors import Cancelled, DeadlineExceeded, InvalidPayloadError, Retry, Shutdown
@@ -34,6 +34,8 @@ class Completion:
     run_at: float | None = None
     refund_attempt: bool = False
     message: str = ""
+    progress: float | None = None  # the handler's last report, so watchers see how it ended
+    progress_message: str = ""
 
 
 def backoff_delay(base: float, attempt: int, rng: random.Random | None = None) -> float:
@@ -46,6 +48,11 @@ def backoff_delay(base: float, attempt: int, rng: random.Random | None = None) -
 
 def run_job(ctx: Context, job: Job, handler: RegisteredHandler | None) -> Completion:
     """Run `job` under `ctx` (already carrying its timeout) and return the outcome."""
+    completion = _run(ctx, job, handler)
+    return replace(completion, progress=job.progress, progress_message=job.progress_message)
+
+
+def _run(ctx: Context, job: Job, handler: RegisteredHandler | None) -> Completion:
     if handler is None:
         return _failed(job, f"no handler is registered for job type {job.type!r}; is its plugin loaded?", None)
     try:

@@ -27,8 +27,10 @@ class AppServices(QObject):
     raise_requested = Signal()
 
     def __init__(self, config: Config, store: SqliteJobStore, registry: Registry, queue: JobQueue,
-                 worker: PoolWorker, plugin_report: LoadReport, parent: QObject | None = None) -> None:  # fmt: skip
+                 worker: PoolWorker, plugin_report: LoadReport, *, headless: bool = True,
+                 parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
+        self.headless = headless
         self.config = config
         self.store = store
         self.registry = registry

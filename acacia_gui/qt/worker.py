@@ -312,6 +312,10 @@ class PoolWorker(QObject):
             self._progress.pop(completion.job_id, None)
             self._progress_unsaved.pop(completion.job_id, None)
             self._log_counts.pop(completion.job_id, None)
+        if completion.progress is not None or completion.progress_message:
+            self._publish(JobEvent("progress", completion.job_id, run.job.queue, completion.state.value,
+                                   {"progress": 1.0 if completion.state is JobState.SUCCEEDED else completion.progress,
+                                    "message": completion.progress_message}))  # fmt: skip
         data = {"type": run.job.type, "error": completion.error, "attempt": completion.attempt, "source": "worker"}
         event = JobEvent("state", completion.job_id, run.job.queue, completion.state.value, data)
         self._publish(event)
@@ -400,7 +404,9 @@ class PoolWorker(QObject):
             log.exception("could not save %d log line(s); dropping them", len(lines))
             return
         for job_id, at, level, message in lines:
-            self._publish(JobEvent("log", job_id, data={"at": at, "level": level, "message": message}))
+            run = self._running.get(job_id)
+            queue = run.job.queue if run else None
+            self._publish(JobEvent("log", job_id, queue, data={"at": at, "level": level, "message": message}))
 
     def _publish(self, event: JobEvent) -> None:
         self.bus.publish(event)

@@ -510,10 +510,12 @@ class SqliteJobStore:
             cur = conn.execute(
                 "UPDATE jobs SET state = ?, instance_id = NULL, result = ?, error = ?, traceback = ?,"
                 " finished_at = ?, run_at = coalesce(?, run_at), attempts = attempts - ?,"
-                " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END, cancel_requested = 0"
+                " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE coalesce(?, progress) END,"
+                " progress_message = ?, cancel_requested = 0"
                 " WHERE id = ? AND state = 'running' AND instance_id = ? AND attempts = ?",
                 (c.state.value, c.result, c.error, c.traceback, now if final else None, c.run_at,
-                 1 if c.refund_attempt else 0, c.state.value, c.job_id, instance_id, c.attempt),
+                 1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message,
+                 c.job_id, instance_id, c.attempt),
             )  # fmt: skip
             if cur.rowcount:
                 applied.append(c)
