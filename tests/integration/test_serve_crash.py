@@ -1,0 +1,91 @@
+"""`acacia serve` killed with SIGKILL mid-run, restarted: every job final, none lost, none run twice at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import textwrap
+
+import pytest
+
+from acacia_gui.store.sqlite import SqliteJobStore
+from tests.conftest import wait_until
+from tests.integration.serve_process import Sandbox, ServeProcess
+from tests.integration.test_crash_recovery import assert_never_ran_twice_at_once
+
+RECORDER = textwrap.dedent('''
+    """Test plugin: records each run's start and end, one O_APPEND write per line."""
+    import os, time
+    from acacia_gui.jobs import handler
+
+    RECORD = {record!r}
+
+    def _write(kind, job):
+        fd = os.open(RECORD, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, f"{{kind}} {{os.getpid()}} {{job.id}} {{job.attempts}} {{time.time():.6f}}\\n".encode())
+        finally:
+            os.close(fd)
+
+    @handler("rec.sleep", max_attempts=5)
+    def rec_sleep(ctx, job):
+        _write("start", job)
+        ctx.wait(job.payload["seconds"])
+        ctx.check()
+        _write("end", job)
+        return job.id
+''')
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    box = Sandbox(tmp_path)
+    record = tmp_path / "record.txt"
+    plugin = box.plugins_dir / "recorder.py"
+    plugin.write_text(RECORDER.format(record=str(record)))
+    os.chmod(plugin, 0o600)
+    box.record = record
+    yield box
+    box.cleanup()
+
+
+def read_record(path):
+    if not path.exists():
+        return []
+    return [(k, int(p), int(j), int(a), float(t)) for k, p, j, a, t in (line.split() for line in path.read_text().splitlines())]
+
+
+def test_sigkill_mid_run_then_restart_finishes_every_job(sandbox):
+    batch = "\n".join(json.dumps({"type": "rec.sleep", "payload": {"seconds": 0.4}}) for _ in range(10))
+    first = ServeProcess(sandbox, "--workers", "3").start()
+    enqueued = sandbox.cli("enqueue", "--batch", "-", input=batch)
+    assert enqueued.returncode == 0, enqueued.stderr
+    ids = [int(line) for line in enqueued.stdout.split()]
+    store = SqliteJobStore(sandbox.data_dir / "acacia.db")
+    wait_until(lambda: store.count_jobs(state="running") == 3, timeout=20)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(10)
+    first.stop()
+    assert store.integrity_check() == "ok"
+    assert store.count_jobs() == len(ids)
+    with ServeProcess(sandbox, "--workers", "3"):
+        wait_until(lambda: store.count_jobs(state="succeeded") == len(ids), timeout=60)
+    assert {j.state for j in store.list_jobs()} == {"succeeded"}
+    assert_never_ran_twice_at_once(read_record(sandbox.record), {first.proc.pid})
+    recovered = [j for j in store.list_jobs() if any(e["source"] == "recovery" for e in store.get_events(j.id))]
+    assert len(recovered) == 3 and all(j.attempts == 2 for j in recovered)
+    store.close()
+
+
+def test_sigterm_stops_gracefully_and_running_jobs_return_to_the_queue(sandbox):
+    serve = ServeProcess(sandbox, "--workers", "2", "--stop-timeout", "0.5").start()
+    enqueued = sandbox.cli("enqueue", "rec.sleep", "--payload", '{"seconds": 60}')
+    job_id = int(enqueued.stdout)
+    store = SqliteJobStore(sandbox.data_dir / "acacia.db")
+    wait_until(lambda: store.get_job(job_id).state == "running", timeout=20)
+    assert serve.stop() == 0
+    job = store.get_job(job_id)
+    assert job.state == "queued" and job.attempts == 0
+    assert "app stopped" in store.get_events(job_id)[-1]["message"]
+    store.close()
