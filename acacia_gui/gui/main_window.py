@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QStatusBar, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QSplitter, QStatusBar, QTabWidget, QVBoxLayout, QWidget
 
 from ..qt.services import AppServices
 from .background import BackgroundReader
@@ -81,6 +81,9 @@ class MainWindow(QMainWindow):
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+        application = QApplication.instance()
+        if application is not None:  # app.py may quit without going through the window (SIGTERM)
+            application.aboutToQuit.connect(self.dispose)
 
     # -- building ----------------------------------------------------------------------------
     def _build_central(self) -> None:

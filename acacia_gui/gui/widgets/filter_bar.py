@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from ...core.registry import RegisteredHandler
@@ -13,7 +13,9 @@ from ..icons import icon, state_icon
 from ..models.job_filter import STATE_GROUPS, STATE_NAMES, JobFilter
 
 SEARCH_DELAY_MS = 250
-GROUP_LABELS = {"active": "Active (queued, scheduled, running)", "finished": "Finished", "problems": "Failed or interrupted"}
+GROUP_LABELS = {"active": "Active", "finished": "Finished", "problems": "Failed or interrupted"}
+GROUP_TIPS = {"active": "Queued, scheduled or running", "finished": "Succeeded, failed, cancelled or interrupted",
+              "problems": "Failed or interrupted"}  # fmt: skip
 
 
 class FilterBar(QWidget):
@@ -32,6 +34,7 @@ class FilterBar(QWidget):
         for group, states in STATE_GROUPS.items():
             self._state_choices[group] = states
             self.state_box.addItem(GROUP_LABELS[group], group)
+            self.state_box.setItemData(self.state_box.count() - 1, GROUP_TIPS[group], Qt.ItemDataRole.ToolTipRole)
         self.state_box.insertSeparator(self.state_box.count())
         for state in STATE_NAMES:
             self._state_choices[state] = (state,)
@@ -125,7 +128,7 @@ class FilterBar(QWidget):
             self.type_box.removeItem(1)
         for handler in handlers:
             self.type_box.addItem(handler.title or handler.job_type, handler.job_type)
-            self.type_box.setItemData(self.type_box.count() - 1, handler.job_type, 3)  # ToolTipRole
+            self.type_box.setItemData(self.type_box.count() - 1, handler.job_type, Qt.ItemDataRole.ToolTipRole)
         if current:
             self._ensure_item(self.type_box, current, current)
         self._select(self.type_box, current)
