@@ -67,8 +67,8 @@ class ProgressDelegate(QStyledItemDelegate):
             fill.setAlphaF(0.15 if not selected else 0.35)
         radius = min(4.0, bar.height() / 2)
         painter.setPen(Qt.PenStyle.NoPen)
-        if state in WITH_ERROR and progress is None:
-            return 0  # only the error text
+        if state in WITH_ERROR:
+            return 0  # only the error text: how far it got is in the details
         painter.setBrush(groove)
         painter.drawRoundedRect(QRectF(bar), radius, radius)
         if progress is None and state == "running":  # amount unknown: a hatched bar
