@@ -12,9 +12,10 @@ stopping (and Quit) call `on_quit`, app.py's graceful shutdown.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QSplitter, QStatusBar, QTabWidget, QVBoxLayout, QWidget
 
 from ..qt.services import AppServices
@@ -35,7 +36,8 @@ from .widgets.job_table_view import JobTableView
 from .widgets.plugins_view import PluginsView
 from .widgets.queues_panel import QueuesPanel
 from .widgets.status_summary import StatusSummary
-from .window_state import default_settings, read_bool, read_bytes, read_filter, read_int, write_filter
+from .window_menus import build_menus_and_toolbar, make_action
+from .window_state import default_settings, restore_window, save_window
 
 JOBS_TAB, PLUGINS_TAB = 0, 1
 LIVE_INTERVAL_MS = 100  # at most 10 table updates a second; the first change after a quiet spell shows at once
@@ -122,57 +124,20 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
 
     def _build_menus_and_toolbar(self) -> None:
-        acts = self.job_actions
-        self.reload_action = self._window_action("reload", "&Reload plugins", "Ctrl+Shift+R", self.reload_plugins)
-        self.open_folder_action = self._window_action("folder", "&Open plugin folder", "", self.plugins_view.open_folder)
-        self.refresh_action = self._window_action("refresh", "Re&fresh jobs", "F5", self.refresh)
-        self.quit_action = self._window_action("quit", "&Quit", "Ctrl+Q", self.quit)
+        window_action = partial(make_action, self)
+        self.reload_action = window_action("reload", "&Reload plugins", "Ctrl+Shift+R", self.reload_plugins)
+        self.open_folder_action = window_action("folder", "&Open plugin folder", "", self.plugins_view.open_folder)
+        self.refresh_action = window_action("refresh", "Re&fresh jobs", "F5", self.refresh)
+        self.quit_action = window_action("quit", "&Quit", "Ctrl+Q", self.quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.search_action = self._window_action("search", "&Search jobs", "Ctrl+F", self._focus_search)
-        self.details_action = self._window_action("details", "&Details pane", "F9", self._toggle_details)
+        self.search_action = window_action("search", "&Search jobs", "Ctrl+F", self._focus_search)
+        self.details_action = window_action("details", "&Details pane", "F9", self._toggle_details)
         self.details_action.setCheckable(True)
         self.details_action.setChecked(True)
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(acts.new_job)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        jobs_menu = self.menuBar().addMenu("&Jobs")
-        for action in (*acts.selection_actions, acts.clear_finished):
-            jobs_menu.addAction(action)
-        jobs_menu.addSeparator()
-        jobs_menu.addAction(self.refresh_action)
-        view_menu = self.menuBar().addMenu("&View")
-        for number, (text, slot) in enumerate((("&Jobs table", self._focus_table), ("&Queues", self._focus_queues),
-                                               ("&Plugins", self._focus_plugins)), start=1):  # fmt: skip
-            view_menu.addAction(self._window_action("", text, f"Ctrl+{number}", slot))
-        view_menu.addAction(self.search_action)
-        view_menu.addAction(self.details_action)
-        plugins_menu = self.menuBar().addMenu("&Plugins")
-        plugins_menu.addAction(self.reload_action)
-        plugins_menu.addAction(self.open_folder_action)
-        toolbar = self.addToolBar("Actions")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setAccessibleName("Job actions")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.setMovable(False)
-        toolbar.addAction(acts.new_job)
-        toolbar.addSeparator()
-        for action in (*acts.selection_actions, acts.clear_finished):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.reload_action)
-        self.toolbar = toolbar
-
-    def _window_action(self, icon_name: str, text: str, shortcut: str, slot: Callable[[], object]) -> QAction:
-        action = QAction(text, self)
-        if icon_name:
-            action.setIcon(icon(icon_name, self.palette()))
-        action.setProperty("icon_name", icon_name)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)
-        return action
+        focus = [window_action("", text, f"Ctrl+{number}", slot) for number, (text, slot) in enumerate(
+            (("&Jobs table", self._focus_table), ("&Queues", self._focus_queues), ("&Plugins", self._focus_plugins)),
+            start=1)]  # fmt: skip
+        self.toolbar = build_menus_and_toolbar(self, self.job_actions, focus)
 
     def _build_status_bar(self) -> None:
         bar = QStatusBar(self)
@@ -215,20 +180,7 @@ class MainWindow(QMainWindow):
 
     def _trim_rows(self) -> None:
         """Keep memory flat under a stream of new jobs: drop loaded rows far below what is shown."""
-        model, table = self.model, self.table
-        last_needed = max(table.visible_rows()[1], self._last_selected_row())
-        keep = max(MAX_HELD_ROWS, last_needed + 2 * model.page_size)
-        if model.rowCount() > keep + model.page_size:
-            current = table.currentIndex()
-            if current.isValid() and current.row() >= keep:
-                # Not selected (else it would be kept), only drifted down as jobs arrived: letting the view
-                # move it would also scroll there.
-                table.selectionModel().clearCurrentIndex()
-            model.trim(keep)
-
-    def _last_selected_row(self) -> int:
-        """The lowest selected row (a current index that is not selected does not count: it drifts)."""
-        return max((index.row() for index in self.table.selectionModel().selectedRows()), default=0)
+        self.table.trim_model(MAX_HELD_ROWS)
 
     def _on_stats(self, stats: Stats) -> None:
         self.queues_panel.update_stats(stats)
@@ -419,34 +371,11 @@ class MainWindow(QMainWindow):
 
     # -- settings ----------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
-        s = self.settings
-        for key, restore in (("window/geometry", self.restoreGeometry), ("window/state", self.restoreState),
-                             ("window/mainSplitter", self.main_splitter.restoreState),
-                             ("window/jobSplitter", self.job_splitter.restoreState),
-                             ("window/pluginSplitter", self.plugins_view.splitter.restoreState),
-                             ("jobs/header", self.table.horizontalHeader().restoreState)):  # fmt: skip
-            value = read_bytes(s, key)
-            if value is not None:
-                restore(value)
-        header = self.table.horizontalHeader()
-        self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
-        self.filter_bar.set_filter(read_filter(s))
-        self.tabs.setCurrentIndex(read_int(s, "window/tab", JOBS_TAB) if read_int(s, "window/tab", 0) in (0, 1) else 0)
-        self.details_action.setChecked(read_bool(s, "window/details", True))
+        restore_window(self, self.settings)
         self._toggle_details()
 
     def save_settings(self) -> None:
-        s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
-        s.setValue("window/mainSplitter", self.main_splitter.saveState())
-        s.setValue("window/jobSplitter", self.job_splitter.saveState())
-        s.setValue("window/pluginSplitter", self.plugins_view.splitter.saveState())
-        s.setValue("jobs/header", self.table.horizontalHeader().saveState())
-        write_filter(s, self.filter_bar.current_filter())
-        s.setValue("window/tab", self.tabs.currentIndex())
-        s.setValue("window/details", self.details_action.isChecked())
-        s.sync()
+        save_window(self, self.settings)
 
     def dispose(self) -> None:
         """Stop timers, the watcher and the background reader; save settings. Idempotent."""

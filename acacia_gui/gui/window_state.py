@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow
 
 from .models.job_filter import JobFilter
 
@@ -53,3 +54,36 @@ def read_bool(settings: QSettings, key: str, default: bool) -> bool:
     if isinstance(value, str):
         return value.lower() in ("1", "true", "yes")
     return bool(value)
+
+
+def restore_window(window: QMainWindow, s: QSettings) -> None:
+    """Geometry, toolbar/dock state, splitters, columns and sort, filter, tab, details pane (a MainWindow)."""
+    w: Any = window
+    for key, restore in (("window/geometry", w.restoreGeometry), ("window/state", w.restoreState),
+                         ("window/mainSplitter", w.main_splitter.restoreState),
+                         ("window/jobSplitter", w.job_splitter.restoreState),
+                         ("window/pluginSplitter", w.plugins_view.splitter.restoreState),
+                         ("jobs/header", w.table.horizontalHeader().restoreState)):  # fmt: skip
+        value = read_bytes(s, key)
+        if value is not None:
+            restore(value)
+    header = w.table.horizontalHeader()
+    w.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
+    w.filter_bar.set_filter(read_filter(s))
+    tab = read_int(s, "window/tab", 0)
+    w.tabs.setCurrentIndex(tab if 0 <= tab < w.tabs.count() else 0)
+    w.details_action.setChecked(read_bool(s, "window/details", True))
+
+
+def save_window(window: QMainWindow, s: QSettings) -> None:
+    w: Any = window
+    s.setValue("window/geometry", w.saveGeometry())
+    s.setValue("window/state", w.saveState())
+    s.setValue("window/mainSplitter", w.main_splitter.saveState())
+    s.setValue("window/jobSplitter", w.job_splitter.saveState())
+    s.setValue("window/pluginSplitter", w.plugins_view.splitter.saveState())
+    s.setValue("jobs/header", w.table.horizontalHeader().saveState())
+    write_filter(s, w.filter_bar.current_filter())
+    s.setValue("window/tab", w.tabs.currentIndex())
+    s.setValue("window/details", w.details_action.isChecked())
+    s.sync()

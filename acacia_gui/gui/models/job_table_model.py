@@ -20,10 +20,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
-from ..formatting import eta_text, format_duration, format_timestamp, job_duration, progress_label, state_label
 from ..icons import state_icon
 from ..live import ChangeBatch
 from .columns import JobColumn, JobRole
+from .job_cells import cell_text, cell_tooltip, custom_role, row_eta
 from .job_filter import JobFilter
 from .job_row import JobRow, RowOrder
 
@@ -203,69 +203,20 @@ class JobTableModel(QAbstractTableModel):
         return self._custom(row, role)
 
     def cell_text(self, row: JobRow, column: JobColumn) -> str:
-        """What a cell shows (the delegates paint from this, without going through data())."""
-        return self._display(row, column, accessible=False)
+        """What a cell shows."""
+        return cell_text(row, column, self._titles)
 
     def _display(self, row: JobRow, column: JobColumn, accessible: bool) -> str:
-        if column is JobColumn.ID:
-            return str(row.id)
-        if column is JobColumn.TYPE:
-            return self._titles.get(row.type, row.type)
-        if column is JobColumn.QUEUE:
-            return row.queue
-        if column is JobColumn.STATE:
-            label = state_label(row.state)
-            return f"{label} (cancelling)" if row.cancel_requested and row.running else label
-        if column is JobColumn.PROGRESS:
-            return self._progress_text(row)
-        if column is JobColumn.ATTEMPTS:
-            return f"{row.attempts}/{row.max_attempts}"
-        if column is JobColumn.CREATED:
-            return format_timestamp(row.created_at)
-        if column is JobColumn.STARTED:
-            return format_timestamp(row.started_at)
-        if column is JobColumn.DURATION:
-            return format_duration(job_duration(row.started_at, row.finished_at))
-        return f"Cancel job {row.id}" if accessible and row.cancellable else ""
-
-    def _progress_text(self, row: JobRow) -> str:
-        return progress_label(row.state, row.progress, row.message, self.eta(row), row.error)
+        return cell_text(row, column, self._titles, accessible=accessible)
 
     def _tooltip(self, row: JobRow, column: JobColumn) -> str | None:
-        if column is JobColumn.TYPE:
-            handler = self._registry.get_handler(row.type)
-            about = f"\n{handler.description}" if handler is not None and handler.description else ""
-            missing = "" if handler is not None else "\nNo loaded plugin handles this type."
-            return f"{row.type}{about}{missing}"
-        if column is JobColumn.STATE and row.error:
-            return row.error
-        if column is JobColumn.PROGRESS:
-            return self._progress_text(row) or None
-        if column is JobColumn.CANCEL and row.cancellable:
-            return f"Cancel job {row.id}"
-        return None
+        return cell_tooltip(row, column, self._registry.get_handler(row.type))
 
     def eta(self, row: JobRow) -> str:
-        return eta_text(row.progress, row.started_at, message=row.message) if row.running else ""
+        return row_eta(row)
 
     def _custom(self, row: JobRow, role: int) -> Any:
-        if role == JobRole.ROW:
-            return row
-        if role == JobRole.JOB_ID:
-            return row.id
-        if role == JobRole.STATE:
-            return row.state
-        if role == JobRole.PROGRESS:
-            return 1.0 if row.state == "succeeded" else row.progress
-        if role == JobRole.MESSAGE:
-            return row.message
-        if role == JobRole.ERROR:
-            return row.error
-        if role == JobRole.ETA:
-            return self.eta(row)
-        if role == JobRole.CANCELLABLE:
-            return row.cancellable
-        return None
+        return custom_role(row, role)
 
     def state_icon(self, state: str) -> Any:
         icon = self._icons.get(state)

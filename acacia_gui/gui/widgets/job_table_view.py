@@ -144,3 +144,17 @@ class JobTableView(QTableView):
         self.updateGeometries()
         height = max(1, self.verticalHeader().defaultSectionSize())
         bar.setValue(row if self._per_item else row * height + bar.value() % height)
+
+    def trim_model(self, max_held: int) -> None:
+        """Drop loaded rows far below the view and the selection (they are re-read on scroll)."""
+        model = self.job_model()
+        last_selected = max((index.row() for index in self.selectionModel().selectedRows()), default=0)
+        keep = max(max_held, self.visible_rows()[1] + 2 * model.page_size, last_selected + 2 * model.page_size)
+        if model.rowCount() <= keep + model.page_size:
+            return
+        current = self.currentIndex()
+        if current.isValid() and current.row() >= keep:
+            # Not selected (else it would be kept), it only drifted down as jobs arrived; letting the
+            # view move it when its row goes would also scroll there.
+            self.selectionModel().clearCurrentIndex()
+        model.trim(keep)
