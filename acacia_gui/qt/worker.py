@@ -15,9 +15,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThreadPool, QTimer, Signal, Slot
 
 from ..core.context import Context
 from ..core.errors import Shutdown, StoreError
@@ -48,28 +49,22 @@ class _Run:
 
 
 class _Mailbox(QObject):
-    """Owned by the worker, handed to runnables: a QRunnable must not own a QObject."""
+    """Owned by the worker (not by pool tasks: a task must not own a QObject)."""
 
     wake = Signal()
 
 
-class _JobRunnable(QRunnable):
-    def __init__(self, worker: PoolWorker, run: _Run) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self._worker = worker
-        self._run = run
-
-    def run(self) -> None:
-        worker, run = self._worker, self._run
-        worker.log_capture.bind(run.job.id)
-        try:
-            completion = run_job(run.ctx, run.job, run.handler)
-        except BaseException as exc:  # noqa: BLE001 - run_job never raises; belt and braces for the pool thread
-            completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
-        finally:
-            worker.log_capture.unbind()
-        worker.post_completion(run, completion)
+def _run_in_pool(worker: PoolWorker, run: _Run) -> None:
+    """The body of one pool task. A plain callable, not a QRunnable subclass: PySide6 keeps
+    Python QRunnable wrappers (and so each job, context and run) alive after they finish."""
+    worker.log_capture.bind(run.job.id)
+    try:
+        completion = run_job(run.ctx, run.job, run.handler)
+    except BaseException as exc:  # noqa: BLE001 - run_job never raises; belt and braces for the pool thread
+        completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
+    finally:
+        worker.log_capture.unbind()
+    worker.post_completion(run, completion)
 
 
 class PoolWorker(QObject):
@@ -330,7 +325,7 @@ class PoolWorker(QObject):
         self._running[job.id] = run
         self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
                                {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
-        self._pool.start(_JobRunnable(self, run))
+        self._pool.start(partial(_run_in_pool, self, run))
 
     @Slot()
     def _on_poll(self) -> None:

@@ -9,6 +9,7 @@ import time
 
 from acacia_gui.core.context import Context
 from acacia_gui.core.errors import Retry
+from acacia_gui.core.job import Job
 
 
 def test_success_result_and_events(engine):
@@ -351,3 +352,18 @@ def test_disk_full_keeps_results_in_memory_until_it_can_write(engine):
     for job_id in ids:
         engine.wait_state(job_id, "succeeded")
     assert engine.store.integrity_check() == "ok"
+
+
+def test_finished_runs_are_freed(engine):
+    import gc
+    import weakref
+
+    contexts = []
+    engine.registry.register_handler("noop", lambda ctx, job: contexts.append(weakref.ref(ctx)))
+    engine.start()
+    ids = engine.queue.enqueue_many(engine.ctx, [Job("noop") for _ in range(300)])
+    engine.wait_state(ids[-1], "succeeded")
+    engine.qtbot.waitUntil(lambda: not engine.worker.running_job_ids())
+    gc.collect()
+    assert len(contexts) == 300
+    assert sum(ref() is not None for ref in contexts) == 0, "finished jobs' contexts are still referenced"
