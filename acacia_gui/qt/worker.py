@@ -5,6 +5,12 @@ in this process. Pool threads run handlers and hand back Completions through a
 thread-safe deque; the main thread then applies finished runs and claims new ones in
 one transaction (group commit), so throughput does not pay one commit per job.
 Progress and log lines are coalesced and flushed by a 100 ms timer.
+
+When jobs are short, each transaction also claims a few jobs ahead into a local buffer
+(their rows are `running`, owned by this instance), so a slot that frees up starts the
+next job without waiting for a commit, and completions are group-committed. The buffer
+holds about PREFETCH_WINDOW seconds of work, judged from recent run times; with long
+jobs it stays empty and every claim is for a free slot.
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL_MS = 100  # progress and logs reach listeners at most ~10 times a second
 PROGRESS_PERSIST_EVERY = 1.0  # seconds between progress writes to the database
 RECOVERY_EVERY = 2.0  # seconds between checks for dead instances' jobs
+PREFETCH_WINDOW = 0.05  # seconds of work claimed ahead into the buffer (0: never claim ahead)
+PREFETCH_MAX = 64  # jobs claimed ahead at most
+GROUP_COMMIT_MS = 2  # a finished run waits at most this long for its write while the buffer feeds the slots
+GROUP_COMMIT_MAX = 256  # ...or until this many are waiting
 
 
 @dataclass
@@ -44,6 +54,7 @@ class _Run:
     ctx: Context
     handler: RegisteredHandler | None
     started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
     cancelled_at: float | None = None
     abandoned: bool = False
 
@@ -97,7 +108,13 @@ class PoolWorker(QObject):
         self._root = Context.background()
         self._running: dict[int, _Run] = {}
         self._done: deque[tuple[_Run, Completion]] = deque()
-        self._pending: list[tuple[_Run, Completion]] = []  # decided but not yet written (e.g. disk full)
+        self._pending: list[tuple[_Run, Completion]] = []  # decided, not yet written (group commit, disk full)
+        self._ready: deque[Job] = deque()  # claimed ahead, not started (their rows are `running`, owned by us)
+        self._cancel_lock = threading.Lock()
+        self._cancel_before_start: set[int] = set()
+        self._paused_queues: set[str] = set()
+        self._avg_run: float | None = None  # recent run time (moving average, seconds): sizes the buffer
+        self._force_write = False
         self._wake_lock = threading.Lock()
         self._wake_posted = False
         self._mailbox = _Mailbox(self)
@@ -119,6 +136,10 @@ class PoolWorker(QObject):
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self._flush)
+        self._group_timer = QTimer(self)
+        self._group_timer.setSingleShot(True)
+        self._group_timer.setInterval(GROUP_COMMIT_MS)
+        self._group_timer.timeout.connect(self._write_soon)
         self._unsubscribe = None
 
     # -- public API -------------------------------------------------------------------
@@ -186,6 +207,7 @@ class PoolWorker(QObject):
         self._pump()
         self._flush()
         self._flush_timer.stop()
+        self._group_timer.stop()
         if self._unsubscribe:
             self._unsubscribe()
         self.log_capture.uninstall()
@@ -225,6 +247,7 @@ class PoolWorker(QObject):
 
     # -- called from pool threads -----------------------------------------------------
     def post_completion(self, run: _Run, completion: Completion) -> None:
+        run.finished = time.monotonic()
         self._done.append((run, completion))
         self.wake()
 
@@ -257,34 +280,64 @@ class PoolWorker(QObject):
 
     def _on_bus_event(self, event: JobEvent) -> None:
         """Called in the publisher's thread."""
-        if event.kind == "cancel_requested" and event.job_id in self._running:
-            run = self._running.get(event.job_id)
+        if event.kind == "cancel_requested":
+            with self._cancel_lock:
+                run = self._running.get(event.job_id)
+                if run is None:
+                    self._cancel_before_start.add(event.job_id)  # maybe buffered: the pump settles it
             if run is not None:
                 run.ctx.cancel()
+            else:
+                self.wake()
+        elif event.kind == "queue" and event.data.get("paused") and event.queue:
+            with self._cancel_lock:
+                self._paused_queues.add(event.queue)  # its buffered jobs go back to the queue
+            self.wake()
         elif event.kind in ("enqueued", "queue") or (event.kind == "state" and event.data.get("source") != "worker"):
             self.wake()
 
     @Slot()
     def _pump(self) -> None:
-        """Write finished runs and claim new jobs, in one transaction."""
+        """Start buffered jobs in free slots; then write finished runs and claim, in one transaction.
+
+        The write waits (GROUP_COMMIT_MS at most) while the buffer still feeds every slot;
+        an idle slot, a low buffer or stopping writes at once.
+        """
         with self._wake_lock:
             self._wake_posted = False
         while self._done:
-            self._pending.append(self._done.popleft())
+            run, completion = self._done.popleft()
+            self._note_run_time(run)
+            self._pending.append((run, completion))
         if not self._started:
             return
-        finishing = {id(run) for run, _ in self._pending}
-        busy = sum(1 for run in self._live_runs() if id(run) not in finishing)
-        free = 0 if self._stopping else max(0, self._concurrency - busy)
-        if not self._pending and free == 0:
+        self._settle_buffer()
+        free = self._free_slots()
+        while free > 0 and self._ready:
+            self._start_run(self._ready.popleft())
+            free -= 1
+        depth = 0 if self._stopping else self._prefetch_depth()
+        refill = depth - len(self._ready) if len(self._ready) <= depth // 2 else 0
+        urgent = free or refill > 0 or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
+        if not urgent:
+            if self._pending and not self._group_timer.isActive():
+                self._group_timer.start()
             return
+        if not self._pending and not free and refill <= 0:
+            return
+        self._write_and_claim(free, max(0, refill))
+
+    def _write_and_claim(self, free: int, prefetch: int) -> None:
         completions = [c for _, c in self._pending]
         try:
-            applied, claimed = self.store.complete_and_claim(completions, self.instance_id, free)
+            applied, claimed = self.store.complete_and_claim(
+                completions, self.instance_id, free, prefetch, self._no_prefetch_types() if prefetch else ()
+            )
         except StoreError:
             log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
             QTimer.singleShot(1000, self.wake)
             return
+        self._force_write = False
         settled, self._pending = self._pending, []
         applied_ids = {(c.job_id, c.attempt) for c in applied}
         for run, completion in settled:
@@ -296,10 +349,63 @@ class PoolWorker(QObject):
                     self._pool.setMaxThreadCount(self._concurrency + self._abandoned_count())
             if (completion.job_id, completion.attempt) in applied_ids:
                 self._announce_completion(run, completion)
-        for job in claimed:
+        for job in claimed[:free]:
             self._start_run(job)
-        if claimed and len(claimed) == free:
+        self._ready.extend(claimed[free:])
+        if claimed and len(claimed) == free + prefetch:
             self.wake()  # maybe more waiting
+
+    @Slot()
+    def _write_soon(self) -> None:
+        if self._pending:
+            self._force_write = True
+            self._pump()
+
+    def _free_slots(self) -> int:
+        if self._stopping:
+            return 0
+        finishing = {id(run) for run, _ in self._pending}
+        busy = sum(1 for run in self._live_runs() if id(run) not in finishing)
+        return max(0, self._concurrency - busy)
+
+    def _note_run_time(self, run: _Run) -> None:
+        if run.finished is not None:
+            took = run.finished - run.started
+            self._avg_run = took if self._avg_run is None else 0.8 * self._avg_run + 0.2 * took
+
+    def _prefetch_depth(self) -> int:
+        """How many jobs to hold claimed ahead: about PREFETCH_WINDOW seconds of work."""
+        if self._avg_run is None or PREFETCH_WINDOW <= 0:
+            return 0
+        depth = int(PREFETCH_WINDOW * self._concurrency / max(self._avg_run, 1e-6))
+        return min(PREFETCH_MAX, depth)
+
+    def _no_prefetch_types(self) -> list[str]:
+        """Handlers not safe to repeat are never buffered, so a crash never marks a job that
+        did not start as `interrupted` (a buffered row is `running`, and counts as started)."""
+        return [h.job_type for h in (self._registry or []) if h.on_interrupt == "fail"]
+
+    def _settle_buffer(self) -> None:
+        """Buffered jobs that were cancelled, whose queue was paused, or that stopping returns."""
+        if not (self._stopping or self._cancel_before_start or self._paused_queues):
+            return
+        with self._cancel_lock:  # every job we own is in _ready or _running now, so older marks are stale
+            cancelled, self._cancel_before_start = self._cancel_before_start, set()
+            paused, self._paused_queues = self._paused_queues, set()
+        keep: deque[Job] = deque()
+        for job in self._ready:
+            if job.id in cancelled:
+                outcome = Completion(job.id, job.attempts, JobState.CANCELLED, error="cancelled before it ran",
+                                     refund_attempt=True, message="cancelled")  # fmt: skip
+            elif self._stopping or job.queue in paused:
+                why = "the app is stopping" if self._stopping else "its queue was paused"
+                outcome = Completion(job.id, job.attempts, JobState.QUEUED, run_at=time.time(), refund_attempt=True,
+                                     message=f"returned to the queue before it started: {why}")  # fmt: skip
+            else:
+                keep.append(job)
+                continue
+            self._pending.append((_Run(job, self._root, None), outcome))
+        self._ready = keep
 
     def _announce_completion(self, run: _Run, completion: Completion) -> None:
         self._flush_logs()
@@ -322,7 +428,12 @@ class PoolWorker(QObject):
         job.context = ctx
         job.attach_reporter(self._report_progress)
         run = _Run(job, ctx, handler)
-        self._running[job.id] = run
+        with self._cancel_lock:
+            self._running[job.id] = run
+            cancelled = job.id in self._cancel_before_start
+            self._cancel_before_start.discard(job.id)
+        if cancelled:
+            ctx.cancel()
         self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
                                {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
         self._pool.start(partial(_run_in_pool, self, run))
@@ -335,9 +446,14 @@ class PoolWorker(QObject):
             version = self.store.data_version()
             changed = version != self._data_version
             self._data_version = version
-            if changed and self._running:
-                for job_id in self.store.cancel_requested_among(self._running):
-                    self._running[job_id].ctx.cancel()
+            if changed and (self._running or self._ready):
+                for job_id in self.store.cancel_requested_among([*self._running, *(job.id for job in self._ready)]):
+                    run = self._running.get(job_id)
+                    if run is not None:
+                        run.ctx.cancel()
+                    else:
+                        with self._cancel_lock:
+                            self._cancel_before_start.add(job_id)
             promoted = self.store.promote_due(now)
             for job_id, queue in promoted:
                 self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))

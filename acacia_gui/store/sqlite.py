@@ -488,17 +488,22 @@ class SqliteJobStore:
         completions: Sequence[Completion],
         instance_id: str,
         free_slots: int,
+        prefetch: int = 0,
+        no_prefetch_types: Iterable[str] = (),
     ) -> tuple[list[Completion], list[Job]]:
-        """Apply finished runs and claim up to `free_slots` queued jobs, in one transaction.
+        """Apply finished runs and claim up to `free_slots` + `prefetch` queued jobs, in one transaction.
 
         A completion applies only while its run still owns the job (same instance,
         same attempt, still running); the applied ones are returned. Claiming respects
-        paused queues and each queue's concurrency across every instance.
+        paused queues and each queue's concurrency across every instance. Claimed jobs
+        come best first; the `prefetch` ones (claimed ahead, beyond the free slots) stop
+        before the first job whose type is in `no_prefetch_types`.
         """
         now = time.time()
         with self._write() as conn:
             applied = self._apply_completions(conn, completions, instance_id, now)
-            claimed = self._claim(conn, instance_id, free_slots, now) if free_slots > 0 else []
+            wanted = free_slots + prefetch
+            claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
         return applied, claimed
 
     def _apply_completions(self, conn: sqlite3.Connection, completions: Sequence[Completion],
@@ -525,7 +530,9 @@ class SqliteJobStore:
         )
         return applied
 
-    def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float) -> list[Job]:
+    def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float,
+               prefetch: int = 0, no_prefetch_types: Iterable[str] = ()) -> list[Job]:  # fmt: skip
+        wanted = free_slots + prefetch
         queues = conn.execute("SELECT name, concurrency FROM queues WHERE paused = 0").fetchall()
         if not queues:
             return []
@@ -533,21 +540,28 @@ class SqliteJobStore:
         running: dict[str, int] = {}
         if limited:
             running = dict(conn.execute("SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue").fetchall())
-        candidates: list[tuple[int, int]] = []  # (-priority, id)
+        candidates: list[tuple[int, int, str]] = []  # (-priority, id, type)
         for name, limit in queues:
-            room = free_slots if limit == 0 else min(free_slots, limit - running.get(name, 0))
+            room = wanted if limit == 0 else min(wanted, limit - running.get(name, 0))
             if room <= 0:
                 continue
             candidates.extend(
-                (-priority, job_id)
-                for job_id, priority in conn.execute(
-                    "SELECT id, priority FROM jobs WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, id LIMIT ?",
+                (-priority, job_id, job_type)
+                for job_id, priority, job_type in conn.execute(
+                    "SELECT id, priority, type FROM jobs WHERE state = 'queued' AND queue = ?"
+                    " ORDER BY priority DESC, id LIMIT ?",
                     (name, room),
                 )
             )
-        if not candidates:
+        ordered = sorted(candidates)[:wanted]
+        ids = [job_id for _, job_id, _ in ordered[:free_slots]]
+        excluded = set(no_prefetch_types)
+        for _, job_id, job_type in ordered[free_slots:]:
+            if job_type in excluded:
+                break  # keeps priority order: nothing behind it is claimed ahead of it
+            ids.append(job_id)
+        if not ids:
             return []
-        ids = [job_id for _, job_id in sorted(candidates)[:free_slots]]
         marks = ", ".join("?" * len(ids))
         rows = conn.execute(
             f"UPDATE jobs SET state = 'running', instance_id = ?, attempts = attempts + 1, started_at = ?,"

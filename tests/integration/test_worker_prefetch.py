@@ -1,0 +1,129 @@
+"""Claiming ahead: short jobs are claimed into a buffer; cancel, pause and stop still hold for them."""
+
+from __future__ import annotations
+
+import threading
+
+from acacia_gui.core.context import Context
+
+
+def warm_up(engine, n: int = 20) -> None:
+    """Run a few no-op jobs so the worker knows its jobs are short and starts claiming ahead."""
+    ids = [engine.enqueue("noop") for _ in range(n)]
+    for job_id in ids:
+        engine.wait_state(job_id, "succeeded")
+
+
+def occupy_every_slot(engine, release: threading.Event) -> list[int]:
+    def blocker(ctx, job):
+        while not release.is_set() and not ctx.wait(0.01):
+            pass
+        ctx.check()
+
+    if engine.registry.get_handler("blocker") is None:
+        engine.registry.register_handler("blocker", blocker)
+    ids = [engine.enqueue("blocker") for _ in range(engine.worker.concurrency)]
+    for job_id in ids:
+        engine.wait_state(job_id, "running")
+    return ids
+
+
+def setup(engine, concurrency: int = 2):
+    ran: list[int] = []
+    engine.worker.set_concurrency(concurrency)
+    engine.registry.register_handler("noop", lambda ctx, job: None)
+    engine.registry.register_handler("mark", lambda ctx, job: ran.append(job.id))
+    engine.start()
+    warm_up(engine)
+    return ran
+
+
+def test_short_jobs_are_claimed_ahead_and_run_in_order(engine):
+    ran = setup(engine, concurrency=1)
+    release = threading.Event()
+    occupy_every_slot(engine, release)
+    marks = [engine.enqueue("mark") for _ in range(10)]
+    engine.qtbot.waitUntil(lambda: engine.store.count_jobs(state="running", type="mark") == 10)
+    assert ran == []  # claimed (owned by this worker), not started
+    release.set()
+    for job_id in marks:
+        engine.wait_state(job_id, "succeeded")
+    assert ran == marks
+    assert all(engine.job(job_id).attempts == 1 for job_id in marks)
+
+
+def test_cancel_a_claimed_ahead_job_never_runs_it(engine):
+    ran = setup(engine)
+    release = threading.Event()
+    occupy_every_slot(engine, release)
+    marks = [engine.enqueue("mark") for _ in range(5)]
+    engine.qtbot.waitUntil(lambda: engine.store.count_jobs(state="running", type="mark") == 5)
+    engine.queue.cancel(marks[2], source="gui")
+    job = engine.wait_state(marks[2], "cancelled")
+    assert job.error == "cancelled before it ran" and job.attempts == 0
+    release.set()
+    for job_id in marks[:2] + marks[3:]:
+        engine.wait_state(job_id, "succeeded")
+    assert marks[2] not in ran
+
+
+def test_pausing_a_queue_returns_its_claimed_ahead_jobs(engine):
+    ran = setup(engine)
+    release = threading.Event()
+    occupy_every_slot(engine, release)
+    engine.registry.register_handler("side", lambda ctx, job: ran.append(job.id), queue="side")
+    marks = [engine.enqueue("side") for _ in range(4)]
+    engine.qtbot.waitUntil(lambda: engine.store.count_jobs(state="running", queue="side") == 4)
+    engine.queue.pause("side")
+    engine.qtbot.waitUntil(lambda: engine.store.count_jobs(state="queued", queue="side") == 4)
+    assert all(engine.job(job_id).attempts == 0 for job_id in marks) and ran == []
+    release.set()
+    engine.queue.resume("side")
+    for job_id in marks:
+        engine.wait_state(job_id, "succeeded")
+    assert sorted(ran) == marks
+
+
+def test_stop_returns_claimed_ahead_jobs_to_the_queue(engine):
+    ran = setup(engine)
+    release = threading.Event()
+    blockers = occupy_every_slot(engine, release)
+    marks = [engine.enqueue("mark") for _ in range(6)]
+    engine.qtbot.waitUntil(lambda: engine.store.count_jobs(state="running", type="mark") == 6)
+    engine.worker.stop(Context.background().with_timeout(0.2))
+    for job_id in marks + blockers:
+        job = engine.job(job_id)
+        assert job.state == "queued" and job.attempts == 0
+    assert ran == [] and not engine.store.owners_of_running_jobs()
+
+
+def test_handlers_not_safe_to_repeat_are_never_claimed_ahead(engine):
+    ran = setup(engine)
+    engine.registry.register_handler("fragile", lambda ctx, job: ran.append(job.id), on_interrupt="fail")
+    release = threading.Event()
+    occupy_every_slot(engine, release)
+    fragile = engine.enqueue("fragile")
+    behind = engine.enqueue("mark")  # behind it in order, so not claimed ahead of it either
+    engine.enqueue("noop")  # another wake-up for the worker
+    assert engine.job(fragile).state == "queued" and engine.job(behind).state == "queued"
+    release.set()
+    engine.wait_state(fragile, "succeeded")
+    engine.wait_state(behind, "succeeded")
+    assert sorted(ran) == [fragile, behind]
+
+
+def test_long_jobs_are_not_claimed_ahead(engine):
+    release = threading.Event()
+    engine.registry.register_handler("slowish", lambda ctx, job: ctx.wait(0.3))
+    engine.registry.register_handler("mark", lambda ctx, job: None)
+    engine.start()
+    first = [engine.enqueue("slowish"), engine.enqueue("slowish")]
+    for job_id in first:
+        engine.wait_state(job_id, "succeeded")
+    occupy_every_slot(engine, release)
+    waiting = [engine.enqueue("mark") for _ in range(3)]
+    engine.enqueue("mark")
+    assert all(engine.job(job_id).state == "queued" for job_id in waiting)
+    release.set()
+    for job_id in waiting:
+        engine.wait_state(job_id, "succeeded")
