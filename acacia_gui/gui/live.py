@@ -30,6 +30,7 @@ class ChangeBatch:
     failed: list[JobEvent] = field(default_factory=list)
     finished: int = 0
     queues_changed: bool = False  # counts or settings of some queue changed
+    external: bool = False  # another process wrote to the database: re-read what is shown
 
     @property
     def rows_changed(self) -> set[int]:
@@ -37,7 +38,8 @@ class ChangeBatch:
         return (self.enqueued | self.changed) - self.deleted
 
     def is_empty(self) -> bool:
-        return not (self.enqueued or self.changed or self.progress or self.logs or self.deleted or self.queues_changed)
+        return not (self.enqueued or self.changed or self.progress or self.logs or self.deleted or self.queues_changed
+                    or self.external)
 
 
 class LiveUpdates(QObject):
@@ -78,6 +80,9 @@ class LiveUpdates(QObject):
             batch.progress.pop(job_id, None)
             batch.queues_changed = True
         elif kind == "queue":
+            batch.queues_changed = True
+        elif kind == "external_change":
+            batch.external = True
             batch.queues_changed = True
         self._schedule()
 

@@ -177,6 +177,7 @@ class PoolWorker(QObject):
         self.log_capture.install()
         self.recover_dead_instances()
         self._unsubscribe = self.bus.subscribe(self._on_bus_event)
+        self._data_version = self.store.data_version()  # from here on, a change means another process wrote
         self._started = True
         self._poll.start()
         self._flush_timer.start()
@@ -445,6 +446,8 @@ class PoolWorker(QObject):
         try:
             version = self.store.data_version()
             changed = version != self._data_version
+            if changed:
+                self._publish(JobEvent("external_change"))  # another process committed: views re-read
             self._data_version = version
             if changed and (self._running or self._ready):
                 for job_id in self.store.cancel_requested_among([*self._running, *(job.id for job in self._ready)]):

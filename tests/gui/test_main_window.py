@@ -264,3 +264,23 @@ def test_a_live_table_keeps_a_bounded_number_of_rows(window, harness, qtbot, mon
     assert window.table.verticalScrollBar().value() == 0  # still at the top, watching new jobs arrive
     window.table.scrollToBottom()  # scrolling down reads the dropped rows again
     qtbot.waitUntil(lambda: window.model.rowCount() > held, timeout=5000)
+
+
+def test_jobs_another_process_writes_appear_without_refresh(window, harness, qtbot):
+    from acacia_gui.core.context import Context
+    from acacia_gui.core.job import Job
+    from acacia_gui.core.queue import JobQueue
+    from acacia_gui.store.sqlite import SqliteJobStore
+
+    shown = harness.enqueue("test.gate", {})
+    qtbot.waitUntil(lambda: state_in_table(window, shown) == "running", timeout=5000)
+    other = SqliteJobStore(harness.config.database)  # a second connection, as the CLI's no-app fallback uses
+    try:
+        other.set_queue_paused("elsewhere", True)
+        (new_id,) = JobQueue(other, harness.registry).enqueue_many(
+            Context.background(), [Job("test.steps", {"steps": 1}, queue="elsewhere")], source="cli")
+        qtbot.waitUntil(lambda: state_in_table(window, new_id) == "queued", timeout=5000)
+        other.cancel_job(shown, "cli")  # a cancel request from the other process reaches the running job
+        qtbot.waitUntil(lambda: state_in_table(window, shown) == "cancelled", timeout=5000)
+    finally:
+        other.close()

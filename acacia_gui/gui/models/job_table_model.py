@@ -29,6 +29,7 @@ from .job_row import JobRow, RowOrder
 
 DEFAULT_PAGE_SIZE = 200
 READ_CHUNK = 500  # ids per `id IN (…)` query
+EXTERNAL_NEWEST = 200  # new jobs another process may have added, checked on its commits
 RESET_ABOVE_REMOVALS = 2000  # removing more rows than this at once: cheaper to reload
 Index = QModelIndex | QPersistentModelIndex
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -289,10 +290,17 @@ class JobTableModel(QAbstractTableModel):
         if batch.deleted:
             self._remove_ids(batch.deleted)
         ids = batch.rows_changed
+        if batch.external:
+            ids = ids | self._ids_to_recheck()
         if ids:
             self._refresh_rows(ids)
         if batch.progress:
             self._apply_progress(batch.progress)
+
+    def _ids_to_recheck(self) -> set[int]:
+        """After another process wrote: every held row, plus the newest jobs (it may have enqueued)."""
+        newest = self._store.list_jobs(**self._filter.store_kwargs(), order_by="id", descending=True, limit=EXTERNAL_NEWEST)
+        return set(self._by_id) | {job.id for job in newest}
 
     def refresh_rows(self, ids: Iterable[int]) -> None:
         """Re-read these jobs (one query per 500 ids) and update, move, insert or drop their rows."""
