@@ -21,8 +21,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
+from queue import Empty, SimpleQueue
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThreadPool, QTimer, Signal, Slot
 
@@ -46,6 +46,7 @@ PREFETCH_WINDOW = 0.05  # seconds of work claimed ahead into the buffer (0: neve
 PREFETCH_MAX = 64  # jobs claimed ahead at most
 GROUP_COMMIT_MS = 2  # a finished run waits at most this long for its write while the buffer feeds the slots
 GROUP_COMMIT_MAX = 256  # ...or until this many are waiting
+IDLE_TASK_EXIT = 2.0  # seconds a pool task waits for its next job before it ends
 
 
 @dataclass
@@ -66,8 +67,8 @@ class _Mailbox(QObject):
 
 
 def _run_in_pool(worker: PoolWorker, run: _Run) -> None:
-    """The body of one pool task. A plain callable, not a QRunnable subclass: PySide6 keeps
-    Python QRunnable wrappers (and so each job, context and run) alive after they finish."""
+    """Run one job on a pool thread. Pool tasks are plain callables, not QRunnable subclasses:
+    PySide6 keeps Python QRunnable wrappers (and so each job, context and run) alive."""
     worker.log_capture.bind(run.job.id)
     try:
         completion = run_job(run.ctx, run.job, run.handler)
@@ -76,6 +77,60 @@ def _run_in_pool(worker: PoolWorker, run: _Run) -> None:
     finally:
         worker.log_capture.unbind()
     worker.post_completion(run, completion)
+
+
+class _RunQueue:
+    """Hands runs to long-lived pool tasks: starting a job costs a queue put, not a pool start.
+
+    A task runs jobs until it is handed None (stop), its run is abandoned (the thread is
+    stuck in a handler; `lost_task` lets a new task take its place), or it waited
+    IDLE_TASK_EXIT seconds for work. Thread-safe; `submit` runs on the worker's thread.
+    """
+
+    def __init__(self, pool: QThreadPool, worker: PoolWorker) -> None:
+        self._pool = pool
+        self._worker = worker
+        self._runs: SimpleQueue[_Run | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._tasks = 0  # tasks that will come back for another run
+
+    def submit(self, run: _Run, concurrency: int) -> None:
+        self._runs.put(run)
+        with self._lock:
+            start = self._tasks < concurrency
+            if start:
+                self._tasks += 1
+        if start:
+            self._pool.start(self._serve)
+
+    def lost_task(self) -> None:
+        with self._lock:
+            self._tasks -= 1
+
+    def close(self) -> None:
+        with self._lock:
+            tasks = self._tasks
+        for _ in range(tasks):
+            self._runs.put(None)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                run = self._runs.get(timeout=IDLE_TASK_EXIT)
+            except Empty:
+                with self._lock:  # a run put before this check is ours to take; after it, submit starts a task
+                    if not self._runs.empty():
+                        continue
+                    self._tasks -= 1
+                    return
+            if run is None:
+                with self._lock:
+                    self._tasks -= 1
+                return
+            _run_in_pool(self._worker, run)
+            if run.abandoned:
+                return  # the worker counted this task as lost when it abandoned the run
+            del run  # waiting for the next one must not keep this job and its context alive
 
 
 class PoolWorker(QObject):
@@ -104,6 +159,7 @@ class PoolWorker(QObject):
         self.cancel_grace = cancel_grace
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(self._concurrency)
+        self._run_queue = _RunQueue(self._pool, self)
         self._registry: Registry | None = None
         self._root = Context.background()
         self._running: dict[int, _Run] = {}
@@ -173,6 +229,7 @@ class PoolWorker(QObject):
         self._registry = registry
         self._root = ctx.with_cancel()
         self._lock_file.acquire()
+        self._run_queue = _RunQueue(self._pool, self)
         self.store.register_instance(self.instance_id)
         self.log_capture.install()
         self.recover_dead_instances()
@@ -204,11 +261,13 @@ class PoolWorker(QObject):
             for run in self._live_runs():
                 log.warning("job %s did not stop; returning it to the queue and abandoning its thread", run.job.id)
                 run.abandoned = True
+                self._run_queue.lost_task()
                 self._done.append((run, shutdown_completion(run.job)))
         self._pump()
         self._flush()
         self._flush_timer.stop()
         self._group_timer.stop()
+        self._run_queue.close()
         if self._unsubscribe:
             self._unsubscribe()
         self.log_capture.uninstall()
@@ -437,7 +496,7 @@ class PoolWorker(QObject):
             ctx.cancel()
         self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
                                {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
-        self._pool.start(partial(_run_in_pool, self, run))
+        self._run_queue.submit(run, self._concurrency)
 
     @Slot()
     def _on_poll(self) -> None:
@@ -479,6 +538,7 @@ class PoolWorker(QObject):
                 run.cancelled_at = now
             if run.cancelled_at is not None and now - run.cancelled_at > self.cancel_grace:
                 run.abandoned = True
+                self._run_queue.lost_task()
                 why = (f"the handler ignored cancellation for {self.cancel_grace:g} s; "
                        "its thread was abandoned and the job failed")  # fmt: skip
                 log.error("job %s: %s", run.job.id, why)

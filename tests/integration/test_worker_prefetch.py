@@ -127,3 +127,42 @@ def test_long_jobs_are_not_claimed_ahead(engine):
     release.set()
     for job_id in waiting:
         engine.wait_state(job_id, "succeeded")
+
+
+def test_a_batch_of_completions_applies_only_where_the_run_still_owns_its_job(tmp_path):
+    from acacia_gui.core.job import Job, JobState
+    from acacia_gui.core.runner import Completion
+    from acacia_gui.store.sqlite import SqliteJobStore
+
+    store = SqliteJobStore(tmp_path / "acacia.db")
+    store.insert_jobs([Job("t", i, queue="default", max_attempts=1) for i in range(3)], "api")
+    _, claimed = store.complete_and_claim([], "me", 3)
+    a, b, c = (job.id for job in claimed)
+    done = [Completion(job.id, 1, JobState.SUCCEEDED, result="1") for job in claimed]
+    stale = Completion(b, 7, JobState.FAILED, error="from an attempt that no longer owns the job")
+    applied, _ = store.complete_and_claim([done[0], stale, done[2]], "me", 0)
+    assert [x.job_id for x in applied] == [a, c]
+    assert [store.get_job(i).state for i in (a, b, c)] == ["succeeded", "running", "succeeded"]
+    assert [e["new_state"] for e in store.get_events(b)] == ["queued", "running"]
+    applied, _ = store.complete_and_claim([done[1]], "me", 0)
+    assert [x.job_id for x in applied] == [b] and store.get_job(b).result == 1
+    store.close()
+
+
+def test_pool_tasks_end_when_idle_and_come_back_for_new_work(engine, monkeypatch):
+    import acacia_gui.qt.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "IDLE_TASK_EXIT", 0.05)
+    ran = setup(engine)
+    pool = engine.worker._pool
+    engine.qtbot.waitUntil(lambda: pool.activeThreadCount() == 0)  # no work: the tasks ended
+    later = [engine.enqueue("mark") for _ in range(5)]
+    for job_id in later:
+        engine.wait_state(job_id, "succeeded")
+    assert sorted(ran) == later
+
+
+def test_stop_ends_the_pool_tasks(engine):
+    setup(engine)
+    engine.stop(2.0)
+    engine.qtbot.waitUntil(lambda: engine.worker._pool.activeThreadCount() == 0, timeout=1000)
