@@ -229,6 +229,7 @@ class PoolWorker(QObject):
         self._registry = registry
         self._root = ctx.with_cancel()
         self._lock_file.acquire()
+        self._stop_checkpoints = self.store.checkpoint_in_background()
         self._run_queue = _RunQueue(self._pool, self)
         self.store.register_instance(self.instance_id)
         self.log_capture.install()
@@ -278,6 +279,7 @@ class PoolWorker(QObject):
             except StoreError:
                 log.exception("could not unregister this instance")
         self._lock_file.release()
+        self._stop_checkpoints()
         self._started = False
 
     def wake(self) -> None:

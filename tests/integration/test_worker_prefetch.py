@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from acacia_gui.core.context import Context
 
@@ -166,3 +167,28 @@ def test_stop_ends_the_pool_tasks(engine):
     setup(engine)
     engine.stop(2.0)
     engine.qtbot.waitUntil(lambda: engine.worker._pool.activeThreadCount() == 0, timeout=1000)
+
+
+def test_wal_checkpoints_run_in_the_background_while_the_worker_runs(engine, tmp_path):
+    import os
+
+    from acacia_gui.core.job import Job
+    from acacia_gui.store.sqlite import BACKSTOP_CHECKPOINT_PAGES
+
+    def checkpoint_threads() -> int:
+        return sum(t.name == "acacia-wal-checkpoint" for t in threading.enumerate())
+
+    def autocheckpoint() -> int:
+        return engine.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+
+    engine.start()
+    assert checkpoint_threads() == 1 and autocheckpoint() == BACKSTOP_CHECKPOINT_PAGES
+    started = time.monotonic()
+    for i in range(1500):
+        engine.store.insert_jobs([Job("t", i, queue="nowhere", max_attempts=1)], "api")
+    while time.monotonic() - started < 0.5:  # long enough for several background checkpoints
+        engine.store.insert_jobs([Job("t", queue="nowhere", max_attempts=1)], "api")
+    # Unchecked, these commits would leave a WAL of 100+ MB; the backstop bounds it.
+    assert os.path.getsize(tmp_path / "acacia.db-wal") < 3 * BACKSTOP_CHECKPOINT_PAGES * 4120  # 4 KiB pages
+    engine.stop()
+    assert checkpoint_threads() == 0 and autocheckpoint() == 1000
