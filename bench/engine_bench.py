@@ -81,8 +81,11 @@ def _run_loop_until(loop, deadline_s: float, what: str) -> None:
         raise TimeoutError(f"timed out after {deadline_s:g} s waiting for {what}")
 
 
-def ours_throughput(workdir: Path, sync: str, jobs: int = THROUGHPUT_JOBS) -> dict[str, Any]:
-    """N no-op jobs enqueued first; time from worker.start to the N-th 'succeeded' event."""
+def ours_throughput(workdir: Path, sync: str, jobs: int = THROUGHPUT_JOBS, profiler=None) -> dict[str, Any]:
+    """N no-op jobs enqueued first; time from worker.start to the N-th 'succeeded' event.
+
+    `profiler` (a cProfile.Profile) is enabled for exactly the timed part.
+    """
     from PySide6.QtCore import QEventLoop
 
     _app()
@@ -101,10 +104,14 @@ def ours_throughput(workdir: Path, sync: str, jobs: int = THROUGHPUT_JOBS) -> di
                 loop.quit()
 
     queue.bus.subscribe(on_event)
+    if profiler is not None:
+        profiler.enable()
     start, cpu = time.perf_counter(), time.process_time()
     worker.start(ctx, registry)
     _run_loop_until(loop, 120, f"{jobs} no-op jobs")
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if profiler is not None:
+        profiler.disable()
     worker.stop(Context.background().with_timeout(5))
     assert queue.store.count_jobs(state="succeeded") == jobs
     queue.store.close()

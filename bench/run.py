@@ -166,6 +166,7 @@ def markdown(results, info: dict[str, str]) -> str:
     notes = [
         "",
         "Rates: higher is better; CPU time and latency: lower is better (a ratio below 1 is better there).",
+        "What each row measures, and how: bench/README.md.",
         "Each figure is the median of the runs (latency: one run of many samples); every run is in bench/results.json.",
         f"Sizes: single enqueue up to {ENQUEUE_MAX_JOBS:,} jobs or {ENQUEUE_MAX_SECONDS:g} s; batch {BATCH_JOBS:,} jobs; "
         f"throughput {THROUGHPUT_JOBS:,} jobs (SqliteHuey {HUEY_THROUGHPUT_JOBS:,}); latency {LATENCY_SAMPLES} samples "
@@ -208,7 +209,8 @@ def run_others() -> dict[str, int | str]:
 
 
 def profile_throughput(jobs: int) -> None:
-    """cProfile of ours on the no-op throughput case; prints the top of worker.py and sqlite.py."""
+    """cProfile of ours on the no-op throughput case (the worker part only, and only the main
+    thread: cProfile does not see pool threads); prints the top functions, then ours by cumulative time."""
     import cProfile
     import pstats
 
@@ -217,9 +219,7 @@ def profile_throughput(jobs: int) -> None:
 
     profiler = cProfile.Profile()
     with tempfile.TemporaryDirectory(prefix="acacia-bench-profile-") as tmp:
-        profiler.enable()
-        result = ours_throughput(Path(tmp), "normal", jobs=jobs)
-        profiler.disable()
+        result = ours_throughput(Path(tmp), "normal", jobs=jobs, profiler=profiler)
     print(f"{jobs} jobs at {result['rate']:,.0f} jobs/s under cProfile (slower than unprofiled)\n")
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(30)
