@@ -4,13 +4,12 @@ Threads: the PoolWorker lives on the main thread and is the only writer of job s
 in this process. Pool threads run handlers and hand back Completions through a
 thread-safe deque; the main thread then applies finished runs and claims new ones in
 one transaction (group commit), so throughput does not pay one commit per job.
-Progress and log lines are coalesced and flushed by a 100 ms timer.
+Progress and log lines are coalesced (job_output) and flushed by a 100 ms timer.
 
 When jobs are short, each transaction also claims a few jobs ahead into a local buffer
-(their rows are `running`, owned by this instance), so a slot that frees up starts the
-next job without waiting for a commit, and completions are group-committed. The buffer
-holds about PREFETCH_WINDOW seconds of work, judged from recent run times; with long
-jobs it stays empty and every claim is for a free slot.
+(claim_ahead), so a slot that frees up starts the next job without waiting for a
+commit, and completions are group-committed. Runs reach long-lived pool tasks through
+a queue (pool_tasks).
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty, SimpleQueue
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThreadPool, QTimer, Signal, Slot
 
@@ -32,105 +29,27 @@ from ..core.events import JobEvent
 from ..core.job import Job, JobState
 from ..core.logcapture import JobLogCapture
 from ..core.queue import JobQueue
-from ..core.registry import RegisteredHandler, Registry
-from ..core.runner import Completion, abandoned_completion, run_job, shutdown_completion
+from ..core.registry import Registry
+from ..core.runner import Completion, abandoned_completion, shutdown_completion
 from ..store.instances import InstanceLock, instance_is_alive, new_instance_id
-from ..store.sqlite import LOG_LINES_PER_JOB
+from .claim_ahead import PREFETCH_MAX, PREFETCH_WINDOW, ClaimAhead
+from .job_output import PROGRESS_PERSIST_EVERY, JobOutput
+from .pool_tasks import IDLE_TASK_EXIT, Run, RunQueue
+
+__all__ = ["IDLE_TASK_EXIT", "PREFETCH_MAX", "PREFETCH_WINDOW", "PROGRESS_PERSIST_EVERY", "PoolWorker"]
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 100  # progress and logs reach listeners at most ~10 times a second
-PROGRESS_PERSIST_EVERY = 1.0  # seconds between progress writes to the database
 RECOVERY_EVERY = 2.0  # seconds between checks for dead instances' jobs
-PREFETCH_WINDOW = 0.05  # seconds of work claimed ahead into the buffer (0: never claim ahead)
-PREFETCH_MAX = 64  # jobs claimed ahead at most
 GROUP_COMMIT_MS = 2  # a finished run waits at most this long for its write while the buffer feeds the slots
 GROUP_COMMIT_MAX = 256  # ...or until this many are waiting
-IDLE_TASK_EXIT = 2.0  # seconds a pool task waits for its next job before it ends
-
-
-@dataclass
-class _Run:
-    job: Job
-    ctx: Context
-    handler: RegisteredHandler | None
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    cancelled_at: float | None = None
-    abandoned: bool = False
 
 
 class _Mailbox(QObject):
     """Owned by the worker (not by pool tasks: a task must not own a QObject)."""
 
     wake = Signal()
-
-
-def _run_in_pool(worker: PoolWorker, run: _Run) -> None:
-    """Run one job on a pool thread. Pool tasks are plain callables, not QRunnable subclasses:
-    PySide6 keeps Python QRunnable wrappers (and so each job, context and run) alive."""
-    worker.log_capture.bind(run.job.id)
-    try:
-        completion = run_job(run.ctx, run.job, run.handler)
-    except BaseException as exc:  # noqa: BLE001 - run_job never raises; belt and braces for the pool thread
-        completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
-    finally:
-        worker.log_capture.unbind()
-    worker.post_completion(run, completion)
-
-
-class _RunQueue:
-    """Hands runs to long-lived pool tasks: starting a job costs a queue put, not a pool start.
-
-    A task runs jobs until it is handed None (stop), its run is abandoned (the thread is
-    stuck in a handler; `lost_task` lets a new task take its place), or it waited
-    IDLE_TASK_EXIT seconds for work. Thread-safe; `submit` runs on the worker's thread.
-    """
-
-    def __init__(self, pool: QThreadPool, worker: PoolWorker) -> None:
-        self._pool = pool
-        self._worker = worker
-        self._runs: SimpleQueue[_Run | None] = SimpleQueue()
-        self._lock = threading.Lock()
-        self._tasks = 0  # tasks that will come back for another run
-
-    def submit(self, run: _Run, concurrency: int) -> None:
-        self._runs.put(run)
-        with self._lock:
-            start = self._tasks < concurrency
-            if start:
-                self._tasks += 1
-        if start:
-            self._pool.start(self._serve)
-
-    def lost_task(self) -> None:
-        with self._lock:
-            self._tasks -= 1
-
-    def close(self) -> None:
-        with self._lock:
-            tasks = self._tasks
-        for _ in range(tasks):
-            self._runs.put(None)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                run = self._runs.get(timeout=IDLE_TASK_EXIT)
-            except Empty:
-                with self._lock:  # a run put before this check is ours to take; after it, submit starts a task
-                    if not self._runs.empty():
-                        continue
-                    self._tasks -= 1
-                    return
-            if run is None:
-                with self._lock:
-                    self._tasks -= 1
-                return
-            _run_in_pool(self._worker, run)
-            if run.abandoned:
-                return  # the worker counted this task as lost when it abandoned the run
-            del run  # waiting for the next one must not keep this job and its context alive
 
 
 class PoolWorker(QObject):
@@ -159,17 +78,18 @@ class PoolWorker(QObject):
         self.cancel_grace = cancel_grace
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(self._concurrency)
-        self._run_queue = _RunQueue(self._pool, self)
+        self._output = JobOutput(self.store, self._publish, self._queue_of)
+        self.log_capture = JobLogCapture(self._output.capture_log)
+        self._run_queue = RunQueue(self._pool, self.log_capture, self.post_completion)
         self._registry: Registry | None = None
         self._root = Context.background()
-        self._running: dict[int, _Run] = {}
-        self._done: deque[tuple[_Run, Completion]] = deque()
-        self._pending: list[tuple[_Run, Completion]] = []  # decided, not yet written (group commit, disk full)
-        self._ready: deque[Job] = deque()  # claimed ahead, not started (their rows are `running`, owned by us)
+        self._running: dict[int, Run] = {}
+        self._done: deque[tuple[Run, Completion]] = deque()
+        self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
+        self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
         self._cancel_lock = threading.Lock()
         self._cancel_before_start: set[int] = set()
         self._paused_queues: set[str] = set()
-        self._avg_run: float | None = None  # recent run time (moving average, seconds): sizes the buffer
         self._force_write = False
         self._wake_lock = threading.Lock()
         self._wake_posted = False
@@ -179,13 +99,6 @@ class PoolWorker(QObject):
         self._stopping = False
         self._data_version = -1
         self._next_recovery = 0.0
-        self._progress_lock = threading.Lock()
-        self._progress: dict[int, tuple[float | None, str]] = {}
-        self._progress_unsaved: dict[int, tuple[float | None, str]] = {}
-        self._last_progress_save = 0.0
-        self._logs: list[tuple[int, float, str, str]] = []
-        self._log_counts: dict[int, int] = {}
-        self.log_capture = JobLogCapture(self._capture_log)
         self._poll = QTimer(self)
         self._poll.setInterval(int(poll_interval * 1000))
         self._poll.timeout.connect(self._on_poll)
@@ -230,7 +143,7 @@ class PoolWorker(QObject):
         self._root = ctx.with_cancel()
         self._lock_file.acquire()
         self._stop_checkpoints = self.store.checkpoint_in_background()
-        self._run_queue = _RunQueue(self._pool, self)
+        self._run_queue = RunQueue(self._pool, self.log_capture, self.post_completion)
         self.store.register_instance(self.instance_id)
         self.log_capture.install()
         self.recover_dead_instances()
@@ -308,26 +221,13 @@ class PoolWorker(QObject):
         return changed
 
     # -- called from pool threads -----------------------------------------------------
-    def post_completion(self, run: _Run, completion: Completion) -> None:
+    def post_completion(self, run: Run, completion: Completion) -> None:
         run.finished = time.monotonic()
         self._done.append((run, completion))
         self.wake()
 
-    def _report_progress(self, job: Job, fraction: float | None, message: str) -> None:
-        with self._progress_lock:
-            self._progress[job.id] = (fraction, message)
-
-    def _capture_log(self, job_id: int, at: float, level: str, message: str) -> None:
-        with self._progress_lock:
-            count = self._log_counts.get(job_id, 0) + 1
-            self._log_counts[job_id] = count
-            if count < LOG_LINES_PER_JOB:
-                self._logs.append((job_id, at, level, message[:10_000]))
-            elif count == LOG_LINES_PER_JOB:
-                self._logs.append((job_id, at, "WARNING", f"log limit of {LOG_LINES_PER_JOB} lines reached; more are dropped"))
-
     # -- main thread ----------------------------------------------------------------------
-    def _live_runs(self) -> list[_Run]:
+    def _live_runs(self) -> list[Run]:
         return [run for run in self._running.values() if not run.abandoned]
 
     def _abandoned_count(self) -> int:
@@ -369,17 +269,17 @@ class PoolWorker(QObject):
             self._wake_posted = False
         while self._done:
             run, completion = self._done.popleft()
-            self._note_run_time(run)
+            self._ahead.note_run_time(run)
             self._pending.append((run, completion))
         if not self._started:
             return
         self._settle_buffer()
         free = self._free_slots()
-        while free > 0 and self._ready:
-            self._start_run(self._ready.popleft())
+        ready = self._ahead.ready
+        while free > 0 and ready:
+            self._start_run(ready.popleft())
             free -= 1
-        depth = 0 if self._stopping else self._prefetch_depth()
-        refill = depth - len(self._ready) if len(self._ready) <= depth // 2 else 0
+        refill = self._ahead.refill(0 if self._stopping else self._ahead.depth(self._concurrency))
         urgent = free or refill > 0 or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
         if not urgent:
             if self._pending and not self._group_timer.isActive():
@@ -393,7 +293,7 @@ class PoolWorker(QObject):
         completions = [c for _, c in self._pending]
         try:
             applied, claimed = self.store.complete_and_claim(
-                completions, self.instance_id, free, prefetch, self._no_prefetch_types() if prefetch else ()
+                completions, self.instance_id, free, prefetch, self._ahead.no_prefetch_types(self._registry) if prefetch else ()
             )
         except StoreError:
             log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
@@ -413,7 +313,7 @@ class PoolWorker(QObject):
                 self._announce_completion(run, completion)
         for job in claimed[:free]:
             self._start_run(job)
-        self._ready.extend(claimed[free:])
+        self._ahead.ready.extend(claimed[free:])
         if claimed and len(claimed) == free + prefetch:
             self.wake()  # maybe more waiting
 
@@ -430,51 +330,19 @@ class PoolWorker(QObject):
         busy = sum(1 for run in self._live_runs() if id(run) not in finishing)
         return max(0, self._concurrency - busy)
 
-    def _note_run_time(self, run: _Run) -> None:
-        if run.finished is not None:
-            took = run.finished - run.started
-            self._avg_run = took if self._avg_run is None else 0.8 * self._avg_run + 0.2 * took
-
-    def _prefetch_depth(self) -> int:
-        """How many jobs to hold claimed ahead: about PREFETCH_WINDOW seconds of work."""
-        if self._avg_run is None or PREFETCH_WINDOW <= 0:
-            return 0
-        depth = int(PREFETCH_WINDOW * self._concurrency / max(self._avg_run, 1e-6))
-        return min(PREFETCH_MAX, depth)
-
-    def _no_prefetch_types(self) -> list[str]:
-        """Handlers not safe to repeat are never buffered, so a crash never marks a job that
-        did not start as `interrupted` (a buffered row is `running`, and counts as started)."""
-        return [h.job_type for h in (self._registry or []) if h.on_interrupt == "fail"]
-
     def _settle_buffer(self) -> None:
         """Buffered jobs that were cancelled, whose queue was paused, or that stopping returns."""
         if not (self._stopping or self._cancel_before_start or self._paused_queues):
             return
-        with self._cancel_lock:  # every job we own is in _ready or _running now, so older marks are stale
+        with self._cancel_lock:  # every job we own is in the buffer or _running now, so older marks are stale
             cancelled, self._cancel_before_start = self._cancel_before_start, set()
             paused, self._paused_queues = self._paused_queues, set()
-        keep: deque[Job] = deque()
-        for job in self._ready:
-            if job.id in cancelled:
-                outcome = Completion(job.id, job.attempts, JobState.CANCELLED, error="cancelled before it ran",
-                                     refund_attempt=True, message="cancelled")  # fmt: skip
-            elif self._stopping or job.queue in paused:
-                why = "the app is stopping" if self._stopping else "its queue was paused"
-                outcome = Completion(job.id, job.attempts, JobState.QUEUED, run_at=time.time(), refund_attempt=True,
-                                     message=f"returned to the queue before it started: {why}")  # fmt: skip
-            else:
-                keep.append(job)
-                continue
-            self._pending.append((_Run(job, self._root, None), outcome))
-        self._ready = keep
+        for job, outcome in self._ahead.settle(cancelled, paused, self._stopping):
+            self._pending.append((Run(job, self._root, None), outcome))
 
-    def _announce_completion(self, run: _Run, completion: Completion) -> None:
-        self._flush_logs()
-        with self._progress_lock:
-            self._progress.pop(completion.job_id, None)
-            self._progress_unsaved.pop(completion.job_id, None)
-            self._log_counts.pop(completion.job_id, None)
+    def _announce_completion(self, run: Run, completion: Completion) -> None:
+        self._output.flush_logs()
+        self._output.forget(completion.job_id)
         if completion.progress is not None or completion.progress_message:
             self._publish(JobEvent("progress", completion.job_id, run.job.queue, completion.state.value,
                                    {"progress": 1.0 if completion.state is JobState.SUCCEEDED else completion.progress,
@@ -488,8 +356,8 @@ class PoolWorker(QObject):
         handler = self._registry.get_handler(job.type) if self._registry else None
         ctx = self._root.with_timeout(job.timeout) if job.timeout else self._root.with_cancel()
         job.context = ctx
-        job.attach_reporter(self._report_progress)
-        run = _Run(job, ctx, handler)
+        job.attach_reporter(self._output.report_progress)
+        run = Run(job, ctx, handler)
         with self._cancel_lock:
             self._running[job.id] = run
             cancelled = job.id in self._cancel_before_start
@@ -510,8 +378,8 @@ class PoolWorker(QObject):
             if changed:
                 self._publish(JobEvent("external_change"))  # another process committed: views re-read
             self._data_version = version
-            if changed and (self._running or self._ready):
-                for job_id in self.store.cancel_requested_among([*self._running, *(job.id for job in self._ready)]):
+            if changed and (self._running or self._ahead.ready):
+                for job_id in self.store.cancel_requested_among([*self._running, *(job.id for job in self._ahead.ready)]):
                     run = self._running.get(job_id)
                     if run is not None:
                         run.ctx.cancel()
@@ -551,38 +419,11 @@ class PoolWorker(QObject):
     @Slot()
     def _flush(self) -> None:
         """Coalesced progress (~10/s per job to listeners, ~1/s to disk) and log lines."""
-        with self._progress_lock:
-            progress, self._progress = self._progress, {}
-            self._progress_unsaved.update(progress)
-        for job_id, (fraction, message) in progress.items():
-            run = self._running.get(job_id)
-            self._publish(JobEvent("progress", job_id, run.job.queue if run else None, JobState.RUNNING.value,
-                                   {"progress": fraction, "message": message}))  # fmt: skip
-        now = time.monotonic()
-        if self._progress_unsaved and now - self._last_progress_save >= PROGRESS_PERSIST_EVERY:
-            with self._progress_lock:
-                unsaved, self._progress_unsaved = self._progress_unsaved, {}
-            try:
-                self.store.save_progress([(job_id, p, m) for job_id, (p, m) in unsaved.items()])
-                self._last_progress_save = now
-            except StoreError:
-                log.exception("could not save progress; will try again")
-        self._flush_logs()
+        self._output.flush()
 
-    def _flush_logs(self) -> None:
-        with self._progress_lock:
-            lines, self._logs = self._logs, []
-        if not lines:
-            return
-        try:
-            self.store.append_logs(lines)
-        except StoreError:
-            log.exception("could not save %d log line(s); dropping them", len(lines))
-            return
-        for job_id, at, level, message in lines:
-            run = self._running.get(job_id)
-            queue = run.job.queue if run else None
-            self._publish(JobEvent("log", job_id, queue, data={"at": at, "level": level, "message": message}))
+    def _queue_of(self, job_id: int) -> str | None:
+        run = self._running.get(job_id)
+        return run.job.queue if run else None
 
     def _publish(self, event: JobEvent) -> None:
         self.bus.publish(event)

@@ -1,5 +1,8 @@
 """SqliteJobStore: the durable queue in one SQLite file (WAL).
 
+The worker's writes (claim, completions, recovery, progress, logs, checkpoints) are in
+sqlite_worker.WorkerStoreMixin; the row shapes in rows.
+
 Thread-safety: one connection per thread, every write in `BEGIN IMMEDIATE`, so two
 threads or two processes never claim the same job. Every method that changes state
 commits before it returns; callers announce changes only afterwards.
@@ -7,16 +10,13 @@ commits before it returns; callers announce changes only afterwards.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,57 +31,18 @@ from ..core.job import (
     encode_payload,
     validate_queue_name,
 )
-from ..core.runner import Completion
+from .rows import JOB_COLUMNS, SORTABLE_COLUMNS, QueueInfo, row_to_job
+from .sqlite_worker import BACKSTOP_CHECKPOINT_PAGES, WorkerStoreMixin
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 SOURCES = ("api", "cli", "socket", "gui", "worker", "recovery")
-JOB_COLUMNS = (
-    "id, type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress, "
-    "progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id, cancel_requested"
-)
-SORTABLE_COLUMNS = {
-    "id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at", "finished_at", "progress",
-}  # fmt: skip
 LOG_LINES_PER_JOB = 10_000
-BACKSTOP_CHECKPOINT_PAGES = 4_000  # see checkpoint_in_background (SQLite's default is 1,000)
-
-@dataclass(frozen=True)
-class QueueInfo:
-    name: str
-    concurrency: int
-    paused: bool
-    counts: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "concurrency": self.concurrency, "paused": self.paused, "counts": self.counts}
 
 
-def row_to_job(row: sqlite3.Row | tuple) -> Job:
-    (job_id, job_type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress,
-     progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id,
-     cancel_requested) = row  # fmt: skip
-    job = Job(job_type, json.loads(payload), queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout)
-    job.id = job_id
-    job.state = JobState(state)
-    job.attempts = attempts
-    job.run_at = run_at
-    job.progress = progress
-    job.progress_message = progress_message
-    job.result = json.loads(result) if result is not None else None
-    job.error = error
-    job.traceback = traceback
-    job.created_at = created_at
-    job.started_at = started_at
-    job.finished_at = finished_at
-    job.instance_id = instance_id
-    job.cancel_requested = bool(cancel_requested)
-    return job
-
-
-class SqliteJobStore:
+class SqliteJobStore(WorkerStoreMixin):
     """The JobStore on a SQLite file. `synchronous`: 'normal' (default) or 'full'.
 
     'normal' (WAL) survives any crash of the app: a commit is in the WAL before we
@@ -158,50 +119,6 @@ class SqliteJobStore:
             except sqlite3.Error:
                 pass
         self._local = threading.local()
-
-    def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:
-        """Move WAL checkpoints, and the fsync each one ends with, off the committing threads.
-
-        By default SQLite checkpoints inside a commit every 1,000 WAL pages, which stalls
-        that commit for milliseconds (the enqueue→start p99 showed it). From now on a
-        daemon thread runs a PASSIVE checkpoint every `every` seconds, and this thread's
-        connection and every new one checkpoint on commit only as a backstop, when a
-        write storm with no pause has let the WAL reach BACKSTOP_CHECKPOINT_PAGES (a
-        background checkpoint cannot finish while writes keep coming). Call it from the
-        long-running app's main thread before other threads open connections. Returns a
-        function that stops the thread, runs a last checkpoint and restores the default.
-        """
-        self._checkpoint_on_commit = False
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
-        stop = threading.Event()
-
-        def checkpoint_now() -> None:
-            try:
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as exc:  # busy or closed: the next round (or the next writer) does it
-                log.debug("background checkpoint of %s skipped: %s", self.path, exc)
-
-        def run() -> None:
-            while not stop.wait(every):
-                checkpoint_now()
-            conn = getattr(self._local, "conn", None)
-            if conn is not None:  # this thread's connection ends with it
-                with self._connections_lock:
-                    if conn in self._all_connections:
-                        self._all_connections.remove(conn)
-                conn.close()
-
-        thread = threading.Thread(target=run, name="acacia-wal-checkpoint", daemon=True)
-        thread.start()
-
-        def stop_checkpoints() -> None:
-            stop.set()
-            thread.join()
-            self._checkpoint_on_commit = True
-            self.conn.execute("PRAGMA wal_autocheckpoint = 1000")
-            checkpoint_now()
-
-        return stop_checkpoints
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap 'anything new?' poll."""
@@ -454,206 +371,6 @@ class SqliteJobStore:
         if row is None:
             raise JobNotFoundError(f"no job with id {job_id}")
         return row_to_job(row)
-
-    # -- the worker's side ---------------------------------------------------------
-    def register_instance(self, instance_id: str) -> None:
-        now = time.time()
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO instances (id, pid, hostname, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                (instance_id, os.getpid(), socket.gethostname(), now, now),
-            )
-
-    def heartbeat(self, instance_id: str) -> None:
-        with self._write() as conn:
-            conn.execute("UPDATE instances SET heartbeat_at = ? WHERE id = ?", (time.time(), instance_id))
-
-    def unregister_instance(self, instance_id: str) -> None:
-        with self._write() as conn:
-            conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
-
-    def owners_of_running_jobs(self) -> list[str]:
-        rows = self.conn.execute("SELECT DISTINCT instance_id FROM jobs WHERE state = 'running'")
-        return [row[0] for row in rows]
-
-    def instances(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT id, pid, hostname, started_at, heartbeat_at FROM instances")
-        return [dict(zip(("id", "pid", "hostname", "started_at", "heartbeat_at"), r, strict=True)) for r in rows]
-
-    def recover_instance(self, instance_id: str, fail_types: Iterable[str] = ()) -> list[tuple[JobId, str]]:
-        """Settle the running jobs of a dead instance. Returns (job id, new state) pairs.
-
-        Requeued (the lost attempt counts) unless the handler declared on_interrupt='fail'
-        (→ interrupted) or attempts are used up (→ failed).
-        """
-        fail = set(fail_types)
-        changed: list[tuple[JobId, str]] = []
-        now = time.time()
-        with self._write() as conn:
-            rows = conn.execute(
-                "SELECT id, type, attempts, max_attempts FROM jobs WHERE state = 'running' AND instance_id = ?",
-                (instance_id,),
-            ).fetchall()
-            for job_id, job_type, attempts, max_attempts in rows:
-                if job_type in fail:
-                    new, msg = "interrupted", "the app stopped while this job ran; its handler is not safe to repeat"
-                elif attempts >= max_attempts:
-                    new, msg = "failed", f"the app stopped while this job ran, and its {max_attempts} attempt(s) are used up"
-                else:
-                    new, msg = "queued", "requeued after the app stopped while this job ran"
-                final = new != "queued"
-                conn.execute(
-                    "UPDATE jobs SET state = ?, instance_id = NULL, error = ?, finished_at = ?, run_at = ?,"
-                    " cancel_requested = 0 WHERE id = ?",
-                    (new, msg if final else None, now if final else None, now, job_id),
-                )
-                self._event(conn, job_id, "recovery", "running", new, msg, at=now)
-                changed.append((job_id, new))
-            conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
-        return changed
-
-    def promote_due(self, now: float | None = None) -> list[tuple[JobId, str]]:
-        """Scheduled jobs whose time has come → queued. Returns (id, queue) pairs."""
-        now = time.time() if now is None else now
-        conn = self.conn
-        if conn.execute("SELECT 1 FROM jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1", (now,)).fetchone() is None:
-            return []
-        with self._write() as conn:
-            rows = conn.execute(
-                "UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ? RETURNING id, queue", (now,)
-            ).fetchall()
-            conn.executemany(
-                "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
-                " VALUES (?, ?, 'worker', 'scheduled', 'queued', 'due')",
-                [(job_id, now) for job_id, _ in rows],
-            )
-        return [(job_id, queue) for job_id, queue in rows]
-
-    def next_due_time(self) -> float | None:
-        row = self.conn.execute("SELECT min(run_at) FROM jobs WHERE state = 'scheduled'").fetchone()
-        return row[0]
-
-    def complete_and_claim(
-        self,
-        completions: Sequence[Completion],
-        instance_id: str,
-        free_slots: int,
-        prefetch: int = 0,
-        no_prefetch_types: Iterable[str] = (),
-    ) -> tuple[list[Completion], list[Job]]:
-        """Apply finished runs and claim up to `free_slots` + `prefetch` queued jobs, in one transaction.
-
-        A completion applies only while its run still owns the job (same instance,
-        same attempt, still running); the applied ones are returned. Claiming respects
-        paused queues and each queue's concurrency across every instance. Claimed jobs
-        come best first; the `prefetch` ones (claimed ahead, beyond the free slots) stop
-        before the first job whose type is in `no_prefetch_types`.
-        """
-        now = time.time()
-        with self._write() as conn:
-            applied = self._apply_completions(conn, completions, instance_id, now)
-            wanted = free_slots + prefetch
-            claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
-        return applied, claimed
-
-    def _apply_completions(self, conn: sqlite3.Connection, completions: Sequence[Completion],
-                           instance_id: str, now: float) -> list[Completion]:  # fmt: skip
-        applied: list[Completion] = []
-        events = []
-        for c in completions:
-            final = c.state.is_final
-            cur = conn.execute(
-                "UPDATE jobs SET state = ?, instance_id = NULL, result = ?, error = ?, traceback = ?,"
-                " finished_at = ?, run_at = coalesce(?, run_at), attempts = attempts - ?,"
-                " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE coalesce(?, progress) END,"
-                " progress_message = ?, cancel_requested = 0"
-                " WHERE id = ? AND state = 'running' AND instance_id = ? AND attempts = ?",
-                (c.state.value, c.result, c.error, c.traceback, now if final else None, c.run_at,
-                 1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message,
-                 c.job_id, instance_id, c.attempt),
-            )  # fmt: skip
-            if cur.rowcount:
-                applied.append(c)
-                events.append((c.job_id, now, "running", c.state.value, c.message or (c.error or "")[:500]))
-        conn.executemany(
-            "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, 'worker', ?, ?, ?)", events
-        )
-        return applied
-
-    def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float,
-               prefetch: int = 0, no_prefetch_types: Iterable[str] = ()) -> list[Job]:  # fmt: skip
-        wanted = free_slots + prefetch
-        queues = conn.execute("SELECT name, concurrency FROM queues WHERE paused = 0").fetchall()
-        if not queues:
-            return []
-        limited = {name: limit for name, limit in queues if limit > 0}
-        running: dict[str, int] = {}
-        if limited:
-            running = dict(conn.execute("SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue").fetchall())
-        candidates: list[tuple[int, int, str]] = []  # (-priority, id, type)
-        for name, limit in queues:
-            room = wanted if limit == 0 else min(wanted, limit - running.get(name, 0))
-            if room <= 0:
-                continue
-            candidates.extend(
-                (-priority, job_id, job_type)
-                for job_id, priority, job_type in conn.execute(
-                    "SELECT id, priority, type FROM jobs WHERE state = 'queued' AND queue = ?"
-                    " ORDER BY priority DESC, id LIMIT ?",
-                    (name, room),
-                )
-            )
-        ordered = sorted(candidates)[:wanted]
-        ids = [job_id for _, job_id, _ in ordered[:free_slots]]
-        excluded = set(no_prefetch_types)
-        for _, job_id, job_type in ordered[free_slots:]:
-            if job_type in excluded:
-                break  # keeps priority order: nothing behind it is claimed ahead of it
-            ids.append(job_id)
-        if not ids:
-            return []
-        marks = ", ".join("?" * len(ids))
-        rows = conn.execute(
-            f"UPDATE jobs SET state = 'running', instance_id = ?, attempts = attempts + 1, started_at = ?,"
-            f" finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
-            f" WHERE id IN ({marks}) AND state = 'queued' RETURNING {JOB_COLUMNS}",
-            [instance_id, now, *ids],
-        ).fetchall()
-        conn.executemany(
-            "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
-            " VALUES (?, ?, 'worker', 'queued', 'running', ?)",
-            [(row[0], now, f"attempt {row[6]}") for row in rows],
-        )
-        jobs = [row_to_job(row) for row in rows]
-        jobs.sort(key=lambda j: (-j.priority, j.id))
-        return jobs
-
-    def cancel_requested_among(self, job_ids: Iterable[JobId]) -> list[JobId]:
-        """Which of these running jobs someone (another process) asked to cancel."""
-        ids = list(job_ids)
-        if not ids:
-            return []
-        marks = ", ".join("?" * len(ids))
-        return [r[0] for r in self.conn.execute(f"SELECT id FROM jobs WHERE cancel_requested = 1 AND id IN ({marks})", ids)]
-
-    def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
-        if not updates:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE jobs SET progress = ?, progress_message = ? WHERE id = ? AND state = 'running'",
-                [(progress, message, job_id) for job_id, progress, message in updates],
-            )
-
-    def append_logs(self, lines: Sequence[tuple[JobId, float, str, str]]) -> None:
-        if not lines:
-            return
-        with self._write() as conn:
-            conn.executemany("INSERT INTO job_logs (job_id, at, level, message) VALUES (?, ?, ?, ?)", lines)
-
-    def log_count(self, job_id: JobId) -> int:
-        return self.conn.execute("SELECT count(*) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()[0]
 
 
 def _split_sql(script: str) -> list[str]:

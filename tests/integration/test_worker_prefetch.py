@@ -151,7 +151,7 @@ def test_a_batch_of_completions_applies_only_where_the_run_still_owns_its_job(tm
 
 
 def test_pool_tasks_end_when_idle_and_come_back_for_new_work(engine, monkeypatch):
-    import acacia_gui.qt.worker as worker_module
+    import acacia_gui.qt.pool_tasks as worker_module
 
     monkeypatch.setattr(worker_module, "IDLE_TASK_EXIT", 0.05)
     ran = setup(engine)
