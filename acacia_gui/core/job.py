@@ -186,20 +186,29 @@ def validate_queue_name(queue: object) -> str:
     return queue
 
 
+# One encoder for every payload and result: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_payload(payload: Any) -> str:
     """Payload → JSON text, refusing what JSON cannot carry (NaN, sets, objects, bytes)."""
     try:
-        text = json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        text = _ENCODER.encode(payload)
     except ValueError as exc:
         raise InvalidPayloadError(f"payload is not valid JSON: {exc} (NaN and Infinity are not allowed)") from None
     except (TypeError, RecursionError) as exc:
         raise InvalidPayloadError(f"payload is not JSON-serialisable: {exc}") from None
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
+    if len(text) * 4 <= MAX_PAYLOAD_BYTES:  # small for sure: only the lone-surrogate check is left
+        size = 0
+    else:
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PAYLOAD_BYTES:
         raise InvalidPayloadError(f"payload is larger than {MAX_PAYLOAD_BYTES // (1024 * 1024)} MiB")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidPayloadError("payload contains a lone surrogate and is not valid UTF-8") from None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidPayloadError("payload contains a lone surrogate and is not valid UTF-8") from None
     return text
 
 
@@ -208,7 +217,7 @@ def encode_result(result: Any) -> str | None:
     if result is None:
         return None
     try:
-        return json.dumps(result, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        return _ENCODER.encode(result)
     except (ValueError, TypeError, RecursionError) as exc:
         raise InvalidPayloadError(f"handler returned a value that is not JSON ({type(result).__name__}): {exc}") from None
 

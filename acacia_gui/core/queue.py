@@ -45,12 +45,17 @@ class JobQueue:
     # -- enqueue -------------------------------------------------------------------
     def prepare(self, job: Job, *, allow_unknown: bool = True) -> Job:
         """Validate a job and fill in its handler's defaults; raises InvalidJobError."""
+        self._prepare(job, allow_unknown)
+        return job
+
+    def _prepare(self, job: Job, allow_unknown: bool) -> str:
+        """prepare(), returning the encoded payload so it is encoded once per enqueue."""
         validate_job_type(job.type)
         handler = self.registry.get_handler(job.type)
         if handler is None and not allow_unknown:
             known = ", ".join(self.registry.job_types()) or "none (no plugin is loaded)"
             raise UnknownJobTypeError(f"unknown job type {job.type!r}; known types: {known}")
-        encode_payload(job.payload)
+        payload_text = encode_payload(job.payload)
         if handler is not None:
             if handler.schema is not None and self.payload_validator is not None:
                 self.payload_validator(handler, job.payload)
@@ -62,7 +67,7 @@ class JobQueue:
         job.delay = validate_delay(job.delay or 0.0)
         job.max_attempts = validate_max_attempts(job.max_attempts if job.max_attempts is not None else 1)
         job.timeout = validate_timeout(job.timeout)
-        return job
+        return payload_text
 
     def enqueue(self, ctx: Context, job: Job, *, source: str = "api", allow_unknown: bool = True) -> JobId:
         """Validate and persist one job; return its id."""
@@ -72,10 +77,10 @@ class JobQueue:
                      allow_unknown: bool = True) -> list[JobId]:  # fmt: skip
         """All or nothing: every job is validated before one transaction writes them all."""
         ctx.check()
-        prepared = [self.prepare(job, allow_unknown=allow_unknown) for job in jobs]
+        texts = [self._prepare(job, allow_unknown) for job in jobs]
         ctx.check()
-        ids = self.store.insert_jobs(prepared, source)
-        for job in prepared:
+        ids = self.store.insert_jobs(jobs, source, texts)
+        for job in jobs:
             self.bus.publish(JobEvent("enqueued", job.id, job.queue, job.state.value, {"type": job.type}))
         return ids
 

@@ -60,6 +60,7 @@ class SqliteJobStore(WorkerStoreMixin):
         self._all_connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._checkpoint_on_commit = True
+        self._known_queues: set[str] = set()  # queue rows known to exist (queues are never deleted)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
 
@@ -151,6 +152,7 @@ class SqliteJobStore(WorkerStoreMixin):
 
     # -- queues --------------------------------------------------------------------
     def _ensure_queues(self, conn: sqlite3.Connection, names: Iterable[str], now: float) -> None:
+        """Create missing queue rows; insert_jobs skips this for queues it saw committed."""
         conn.executemany(
             "INSERT INTO queues (name, concurrency, paused, created_at) VALUES (?, 0, 0, ?) ON CONFLICT (name) DO NOTHING",
             [(name, now) for name in set(names)],
@@ -188,37 +190,57 @@ class SqliteJobStore(WorkerStoreMixin):
             conn.execute("UPDATE queues SET concurrency = ? WHERE name = ?", (concurrency, name))
 
     # -- enqueue -------------------------------------------------------------------
-    def insert_jobs(self, jobs: Sequence[Job], source: str) -> list[JobId]:
-        """Insert already-validated jobs in one transaction; fills in their ids and times."""
+    def insert_jobs(self, jobs: Sequence[Job], source: str, payload_texts: Sequence[str] | None = None) -> list[JobId]:
+        """Insert already-validated jobs in one transaction; fills in their ids and times.
+
+        `payload_texts`: the payloads already encoded by encode_payload (JobQueue passes
+        them, so a payload is encoded once); encoded here when not given.
+        """
         now = time.time()
+        texts = payload_texts if payload_texts is not None else [encode_payload(job.payload) for job in jobs]
         rows = []
-        for job in jobs:
-            payload_text = encode_payload(job.payload)
+        for job, payload_text in zip(jobs, texts, strict=True):
             delay = job.delay or 0.0
             job.run_at = now + delay
             job.state = JobState.SCHEDULED if delay > 0 else JobState.QUEUED
             job.created_at = now
-            rows.append((job, payload_text))
-        ids: list[JobId] = []
-        with self._write() as conn:
-            self._ensure_queues(conn, [job.queue or "default" for job, _ in rows], now)
-            for job, payload_text in rows:
-                cur = conn.execute(
-                    "INSERT INTO jobs (type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (job.type, job.queue or "default", job.priority, job.state.value, payload_text,
-                     job.max_attempts or 1, job.run_at, job.timeout, now),
-                )  # fmt: skip
-                ids.append(cur.lastrowid)
-            conn.executemany(
-                "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, NULL, ?, 'enqueued')",
-                [(job_id, now, source, job.state.value) for job_id, (job, _) in zip(ids, rows, strict=True)],
-            )
-        for job_id, (job, _) in zip(ids, rows, strict=True):
-            job.id = job_id
             job.queue = job.queue or "default"
+            rows.append((job.type, job.queue, job.priority, job.state.value, payload_text,
+                         job.max_attempts or 1, job.run_at, job.timeout, now))  # fmt: skip
+        new_queues = {job.queue for job in jobs} - self._known_queues
+        with self._write() as conn:
+            if new_queues:
+                self._ensure_queues(conn, new_queues, now)
+            ids = self._insert_rows(conn, rows)
+            events = [(job_id, now, source, row[3]) for job_id, row in zip(ids, rows, strict=True)]
+            sql = "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, NULL, ?, 'enqueued')"
+            if len(events) == 1:
+                conn.execute(sql, events[0])
+            else:
+                conn.executemany(sql, events)
+        self._known_queues.update(new_queues)  # only once committed: a rolled-back queue row is not known
+        for job_id, job in zip(ids, jobs, strict=True):
+            job.id = job_id
             job.max_attempts = job.max_attempts or 1
         return ids
+
+    @staticmethod
+    def _insert_rows(conn: sqlite3.Connection, rows: list[tuple]) -> list[JobId]:
+        """Insert job rows; returns their ids.
+
+        Many rows go in one executemany: under BEGIN IMMEDIATE nobody else inserts, and
+        AUTOINCREMENT gives each row one more than the largest id ever used, so the ids
+        are the consecutive run ending at last_insert_rowid().
+        """
+        sql = ("INSERT INTO jobs (type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")  # fmt: skip
+        if len(rows) == 1:
+            return [conn.execute(sql, rows[0]).lastrowid]
+        if not rows:
+            return []
+        conn.executemany(sql, rows)
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last - len(rows) + 1, last + 1))
 
     # -- reading -------------------------------------------------------------------
     def get_job(self, job_id: JobId) -> Job | None:
