@@ -17,11 +17,13 @@ from .errors import Cancelled, DeadlineExceeded
 class Context:
     """Cancellation signal plus an optional deadline, shared by a job and its helpers."""
 
-    __slots__ = ("__weakref__", "_callbacks", "_cause", "_children", "_deadline", "_event", "_lock", "_parent", "_timer")
+    __slots__ = ("__weakref__", "_callbacks", "_cause", "_children", "_deadline", "_done", "_event", "_lock", "_parent",
+                 "_timer")  # fmt: skip
 
     def __init__(self, parent: Context | None = None, deadline: float | None = None) -> None:
         self._parent = parent
-        self._event = threading.Event()
+        self._done = False  # cancelled; set under _lock
+        self._event: threading.Event | None = None  # made by the first wait(): most contexts never wait
         self._lock = threading.Lock()
         self._cause: BaseException | None = None
         self._children: list[Context] = []
@@ -32,7 +34,7 @@ class Context:
         self._deadline = deadline
         if parent is not None:
             parent._adopt(self)
-        if deadline is not None and not self._event.is_set():
+        if deadline is not None and not self._done:
             delay = deadline - time.monotonic()
             if delay <= 0:
                 self.cancel(DeadlineExceeded("deadline exceeded"))
@@ -62,7 +64,7 @@ class Context:
     # -- state ----------------------------------------------------------------------
     @property
     def cancelled(self) -> bool:
-        if self._event.is_set():
+        if self._done:
             return True
         if self._deadline is not None and time.monotonic() >= self._deadline:
             self._expire()
@@ -100,17 +102,27 @@ class Context:
         remaining = self.remaining
         if remaining is not None:
             timeout = remaining if timeout is None else min(timeout, remaining)
-        self._event.wait(timeout)
+        event = self._event
+        if event is None:
+            with self._lock:
+                if self._event is None:
+                    self._event = threading.Event()
+                    if self._done:
+                        self._event.set()
+                event = self._event
+        event.wait(timeout)
         return self.cancelled
 
     # -- actions --------------------------------------------------------------------
     def cancel(self, cause: BaseException | None = None) -> None:
         """Cancel this context and all its children. Idempotent; the first cause wins."""
         with self._lock:
-            if self._event.is_set():
+            if self._done:
                 return
             self._cause = cause if cause is not None else Cancelled("cancelled")
-            self._event.set()
+            self._done = True
+            if self._event is not None:
+                self._event.set()
             children, self._children = self._children, []
             callbacks, self._callbacks = self._callbacks, []
             timer, self._timer = self._timer, None
@@ -129,7 +141,7 @@ class Context:
     def on_cancel(self, callback: Callable[[], None]) -> None:
         """Call `callback` (from whichever thread cancels) once this context is cancelled."""
         with self._lock:
-            if not self._event.is_set():
+            if not self._done:
                 self._callbacks.append(callback)
                 return
         callback()
@@ -150,7 +162,7 @@ class Context:
 
     def _adopt(self, child: Context) -> None:
         with self._lock:
-            if not self._event.is_set():
+            if not self._done:
                 self._children.append(child)
                 return
         child.cancel(self._cause)

@@ -326,8 +326,10 @@ class PoolWorker(QObject):
     def _free_slots(self) -> int:
         if self._stopping:
             return 0
-        finishing = {id(run) for run, _ in self._pending}
-        busy = sum(1 for run in self._live_runs() if id(run) not in finishing)
+        running = self._running
+        busy = sum(1 for run in running.values() if not run.abandoned)
+        if self._pending:  # a finished run whose write waits frees its slot already
+            busy -= sum(1 for run, _ in self._pending if not run.abandoned and running.get(run.job.id) is run)
         return max(0, self._concurrency - busy)
 
     def _settle_buffer(self) -> None:

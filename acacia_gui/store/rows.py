@@ -29,23 +29,23 @@ class QueueInfo:
         return {"name": self.name, "concurrency": self.concurrency, "paused": self.paused, "counts": self.counts}
 
 
+_STATES = {state.value: state for state in JobState}
+_new_job = object.__new__
+_loads = json.loads
+
+
 def row_to_job(row: sqlite3.Row | tuple) -> Job:
-    (job_id, job_type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress,
-     progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id,
-     cancel_requested) = row  # fmt: skip
-    job = Job(job_type, json.loads(payload), queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout)
-    job.id = job_id
-    job.state = JobState(state)
-    job.attempts = attempts
-    job.run_at = run_at
-    job.progress = progress
-    job.progress_message = progress_message
-    job.result = json.loads(result) if result is not None else None
-    job.error = error
-    job.traceback = traceback
-    job.created_at = created_at
-    job.started_at = started_at
-    job.finished_at = finished_at
-    job.instance_id = instance_id
+    """A Job from a JOB_COLUMNS row. Sets every slot directly (no __init__, no enum call):
+    the worker builds one per claimed job, and the GUI one per visible row."""
+    job = _new_job(Job)
+    (job.id, job.type, job.queue, job.priority, state, payload, job.attempts, job.max_attempts, job.run_at,
+     job.timeout, job.progress, job.progress_message, result, job.error, job.traceback, job.created_at,
+     job.started_at, job.finished_at, job.instance_id, cancel_requested) = row  # fmt: skip
+    job.state = _STATES[state]
+    job.payload = _loads(payload)
+    job.result = _loads(result) if result is not None else None
     job.cancel_requested = bool(cancel_requested)
+    job.context = None
+    job._reporter = None
+    job.delay = 0.0
     return job

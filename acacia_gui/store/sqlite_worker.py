@@ -176,25 +176,40 @@ class WorkerStoreMixin:
 
     def _apply_completions(self, conn: sqlite3.Connection, completions: Sequence[Completion],
                            instance_id: str, now: float) -> list[Completion]:  # fmt: skip
+        """Write the completions whose run still owns its job: one SELECT finds them, one
+        executemany writes them (the UPDATE keeps the ownership check; nothing else writes
+        inside this transaction). A job's first applicable completion wins, as if each
+        were applied in turn."""
+        owned: set[tuple[int, int]] = set()
+        ids = list({c.job_id for c in completions})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            owned.update(conn.execute(
+                f"SELECT id, attempts FROM jobs WHERE id IN ({', '.join('?' * len(chunk))})"
+                " AND state = 'running' AND instance_id = ?",
+                [*chunk, instance_id],
+            ).fetchall())  # fmt: skip
         applied: list[Completion] = []
-        events = []
+        done: set[int] = set()
         for c in completions:
-            final = c.state.is_final
-            cur = conn.execute(
-                "UPDATE jobs SET state = ?, instance_id = NULL, result = ?, error = ?, traceback = ?,"
-                " finished_at = ?, run_at = coalesce(?, run_at), attempts = attempts - ?,"
-                " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE coalesce(?, progress) END,"
-                " progress_message = ?, cancel_requested = 0"
-                " WHERE id = ? AND state = 'running' AND instance_id = ? AND attempts = ?",
-                (c.state.value, c.result, c.error, c.traceback, now if final else None, c.run_at,
-                 1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message,
-                 c.job_id, instance_id, c.attempt),
-            )  # fmt: skip
-            if cur.rowcount:
+            if (c.job_id, c.attempt) in owned and c.job_id not in done:
+                done.add(c.job_id)
                 applied.append(c)
-                events.append((c.job_id, now, "running", c.state.value, c.message or (c.error or "")[:500]))
+        if not applied:
+            return applied
         conn.executemany(
-            "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, 'worker', ?, ?, ?)", events
+            "UPDATE jobs SET state = ?, instance_id = NULL, result = ?, error = ?, traceback = ?,"
+            " finished_at = ?, run_at = coalesce(?, run_at), attempts = attempts - ?,"
+            " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE coalesce(?, progress) END,"
+            " progress_message = ?, cancel_requested = 0"
+            " WHERE id = ? AND state = 'running' AND instance_id = ? AND attempts = ?",
+            [(c.state.value, c.result, c.error, c.traceback, now if c.state.is_final else None, c.run_at,
+              1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message,
+              c.job_id, instance_id, c.attempt) for c in applied],
+        )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, 'worker', ?, ?, ?)",
+            [(c.job_id, now, "running", c.state.value, c.message or (c.error or "")[:500]) for c in applied],
         )
         return applied
 

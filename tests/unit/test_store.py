@@ -168,3 +168,17 @@ def test_disk_full_raises_store_error_and_keeps_the_file_sound(store):
     store.conn.execute("PRAGMA max_page_count = 1073741823")
     assert store.count_jobs() == 5
     assert store.integrity_check() == "ok"
+
+
+def test_jobs_read_back_have_every_attribute_set(tmp_path):
+    """row_to_job fills a Job's slots directly; a slot it missed would raise AttributeError."""
+    from acacia_gui.core.job import Job
+
+    store = SqliteJobStore(tmp_path / "acacia.db")
+    job_id = store.insert_jobs([Job("t", {"x": [1, "é"]}, queue="default", max_attempts=2)], "api")[0]
+    job = store.get_job(job_id)
+    values = {name: getattr(job, name) for name in Job.__slots__}
+    assert values["payload"] == {"x": [1, "é"]} and values["state"] == "queued" and values["context"] is None
+    assert job.to_dict()["max_attempts"] == 2
+    job.report_progress(0.5)  # no reporter attached: a no-op, not an error
+    store.close()
