@@ -86,6 +86,7 @@ class PoolWorker(QObject):
         self._running: dict[int, Run] = {}
         self._done: deque[tuple[Run, Completion]] = deque()
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
+        self._finishing: set[int] = set()  # id() of the runs in _pending: their slots are free
         self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
         self._cancel_lock = threading.Lock()
         self._cancel_before_start: set[int] = set()
@@ -271,6 +272,7 @@ class PoolWorker(QObject):
             run, completion = self._done.popleft()
             self._ahead.note_run_time(run)
             self._pending.append((run, completion))
+            self._finishing.add(id(run))
         if not self._started:
             return
         self._settle_buffer()
@@ -301,6 +303,7 @@ class PoolWorker(QObject):
             return
         self._force_write = False
         settled, self._pending = self._pending, []
+        self._finishing.clear()
         applied_ids = {(c.job_id, c.attempt) for c in applied}
         for run, completion in settled:
             current = self._running.get(completion.job_id)
@@ -326,10 +329,8 @@ class PoolWorker(QObject):
     def _free_slots(self) -> int:
         if self._stopping:
             return 0
-        running = self._running
-        busy = sum(1 for run in running.values() if not run.abandoned)
-        if self._pending:  # a finished run whose write waits frees its slot already
-            busy -= sum(1 for run, _ in self._pending if not run.abandoned and running.get(run.job.id) is run)
+        finishing = self._finishing  # a finished run whose write waits frees its slot already
+        busy = sum(1 for run in self._running.values() if not run.abandoned and id(run) not in finishing)
         return max(0, self._concurrency - busy)
 
     def _settle_buffer(self) -> None:
