@@ -57,10 +57,12 @@ class RunQueue:
     IDLE_TASK_EXIT seconds for work. Thread-safe; `submit` runs on the worker's thread.
     """
 
-    def __init__(self, pool: QThreadPool, log_capture: JobLogCapture, post: Callable[[Run, Completion], None]) -> None:
+    def __init__(self, pool: QThreadPool, log_capture: JobLogCapture, post: Callable[[Run, Completion], None],
+                 take: Callable[[], Run | None] = lambda: None) -> None:  # fmt: skip
         self._pool = pool
         self._log_capture = log_capture
         self._post = post
+        self._take = take  # the next run straight from the claim-ahead buffer, or None
         self._runs: SimpleQueue[Run | None] = SimpleQueue()
         self._lock = threading.Lock()
         self._tasks = 0  # tasks that will come back for another run
@@ -85,20 +87,27 @@ class RunQueue:
             self._runs.put(None)
 
     def _serve(self) -> None:
+        ran = False
         while True:
-            try:
-                run = self._runs.get(timeout=IDLE_TASK_EXIT)
+            try:  # runs handed over first, so none waits behind the buffer
+                run = self._runs.get_nowait()
             except Empty:
-                with self._lock:  # a run put before this check is ours to take; after it, submit starts a task
-                    if not self._runs.empty():
-                        continue
-                    self._tasks -= 1
-                    return
+                run = self._take() if ran else None
+                if run is None:
+                    try:
+                        run = self._runs.get(timeout=IDLE_TASK_EXIT)
+                    except Empty:
+                        with self._lock:  # a run put before this check is ours to take; after it, submit starts a task
+                            if not self._runs.empty():
+                                continue
+                            self._tasks -= 1
+                            return
             if run is None:
                 with self._lock:
                     self._tasks -= 1
                 return
             run_in_pool(run, self._log_capture, self._post)
+            ran = True
             if run.abandoned:
                 return  # the worker counted this task as lost when it abandoned the run
             del run  # waiting for the next one must not keep this job and its context alive

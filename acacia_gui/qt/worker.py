@@ -80,11 +80,12 @@ class PoolWorker(QObject):
         self._pool.setMaxThreadCount(self._concurrency)
         self._output = JobOutput(self.store, self._publish, self._queue_of)
         self.log_capture = JobLogCapture(self._output.capture_log)
-        self._run_queue = RunQueue(self._pool, self.log_capture, self.post_completion)
+        self._run_queue = RunQueue(self._pool, self.log_capture, self.post_completion, self.take_buffered)
         self._registry: Registry | None = None
         self._root = Context.background()
         self._running: dict[int, Run] = {}
         self._done: deque[tuple[Run, Completion]] = deque()
+        self._started_unannounced: deque[Job] = deque()  # taken from the buffer by pool tasks
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
         self._finishing: set[int] = set()  # id() of the runs in _pending: their slots are free
         self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
@@ -129,7 +130,7 @@ class PoolWorker(QObject):
         return len(self._pending) + len(self._done)
 
     def running_job_ids(self) -> set[int]:
-        return {job_id for job_id, run in self._running.items() if not run.abandoned}
+        return {job_id for job_id, run in list(self._running.items()) if not run.abandoned}
 
     @property
     def is_running(self) -> bool:
@@ -144,7 +145,7 @@ class PoolWorker(QObject):
         self._root = ctx.with_cancel()
         self._lock_file.acquire()
         self._stop_checkpoints = self.store.checkpoint_in_background()
-        self._run_queue = RunQueue(self._pool, self.log_capture, self.post_completion)
+        self._run_queue = RunQueue(self._pool, self.log_capture, self.post_completion, self.take_buffered)
         self.store.register_instance(self.instance_id)
         self.log_capture.install()
         self.recover_dead_instances()
@@ -227,12 +228,31 @@ class PoolWorker(QObject):
         self._done.append((run, completion))
         self.wake()
 
+    def take_buffered(self) -> Run | None:
+        """A pool task that finished a run takes the next claimed-ahead job itself, so a
+        slot does not wait for the main thread. Declines (the main thread decides) while
+        a cancel or pause is unsettled, or while stopping. The job's `running` state is
+        already committed; the main thread announces it before the job's outcome."""
+        with self._cancel_lock:
+            ready = self._ahead.ready
+            if not ready or self._stopping or not self._started or self._cancel_before_start or self._paused_queues:
+                return None
+            busy = sum(1 for run in list(self._running.values()) if run.finished is None and not run.abandoned)
+            if busy >= self._concurrency:  # the limit was lowered
+                return None
+            job = ready.popleft()
+            run = self._make_run(job)
+            self._running[job.id] = run
+            self._started_unannounced.append(job)
+        self.wake()
+        return run
+
     # -- main thread ----------------------------------------------------------------------
     def _live_runs(self) -> list[Run]:
-        return [run for run in self._running.values() if not run.abandoned]
+        return [run for run in list(self._running.values()) if not run.abandoned]
 
     def _abandoned_count(self) -> int:
-        return sum(1 for run in self._running.values() if run.abandoned)
+        return sum(1 for run in list(self._running.values()) if run.abandoned)
 
     def _wait_until(self, condition) -> None:
         loop_ctx = Context.background()
@@ -268,8 +288,11 @@ class PoolWorker(QObject):
         """
         with self._wake_lock:
             self._wake_posted = False
+        done = []
         while self._done:
-            run, completion = self._done.popleft()
+            done.append(self._done.popleft())
+        self._announce_started()  # after taking the outcomes: each one's start is announced first
+        for run, completion in done:
             self._ahead.note_run_time(run)
             self._pending.append((run, completion))
             self._finishing.add(id(run))
@@ -277,9 +300,12 @@ class PoolWorker(QObject):
             return
         self._settle_buffer()
         free = self._free_slots()
-        ready = self._ahead.ready
-        while free > 0 and ready:
-            self._start_run(ready.popleft())
+        while free > 0:
+            with self._cancel_lock:
+                job = self._ahead.ready.popleft() if self._ahead.ready else None
+            if job is None:
+                break
+            self._start_run(job)
             free -= 1
         refill = self._ahead.refill(0 if self._stopping else self._ahead.depth(self._concurrency))
         urgent = free or refill > 0 or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
@@ -316,7 +342,8 @@ class PoolWorker(QObject):
                 self._announce_completion(run, completion)
         for job in claimed[:free]:
             self._start_run(job)
-        self._ahead.ready.extend(claimed[free:])
+        with self._cancel_lock:
+            self._ahead.ready.extend(claimed[free:])
         if claimed and len(claimed) == free + prefetch:
             self.wake()  # maybe more waiting
 
@@ -330,7 +357,7 @@ class PoolWorker(QObject):
         if self._stopping:
             return 0
         finishing = self._finishing  # a finished run whose write waits frees its slot already
-        busy = sum(1 for run in self._running.values() if not run.abandoned and id(run) not in finishing)
+        busy = sum(1 for run in list(self._running.values()) if not run.abandoned and id(run) not in finishing)
         return max(0, self._concurrency - busy)
 
     def _settle_buffer(self) -> None:
@@ -340,7 +367,8 @@ class PoolWorker(QObject):
         with self._cancel_lock:  # every job we own is in the buffer or _running now, so older marks are stale
             cancelled, self._cancel_before_start = self._cancel_before_start, set()
             paused, self._paused_queues = self._paused_queues, set()
-        for job, outcome in self._ahead.settle(cancelled, paused, self._stopping):
+            settled = self._ahead.settle(cancelled, paused, self._stopping)
+        for job, outcome in settled:
             self._pending.append((Run(job, self._root, None), outcome))
 
     def _announce_completion(self, run: Run, completion: Completion) -> None:
@@ -355,20 +383,33 @@ class PoolWorker(QObject):
         self._publish(event)
         self.job_finished.emit(event)
 
-    def _start_run(self, job: Job) -> None:
+    def _make_run(self, job: Job) -> Run:
+        """The run of a job about to start (any thread): its context, with its timeout, and handler."""
         handler = self._registry.get_handler(job.type) if self._registry else None
         ctx = self._root.with_timeout(job.timeout) if job.timeout else self._root.with_cancel()
         job.context = ctx
         job.attach_reporter(self._output.report_progress)
-        run = Run(job, ctx, handler)
+        return Run(job, ctx, handler)
+
+    def _announce_started(self) -> None:
+        """Publish `running` for the jobs pool tasks took from the buffer."""
+        while self._started_unannounced:
+            self._announce_running(self._started_unannounced.popleft())
+
+    def _announce_running(self, job: Job) -> None:
+        self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
+                               {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
+
+    def _start_run(self, job: Job) -> None:
+        run = self._make_run(job)
+        ctx = run.ctx
         with self._cancel_lock:
             self._running[job.id] = run
             cancelled = job.id in self._cancel_before_start
             self._cancel_before_start.discard(job.id)
         if cancelled:
             ctx.cancel()
-        self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
-                               {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
+        self._announce_running(job)
         self._run_queue.submit(run, self._concurrency)
 
     @Slot()
@@ -381,8 +422,10 @@ class PoolWorker(QObject):
             if changed:
                 self._publish(JobEvent("external_change"))  # another process committed: views re-read
             self._data_version = version
-            if changed and (self._running or self._ahead.ready):
-                for job_id in self.store.cancel_requested_among([*self._running, *(job.id for job in self._ahead.ready)]):
+            with self._cancel_lock:
+                owned = [*self._running, *(job.id for job in self._ahead.ready)]
+            if changed and owned:
+                for job_id in self.store.cancel_requested_among(owned):
                     run = self._running.get(job_id)
                     if run is not None:
                         run.ctx.cancel()
@@ -422,6 +465,7 @@ class PoolWorker(QObject):
     @Slot()
     def _flush(self) -> None:
         """Coalesced progress (~10/s per job to listeners, ~1/s to disk) and log lines."""
+        self._announce_started()  # a job's `running` comes before its progress
         self._output.flush()
 
     def _queue_of(self, job_id: int) -> str | None:

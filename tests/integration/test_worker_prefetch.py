@@ -192,3 +192,39 @@ def test_wal_checkpoints_run_in_the_background_while_the_worker_runs(engine, tmp
     assert os.path.getsize(tmp_path / "acacia.db-wal") < 3 * BACKSTOP_CHECKPOINT_PAGES * 4120  # 4 KiB pages
     engine.stop()
     assert checkpoint_threads() == 0 and autocheckpoint() == 1000
+
+
+def test_pool_tasks_take_buffered_jobs_within_the_limit_and_running_is_announced_first(engine):
+    """Pool tasks start claimed-ahead jobs themselves; the concurrency limit (also a lowered one)
+    holds, and each job's `running` event comes before its outcome on the bus."""
+    setup(engine, concurrency=2)
+    lock = threading.Lock()
+    now = [0]
+    peak = [0]
+
+    def counted(ctx, job):
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        time.sleep(0.0005)  # short: the buffer fills, and pool tasks feed themselves from it
+        with lock:
+            now[0] -= 1
+
+    engine.registry.register_handler("counted", counted)
+    first = [engine.enqueue("counted") for _ in range(300)]
+    for job_id in first:
+        engine.wait_state(job_id, "succeeded")
+    assert peak[0] <= 2
+    engine.worker.set_concurrency(1)
+    peak[0] = 0
+    second = [engine.enqueue("counted") for _ in range(200)]
+    for job_id in second:
+        engine.wait_state(job_id, "succeeded")
+    assert peak[0] == 1
+    order: dict[int, list[str]] = {}
+    for event in engine.events:
+        if event.kind == "state" and event.job_id in order.keys() | set(first + second):
+            order.setdefault(event.job_id, []).append(event.state)
+    for job_id in first + second:
+        states = order[job_id]
+        assert states.index("running") < states.index("succeeded"), (job_id, states)
