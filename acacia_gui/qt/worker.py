@@ -9,7 +9,9 @@ Progress and log lines are coalesced (job_output) and flushed by a 100 ms timer.
 When jobs are short, each transaction also claims a few jobs ahead into a local buffer
 (claim_ahead), so a slot that frees up starts the next job without waiting for a
 commit, and completions are group-committed. Runs reach long-lived pool tasks through
-a queue (pool_tasks).
+a queue (pool_tasks); a pool task that finished a run takes the next buffered job
+itself (take_buffered), and the main thread announces its start. Polling, crash
+recovery and the cancel watchdog are in worker_upkeep.
 """
 
 from __future__ import annotations
@@ -30,18 +32,18 @@ from ..core.job import Job, JobState
 from ..core.logcapture import JobLogCapture
 from ..core.queue import JobQueue
 from ..core.registry import Registry
-from ..core.runner import Completion, abandoned_completion, shutdown_completion
-from ..store.instances import InstanceLock, instance_is_alive, new_instance_id
+from ..core.runner import Completion, shutdown_completion
+from ..store.instances import InstanceLock, new_instance_id
 from .claim_ahead import PREFETCH_MAX, PREFETCH_WINDOW, ClaimAhead
 from .job_output import PROGRESS_PERSIST_EVERY, JobOutput
 from .pool_tasks import IDLE_TASK_EXIT, Run, RunQueue
+from .worker_upkeep import RECOVERY_EVERY, UpkeepMixin
 
-__all__ = ["IDLE_TASK_EXIT", "PREFETCH_MAX", "PREFETCH_WINDOW", "PROGRESS_PERSIST_EVERY", "PoolWorker"]
+__all__ = ["IDLE_TASK_EXIT", "PREFETCH_MAX", "PREFETCH_WINDOW", "PROGRESS_PERSIST_EVERY", "RECOVERY_EVERY", "PoolWorker"]
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 100  # progress and logs reach listeners at most ~10 times a second
-RECOVERY_EVERY = 2.0  # seconds between checks for dead instances' jobs
 GROUP_COMMIT_MS = 2  # a finished run waits at most this long for its write while the buffer feeds the slots
 GROUP_COMMIT_MAX = 256  # ...or until this many are waiting
 
@@ -52,7 +54,7 @@ class _Mailbox(QObject):
     wake = Signal()
 
 
-class PoolWorker(QObject):
+class PoolWorker(UpkeepMixin, QObject):
     """Runs queued jobs on a QThreadPool. Create, start() and stop() on the main thread."""
 
     job_finished = Signal(object)  # JobEvent of a run's final (or retry) state, after it is committed
@@ -204,23 +206,6 @@ class PoolWorker(QObject):
                 return
             self._wake_posted = True
         self._mailbox.wake.emit()
-
-    def recover_dead_instances(self) -> list[tuple[int, str]]:
-        """Settle jobs left `running` by instances whose process is gone."""
-        now = time.time()
-        heartbeats = {i["id"]: i["heartbeat_at"] for i in self.store.instances()}
-        fail_types = [h.job_type for h in (self._registry or []) if h.on_interrupt == "fail"]
-        changed: list[tuple[int, str]] = []
-        for owner in self.store.owners_of_running_jobs():
-            if owner == self.instance_id or instance_is_alive(self._instances_dir, owner, heartbeats.get(owner), now):
-                continue
-            log.warning("instance %s is gone; recovering its running jobs", owner)
-            changed.extend(self.store.recover_instance(owner, fail_types))
-        for job_id, state in changed:
-            self._publish(JobEvent("state", job_id, None, state, {"source": "recovery"}))
-        if changed:
-            self.wake()
-        return changed
 
     # -- called from pool threads -----------------------------------------------------
     def post_completion(self, run: Run, completion: Completion) -> None:
@@ -411,56 +396,6 @@ class PoolWorker(QObject):
             ctx.cancel()
         self._announce_running(job)
         self._run_queue.submit(run, self._concurrency)
-
-    @Slot()
-    def _on_poll(self) -> None:
-        """Pick up work from other processes, due delayed jobs, cross-process cancels, stuck handlers."""
-        now = time.time()
-        try:
-            version = self.store.data_version()
-            changed = version != self._data_version
-            if changed:
-                self._publish(JobEvent("external_change"))  # another process committed: views re-read
-            self._data_version = version
-            with self._cancel_lock:
-                owned = [*self._running, *(job.id for job in self._ahead.ready)]
-            if changed and owned:
-                for job_id in self.store.cancel_requested_among(owned):
-                    run = self._running.get(job_id)
-                    if run is not None:
-                        run.ctx.cancel()
-                    else:
-                        with self._cancel_lock:
-                            self._cancel_before_start.add(job_id)
-            promoted = self.store.promote_due(now)
-            for job_id, queue in promoted:
-                self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))
-            if time.monotonic() >= self._next_recovery:
-                self._next_recovery = time.monotonic() + RECOVERY_EVERY
-                self.store.heartbeat(self.instance_id)
-                self.recover_dead_instances()
-        except StoreError:
-            log.exception("polling the queue failed; will try again")
-            changed = promoted = True
-        self._watchdog()
-        if changed or promoted:
-            self._pump()
-
-    def _watchdog(self) -> None:
-        """Abandon handlers that ignore cancellation (or their timeout) past the grace period."""
-        now = time.monotonic()
-        for run in self._live_runs():
-            if run.ctx.cancelled and run.cancelled_at is None:
-                run.cancelled_at = now
-            if run.cancelled_at is not None and now - run.cancelled_at > self.cancel_grace:
-                run.abandoned = True
-                self._run_queue.lost_task()
-                why = (f"the handler ignored cancellation for {self.cancel_grace:g} s; "
-                       "its thread was abandoned and the job failed")  # fmt: skip
-                log.error("job %s: %s", run.job.id, why)
-                self._pool.setMaxThreadCount(self._concurrency + self._abandoned_count())
-                self._done.append((run, abandoned_completion(run.job, why)))
-                self.wake()
 
     @Slot()
     def _flush(self) -> None:
