@@ -44,13 +44,18 @@ def main() -> int:
     worker = PoolWorker(JobQueue(store, registry), concurrency=concurrency, instances_dir=__import__("pathlib").Path(instances))
     worker.start(Context.background(), registry)
 
-    def stop(*_):
-        worker.stop(Context.background().with_timeout(2))
-        app.quit()
+    stop_requested = []
 
-    signal.signal(signal.SIGTERM, stop)
+    def stop_if_asked():
+        # The signal handler only sets a flag: stopping from inside whatever slot the
+        # signal interrupted would nest a second event loop in it.
+        if stop_requested and worker.is_running:
+            worker.stop(Context.background().with_timeout(2))
+            app.exit(0)
+
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(1))
     tick = QTimer()
-    tick.timeout.connect(lambda: None)  # let Python run signal handlers
+    tick.timeout.connect(stop_if_asked)  # also lets Python run signal handlers
     tick.start(50)
     print("ready", flush=True)
     return app.exec()
