@@ -88,6 +88,7 @@ class PoolWorker(UpkeepMixin, QObject):
         self._running: dict[int, Run] = {}
         self._done: deque[tuple[Run, Completion]] = deque()
         self._started_unannounced: deque[Job] = deque()  # taken from the buffer by pool tasks
+        self._unmarked_starts: deque[tuple[int, float]] = deque()  # claimed-ahead jobs that started
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
         self._finishing: set[int] = set()  # id() of the runs in _pending: their slots are free
         self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
@@ -295,21 +296,24 @@ class PoolWorker(UpkeepMixin, QObject):
         refill = self._ahead.refill(0 if self._stopping else self._ahead.depth(self._concurrency))
         urgent = free or refill > 0 or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
         if not urgent:
-            if self._pending and not self._group_timer.isActive():
+            if (self._pending or self._unmarked_starts) and not self._group_timer.isActive():
                 self._group_timer.start()
             return
-        if not self._pending and not free and refill <= 0:
+        if not self._pending and not self._unmarked_starts and not free and refill <= 0:
             return
         self._write_and_claim(free, max(0, refill))
 
     def _write_and_claim(self, free: int, prefetch: int) -> None:
         completions = [c for _, c in self._pending]
+        starts = [self._unmarked_starts.popleft() for _ in range(len(self._unmarked_starts))]
         try:
             applied, claimed = self.store.complete_and_claim(
-                completions, self.instance_id, free, prefetch, self._ahead.no_prefetch_types(self._registry) if prefetch else ()
-            )
+                completions, self.instance_id, free, prefetch,
+                self._ahead.no_prefetch_types(self._registry) if prefetch else (), started=starts,
+            )  # fmt: skip
         except StoreError:
             log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
+            self._unmarked_starts.extendleft(reversed(starts))
             QTimer.singleShot(1000, self.wake)
             return
         self._force_write = False
@@ -334,7 +338,7 @@ class PoolWorker(UpkeepMixin, QObject):
 
     @Slot()
     def _write_soon(self) -> None:
-        if self._pending:
+        if self._pending or self._unmarked_starts:
             self._force_write = True
             self._pump()
 
@@ -370,6 +374,9 @@ class PoolWorker(UpkeepMixin, QObject):
 
     def _make_run(self, job: Job) -> Run:
         """The run of a job about to start (any thread): its context, with its timeout, and handler."""
+        if job.started_at is None:  # claimed ahead: its start is written with the next transaction
+            job.started_at = time.time()
+            self._unmarked_starts.append((job.id, job.started_at))
         handler = self._registry.get_handler(job.type) if self._registry else None
         ctx = self._root.with_timeout(job.timeout) if job.timeout else self._root.with_cancel()
         job.context = ctx

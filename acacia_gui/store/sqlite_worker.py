@@ -102,18 +102,22 @@ class WorkerStoreMixin:
         """Settle the running jobs of a dead instance. Returns (job id, new state) pairs.
 
         Requeued (the lost attempt counts) unless the handler declared on_interrupt='fail'
-        (→ interrupted) or attempts are used up (→ failed).
+        (→ interrupted) or attempts are used up (→ failed). A job claimed ahead that had not
+        started (no started_at) is requeued and its attempt refunded.
         """
         fail = set(fail_types)
         changed: list[tuple[JobId, str]] = []
         now = time.time()
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT id, type, attempts, max_attempts FROM jobs WHERE state = 'running' AND instance_id = ?",
+                "SELECT id, type, attempts, max_attempts, started_at FROM jobs WHERE state = 'running' AND instance_id = ?",
                 (instance_id,),
             ).fetchall()
-            for job_id, job_type, attempts, max_attempts in rows:
-                if job_type in fail:
+            for job_id, job_type, attempts, max_attempts, started_at in rows:
+                refund = 0
+                if started_at is None:  # claimed ahead, never started: as if it had not been claimed
+                    new, msg, refund = "queued", "requeued: it was claimed but had not started when the app stopped", 1
+                elif job_type in fail:
                     new, msg = "interrupted", "the app stopped while this job ran; its handler is not safe to repeat"
                 elif attempts >= max_attempts:
                     new, msg = "failed", f"the app stopped while this job ran, and its {max_attempts} attempt(s) are used up"
@@ -122,8 +126,8 @@ class WorkerStoreMixin:
                 final = new != "queued"
                 conn.execute(
                     "UPDATE jobs SET state = ?, instance_id = NULL, error = ?, finished_at = ?, run_at = ?,"
-                    " cancel_requested = 0 WHERE id = ?",
-                    (new, msg if final else None, now if final else None, now, job_id),
+                    " cancel_requested = 0, attempts = attempts - ? WHERE id = ?",
+                    (new, msg if final else None, now if final else None, now, refund, job_id),
                 )
                 self._event(conn, job_id, "recovery", "running", new, msg, at=now)
                 changed.append((job_id, new))
@@ -158,6 +162,7 @@ class WorkerStoreMixin:
         free_slots: int,
         prefetch: int = 0,
         no_prefetch_types: Iterable[str] = (),
+        started: Sequence[tuple[JobId, float]] = (),
     ) -> tuple[list[Completion], list[Job]]:
         """Apply finished runs and claim up to `free_slots` + `prefetch` queued jobs, in one transaction.
 
@@ -165,10 +170,18 @@ class WorkerStoreMixin:
         same attempt, still running); the applied ones are returned. Claiming respects
         paused queues and each queue's concurrency across every instance. Claimed jobs
         come best first; the `prefetch` ones (claimed ahead, beyond the free slots) stop
-        before the first job whose type is in `no_prefetch_types`.
+        before the first job whose type is in `no_prefetch_types`; their started_at stays
+        empty until `started` reports (job id, time) for them, so recovery can tell a job
+        that never ran.
         """
         now = time.time()
         with self._write() as conn:
+            if started:
+                conn.executemany(
+                    "UPDATE jobs SET started_at = ? WHERE id = ? AND state = 'running' AND instance_id = ?"
+                    " AND started_at IS NULL",
+                    [(at, job_id, instance_id) for job_id, at in started],
+                )
             applied = self._apply_completions(conn, completions, instance_id, now)
             wanted = free_slots + prefetch
             claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
@@ -246,11 +259,13 @@ class WorkerStoreMixin:
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
+        starting = ids[:free_slots]  # the rest are claimed ahead: started_at stays empty until they start
         rows = conn.execute(
-            f"UPDATE jobs SET state = 'running', instance_id = ?, attempts = attempts + 1, started_at = ?,"
+            f"UPDATE jobs SET state = 'running', instance_id = ?, attempts = attempts + 1,"
+            f" started_at = CASE WHEN id IN ({', '.join('?' * len(starting)) or 'NULL'}) THEN ? END,"
             f" finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
             f" WHERE id IN ({marks}) AND state = 'queued' RETURNING {JOB_COLUMNS}",
-            [instance_id, now, *ids],
+            [instance_id, *starting, now, *ids],
         ).fetchall()
         conn.executemany(
             "INSERT INTO events (job_id, at, source, old_state, new_state, message)"

@@ -36,9 +36,10 @@ def start_worker(tmp_path: Path, concurrency: int = 2) -> subprocess.Popen:
     return proc
 
 
-def enqueue(store: SqliteJobStore, job_type: str, n: int, seconds: float) -> list[int]:
+def enqueue(store: SqliteJobStore, job_type: str, n: int, seconds: float, max_attempts: int = 5) -> list[int]:
     queue = JobQueue(store, Registry())
-    return queue.enqueue_many(Context.background(), [Job(job_type, {"seconds": seconds}, max_attempts=5) for _ in range(n)])
+    jobs = [Job(job_type, {"seconds": seconds}, max_attempts=max_attempts) for _ in range(n)]
+    return queue.enqueue_many(Context.background(), jobs)
 
 
 def read_record(tmp_path: Path) -> list[tuple[str, int, int, int, float]]:
@@ -132,4 +133,28 @@ def test_kill_9_at_random_moments_loses_nothing(tmp_path):
         last.send_signal(signal.SIGTERM)
         last.wait(10)
     assert_never_ran_twice_at_once(read_record(tmp_path), killed)
+    assert store.integrity_check() == "ok"
+
+
+def test_kill_9_fails_only_jobs_that_really_ran_on_their_last_attempt(tmp_path):
+    """Short jobs are claimed ahead; those that had not started when the app died are requeued, not failed."""
+    store = SqliteJobStore(tmp_path / "acacia.db")
+    ids = enqueue(store, "rec.sleep", 2000, 0.0005, max_attempts=1)
+    first = start_worker(tmp_path, concurrency=2)
+    wait_until(lambda: store.count_jobs(state="succeeded") >= 200, timeout=30)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    last = start_worker(tmp_path, concurrency=2)
+    try:
+        wait_until(lambda: store.count_jobs(state=["queued", "running"]) == 0, timeout=60)
+    finally:
+        last.send_signal(signal.SIGTERM)
+        last.wait(10)
+    rows = read_record(tmp_path)
+    started = {job_id for kind, _, job_id, _, _ in rows if kind == "start"}
+    failed = {j.id for j in store.list_jobs(state="failed")}
+    # a job whose handler ran when the process died used its one attempt; one that was only
+    # claimed ahead did not, and must not fail
+    assert failed <= started, f"never started, yet failed: {sorted(failed - started)}"
+    assert store.count_jobs(state="succeeded") + len(failed) == len(ids)
     assert store.integrity_check() == "ok"

@@ -182,3 +182,22 @@ def test_jobs_read_back_have_every_attribute_set(tmp_path):
     assert job.to_dict()["max_attempts"] == 2
     job.report_progress(0.5)  # no reporter attached: a no-op, not an error
     store.close()
+
+
+def test_recovery_refunds_jobs_claimed_ahead_that_never_started(store):
+    ran, ahead = add(store, 2, max_attempts=1)
+    _, claimed = store.complete_and_claim([], "dead", 1, prefetch=1)
+    assert [j.id for j in claimed] == [ran, ahead]
+    assert store.get_job(ran).started_at is not None and store.get_job(ahead).started_at is None
+    changed = dict(store.recover_instance("dead"))
+    assert changed == {ran: "failed", ahead: "queued"}  # one attempt each: the one that ran used it up
+    job = store.get_job(ahead)
+    assert job.attempts == 0 and "had not started" in store.get_events(ahead)[-1]["message"]
+
+
+def test_a_started_mark_makes_a_claimed_ahead_job_count_as_run(store):
+    ran, ahead = add(store, 2, max_attempts=1)
+    store.complete_and_claim([], "dead", 1, prefetch=1)
+    store.complete_and_claim([], "dead", 0, started=[(ahead, 123.0)])
+    assert store.get_job(ahead).started_at == 123.0
+    assert dict(store.recover_instance("dead")) == {ran: "failed", ahead: "failed"}
