@@ -175,20 +175,22 @@ class WorkerStoreMixin:
         that never ran.
         """
         now = time.time()
+        starts = dict(started)
+        finishing = {c.job_id for c in completions}
         with self._write() as conn:
-            if started:
+            if starts.keys() - finishing:  # the others are marked by their completion's UPDATE
                 conn.executemany(
                     "UPDATE jobs SET started_at = ? WHERE id = ? AND state = 'running' AND instance_id = ?"
                     " AND started_at IS NULL",
-                    [(at, job_id, instance_id) for job_id, at in started],
+                    [(at, job_id, instance_id) for job_id, at in starts.items() if job_id not in finishing],
                 )
-            applied = self._apply_completions(conn, completions, instance_id, now)
+            applied = self._apply_completions(conn, completions, instance_id, now, starts)
             wanted = free_slots + prefetch
             claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
         return applied, claimed
 
-    def _apply_completions(self, conn: sqlite3.Connection, completions: Sequence[Completion],
-                           instance_id: str, now: float) -> list[Completion]:  # fmt: skip
+    def _apply_completions(self, conn: sqlite3.Connection, completions: Sequence[Completion], instance_id: str,
+                           now: float, starts: dict[JobId, float]) -> list[Completion]:  # fmt: skip
         """Write the completions whose run still owns its job: one SELECT finds them, one
         executemany writes them (the UPDATE keeps the ownership check; nothing else writes
         inside this transaction). A job's first applicable completion wins, as if each
@@ -214,10 +216,10 @@ class WorkerStoreMixin:
             "UPDATE jobs SET state = ?, instance_id = NULL, result = ?, error = ?, traceback = ?,"
             " finished_at = ?, run_at = coalesce(?, run_at), attempts = attempts - ?,"
             " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE coalesce(?, progress) END,"
-            " progress_message = ?, cancel_requested = 0"
+            " progress_message = ?, cancel_requested = 0, started_at = coalesce(started_at, ?)"
             " WHERE id = ? AND state = 'running' AND instance_id = ? AND attempts = ?",
             [(c.state.value, c.result, c.error, c.traceback, now if c.state.is_final else None, c.run_at,
-              1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message,
+              1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message, starts.get(c.job_id),
               c.job_id, instance_id, c.attempt) for c in applied],
         )  # fmt: skip
         conn.executemany(
