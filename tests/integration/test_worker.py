@@ -177,18 +177,25 @@ def test_pause_and_resume_a_queue(engine):
     engine.wait_state(paused_job, "succeeded")
 
 
+class PeakCounter:
+    """A handler that holds its slot for `seconds` and records how many ran at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.live = self.peak = 0
+
+    def __call__(self, ctx, job) -> None:
+        with self.lock:
+            self.live += 1
+            self.peak = max(self.peak, self.live)
+        ctx.wait(self.seconds)
+        with self.lock:
+            self.live -= 1
+
+
 def test_queue_concurrency_limit(engine):
-    lock = threading.Lock()
-    live, peak = [0], [0]
-
-    def busy(ctx, job):
-        with lock:
-            live[0] += 1
-            peak[0] = max(peak[0], live[0])
-        ctx.wait(0.1)
-        with lock:
-            live[0] -= 1
-
+    busy = PeakCounter(0.1)
     engine.registry.register_handler("busy", busy, queue="narrow")
     engine.worker.set_concurrency(4)
     engine.queue.set_concurrency("narrow", 1)
@@ -196,27 +203,17 @@ def test_queue_concurrency_limit(engine):
     ids = [engine.enqueue("busy") for _ in range(4)]
     for job_id in ids:
         engine.wait_state(job_id, "succeeded")
-    assert peak[0] == 1
+    assert busy.peak == 1
 
 
 def test_overall_concurrency(engine):
-    lock = threading.Lock()
-    live, peak = [0], [0]
-
-    def busy(ctx, job):
-        with lock:
-            live[0] += 1
-            peak[0] = max(peak[0], live[0])
-        ctx.wait(0.15)
-        with lock:
-            live[0] -= 1
-
+    busy = PeakCounter(0.15)
     engine.registry.register_handler("busy", busy)
     engine.start()
     ids = [engine.enqueue("busy") for _ in range(6)]
     for job_id in ids:
         engine.wait_state(job_id, "succeeded")
-    assert peak[0] == 2
+    assert busy.peak == 2
 
 
 def test_progress_is_coalesced(engine):
