@@ -5,7 +5,8 @@ bus may be published on any thread; a queued signal brings them here before anyt
 touches a socket. Each connection has bounded buffers: a line longer than the limit
 is answered with an error and skipped, a client that does not read its replies is
 dropped once its unsent output passes a limit, and a silent client is closed after
-an idle timeout (unless it is watching). None of that can stop the server.
+an idle timeout (unless it is watching), and a burst of requests is answered a slice of
+time at a time, so one client cannot starve the worker, the window or other clients.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ DEFAULT_IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent (not watchi
 DEFAULT_MAX_CLIENTS = 512
 DEFAULT_MAX_PENDING_OUTPUT = 8 * 1024 * 1024  # unsent bytes before a non-reading client is dropped
 MAX_WATCHES_PER_CONNECTION = 32
+TURN_BUDGET = 0.02  # seconds of requests one connection may run before the event loop gets a turn
 
 
 @dataclass
@@ -62,6 +64,7 @@ class _Connection:
     watches: dict[int, tuple[Any, Watch]] = field(default_factory=dict)
     last_activity: float = field(default_factory=time.monotonic)
     closed: bool = False
+    resume_posted: bool = False  # its remaining lines wait for the next event-loop turn
 
 
 class _EventRelay(QObject):
@@ -250,9 +253,26 @@ class LocalServer(QObject):
         if not data:
             return
         conn.last_activity = time.monotonic()
+        conn.buffer += data
+        if not conn.resume_posted:
+            self._handle_buffered(conn)
+
+    def _resume(self, conn_id: int) -> None:
+        conn = self._connections.get(conn_id)
+        if conn is not None:
+            conn.resume_posted = False
+            self._handle_buffered(conn)
+
+    def _handle_buffered(self, conn: _Connection) -> None:
+        """Answer the complete lines waiting in a connection's buffer, for TURN_BUDGET at most;
+        then let the event loop (the worker, the window, other clients) run before the rest."""
         buffer = conn.buffer
-        buffer += data
+        deadline = time.monotonic() + TURN_BUDGET
         while not conn.closed:
+            if time.monotonic() > deadline and b"\n" in buffer:
+                conn.resume_posted = True
+                QTimer.singleShot(0, partial(self._resume, conn.id))
+                return
             newline = buffer.find(b"\n")
             if newline < 0:
                 if len(buffer) > self.max_line_bytes:

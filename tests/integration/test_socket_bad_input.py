@@ -184,3 +184,26 @@ def test_idle_clients_are_closed_but_watchers_stay(tmp_path):
         stream.close()
         silent.close()
     box.cleanup()
+
+
+def test_a_burst_of_requests_does_not_starve_other_clients(served):
+    """One client's backlog is answered a slice at a time: another client's hello gets in first."""
+    box, serve, job_id, snapshot = served
+    burst = 3000
+    greedy = box.raw()
+    greedy.send(b"".join(json.dumps({"id": i, "op": "stats"}).encode() + b"\n" for i in range(burst)))
+    assert greedy.read()["id"] == 0  # the server is working through the backlog
+    polite = box.raw()
+    assert polite.request("hello", {"version": "1.0"})["ok"]
+    greedy.sock.settimeout(0.0)
+    answered = 1
+    try:
+        while True:
+            greedy.read()
+            answered += 1
+    except (BlockingIOError, ConnectionError):
+        pass
+    assert answered < burst, "the whole backlog was answered before the other client's hello"
+    greedy.close()
+    polite.close()
+    assert_healthy(box, serve, job_id, snapshot)
