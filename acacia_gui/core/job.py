@@ -222,13 +222,19 @@ def encode_result(result: Any) -> str | None:
         raise InvalidPayloadError(f"handler returned a value that is not JSON ({type(result).__name__}): {exc}") from None
 
 
+def _shown(value: object) -> str:
+    """A value for an error message, cut short (a 5,000-digit number is not a message)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _number(name: str, value: object, low: float, high: float, *, allow_none: bool) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidOptionError(f"{name} must be a number, got {value!r}")
-    if math.isnan(value) or value < low or value > high:
-        raise InvalidOptionError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+    if (isinstance(value, float) and math.isnan(value)) or value < low or value > high:  # ints of any size compare exactly
+        raise InvalidOptionError(f"{name} must be between {low:g} and {high:g}, got {_shown(value)}")
     return float(value)
 
 
@@ -236,7 +242,7 @@ def validate_priority(priority: object) -> int:
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise InvalidOptionError(f"priority must be a whole number, got {priority!r}")
     if abs(priority) > MAX_PRIORITY:
-        raise InvalidOptionError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}, got {priority}")
+        raise InvalidOptionError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}, got {_shown(priority)}")
     return priority
 
 

@@ -52,6 +52,8 @@ BAD_JOBS = [
     (Job("x", {}, priority=10**12), InvalidOptionError, "priority"),
     (Job("x", {}, priority=1.5), InvalidOptionError, "priority"),
     (Job("x", {}, delay=-5), InvalidOptionError, "delay"),
+    (Job("x", {}, delay=10**400), InvalidOptionError, "delay"),
+    (Job("x", {}, timeout=-(10**400)), InvalidOptionError, "timeout"),
     (Job("x", {}, queue="bad queue!"), InvalidOptionError, "queue"),
     (Job("x", {}, queue=""), InvalidOptionError, "queue"),
 ]
