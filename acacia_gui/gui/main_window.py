@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def _refresh_icons(self) -> None:
-        if not hasattr(self, "actions") or not isinstance(self.job_actions, JobActions):
+        if not isinstance(getattr(self, "job_actions", None), JobActions):  # not built yet
             return
         self.job_actions.refresh_icons()
         self.table.refresh_icons()

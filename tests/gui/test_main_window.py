@@ -284,3 +284,21 @@ def test_jobs_another_process_writes_appear_without_refresh(window, harness, qtb
         qtbot.waitUntil(lambda: state_in_table(window, shown) == "cancelled", timeout=5000)
     finally:
         other.close()
+
+
+def test_history_follows_the_selected_job(window, harness, qtbot):
+    harness.queue.pause("default")
+    first, second = harness.enqueue("test.steps", {"steps": 1}), harness.enqueue("test.steps", {"steps": 1})
+    harness.queue.cancel(first, source="gui")
+    harness.queue.cancel(second, source="cli")  # same number of events as the first
+    qtbot.waitUntil(lambda: state_in_table(window, second) == "cancelled", timeout=5000)
+
+    def sources() -> list[str]:
+        tree = window.details.history
+        return [tree.topLevelItem(i).text(1) for i in range(tree.topLevelItemCount())]
+
+    window.table.select_job(first)
+    qtbot.waitUntil(lambda: sources()[-1:] == ["gui"], timeout=5000)
+    window.table.select_job(second)
+    qtbot.waitUntil(lambda: sources()[-1:] == ["cli"], timeout=5000)
+    harness.queue.resume("default")

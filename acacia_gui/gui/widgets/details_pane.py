@@ -101,6 +101,7 @@ class DetailsPane(QWidget):
     def show_job(self, job_id: int | None) -> None:
         """Show `job_id` (None: nothing selected). Re-reads everything from the database."""
         self.job_id = job_id
+        self._history_of: int | None = None  # which job the history tree shows
         self._last_log_id = 0
         self.log.clear()
         self.job = self._store.get_job(job_id) if job_id is not None else None
@@ -213,8 +214,9 @@ class DetailsPane(QWidget):
         if self.job_id is None:
             return
         events = self._store.get_events(self.job_id)
-        if self.history.topLevelItemCount() == len(events):
-            return
+        if self._history_of == self.job_id and self.history.topLevelItemCount() == len(events):
+            return  # the same job, nothing new
+        self._history_of = self.job_id
         self.history.clear()
         for event in events:
             change = f"{event['old_state'] or '—'} → {event['new_state']}"
