@@ -36,6 +36,8 @@ def one_line(exc: BaseException) -> str:
 def _hint(exc: AcaciaError) -> str:
     if exc.code == "unknown_type":
         return " (use --allow-unknown to queue it anyway)"
+    if exc.code == "line_too_long":
+        return " (send less at once: split the batch file, or start the app with --max-line-bytes N)"
     return ""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,13 +18,20 @@ from typing import Any
 from ..config import Config
 from ..core.errors import AcaciaError, InvalidTransitionError
 from ..core.job import CANCELLABLE_STATES, RETRYABLE_STATES, JobState
-from ..ipc.protocol import InvalidJsonError, NotRunningError, decode_json, error_details, with_details
+from ..ipc.protocol import (
+    InvalidJsonError,
+    LineTooLongError,
+    NotRunningError,
+    decode_json,
+    encode_message,
+    error_details,
+    request_message,
+    with_details,
+)
 from . import render
 from .backend import Backend, connect
 from .output import echo
 from .parser import UsageError
-
-BATCH_FIELDS = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout")
 
 
 def emit_json(data: Any) -> None:
@@ -109,6 +117,8 @@ def _enqueue_batch(args: argparse.Namespace, config: Config) -> int:
     with _closing(backend):
         try:
             ids = backend.ops.enqueue_many(jobs, allow_unknown=args.allow_unknown)
+        except LineTooLongError as exc:
+            raise UsageError(_batch_too_big(exc, jobs, args.allow_unknown)) from None
         except AcaciaError as exc:
             index = (error_details(exc) or {}).get("index")
             if isinstance(index, int) and 0 <= index < len(numbers):
@@ -121,6 +131,16 @@ def _enqueue_batch(args: argparse.Namespace, config: Config) -> int:
             echo("\n".join(str(i) for i in ids))
         backend.notice(f"queued {len(ids)} jobs in the database directly; they run when the app next starts")
     return 0
+
+
+def _batch_too_big(exc: LineTooLongError, jobs: list[dict[str, Any]], allow_unknown: bool) -> str:
+    """The app refused the batch's one request line: say its size, the app's limit and both ways out."""
+    params: dict[str, Any] = {"jobs": jobs, **({"allow_unknown": True} if allow_unknown else {})}
+    size = len(encode_message(request_message(1, "enqueue", params)))
+    found = re.search(r"longer than (\d+) bytes", str(exc))
+    limit = f"the app's limit of {found.group(1)} bytes" if found else "the app's request size limit"
+    return (f"acacia enqueue: the batch is {size} bytes as one request, over {limit}; split the file, "
+            f"or restart the app with --max-line-bytes {size}")
 
 
 class _closing:

@@ -174,3 +174,18 @@ def test_bad_input_through_the_socket_writes_nothing(box):
         assert result.stderr.count("\n") == 1 and words in result.stderr, (args, result.stderr)
     with box.client() as client:
         assert client.list()["total"] == before
+
+
+def test_batch_over_the_socket_line_limit_says_size_limit_and_fix(box):
+    with box.client() as client:
+        before = client.list()["total"]
+    line = json.dumps({"type": "demo.sleep", "payload": {"seconds": 0, "note": "x" * 200}})
+    batch = "\n".join([line] * 6000) + "\n"  # ~1.4 MB: over the default 1 MiB request line
+    result = box.cli("enqueue", "--batch", "-", input=batch)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "1048576 bytes" in result.stderr and "split the file" in result.stderr
+    size = int(result.stderr.split("the batch is ")[1].split()[0])
+    assert size > 1048576 and f"--max-line-bytes {size}" in result.stderr
+    with box.client() as client:
+        assert client.list()["total"] == before
