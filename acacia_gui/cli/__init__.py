@@ -3,13 +3,15 @@
 Never imports Qt and imports little at start: a command answers in milliseconds. Data
 commands go through the running app's socket, or straight to the database when none
 runs (saying so on stderr). Exit status: 0 ok, 1 failure (job failed, app not running,
-connection lost), 2 bad input (one line on stderr; nothing written), 130 Ctrl-C.
+connection lost, a data dir or database that cannot be used: one line, never a
+traceback), 2 bad input (one line on stderr; nothing written), 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -53,6 +55,7 @@ def main(argv: Sequence[str], launch_app: Callable[[AppOptions], int]) -> int:
 
         echo(f"acacia {__version__}")
         return 0
+    config = None
     try:
         config = load_config(args.data_dir, args.plugins_dir, args.durability)
         if args.command in (None, "serve"):
@@ -74,6 +77,20 @@ def main(argv: Sequence[str], launch_app: Callable[[AppOptions], int]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # the environment: a data dir that is a file, no permission, a full disk…
+        echo(f"acacia: {_os_error(exc)}", err=True)
+        return 1
+    except sqlite3.DatabaseError as exc:  # e.g. acacia.db is not a database (or is damaged)
+        where = config.database if config is not None else "the data dir"
+        echo(f"acacia: cannot use the database {where}: {one_line(exc)}", err=True)
+        return 1
+
+
+def _os_error(exc: OSError) -> str:
+    """`cannot use /x: Not a directory` rather than `[Errno 20] Not a directory: '/x'`."""
+    if exc.strerror and exc.filename is not None:
+        return f"cannot use {exc.filename}: {exc.strerror}"
+    return one_line(exc)
 
 
 def _app_options(args: Any, *, headless: bool) -> AppOptions:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -199,3 +201,22 @@ def test_queue_commands_and_delete_on_the_database(box):
     stats = json.loads(ok(box, "stats", "--json").stdout)
     assert stats["counts"]["queued"] == 1 and stats["concurrency"] is None
     assert "no app running" in ok(box, "stats").stdout
+
+
+def test_unusable_data_dir_or_database_is_one_line_not_a_traceback(box):
+    box.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    box.data_dir.write_text("a file, not a folder")
+    inside_a_file = box.data_dir / "sub"
+    for data_dir in (box.data_dir, inside_a_file):
+        result = subprocess.run([sys.executable, "-m", "acacia_gui", "enqueue", "demo.sleep", "--data-dir",
+                                 str(data_dir)], capture_output=True, text=True, env=box.env, timeout=60)  # fmt: skip
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith(f"acacia: cannot use {data_dir}: "), result.stderr
+    box.data_dir.unlink()
+    box.data_dir.mkdir()
+    (box.data_dir / "acacia.db").write_bytes(b"this is not an SQLite database, not at all" * 10)
+    for args in (["list"], ["enqueue", "demo.sleep"], ["stats"]):
+        result = box.cli(*args)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == f"acacia: cannot use the database {box.data_dir / 'acacia.db'}: file is not a database\n"
