@@ -148,8 +148,31 @@ def run(options: AppOptions) -> int:
     code = app.exec()
     shutdown()
     del watcher, window
+    stuck = services.worker.stuck_runs
     services.store.close()
+    if stuck:
+        _exit_now(stuck, code)
     return code
+
+
+def _exit_now(stuck: int, code: int) -> None:
+    """Leave at once: a handler that ignores cancellation may never return, and waiting for
+    its thread at exit would hang the app. The OS drops the instance lock, and the next
+    start's recovery settles the job (requeued with the attempt counted, or failed)."""
+    log.warning("%d handler(s) did not stop; exiting without waiting; their jobs are recovered at the next start",
+                stuck)  # fmt: skip
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+            handler.close()
+        except Exception:  # noqa: BLE001 - exiting anyway; a broken handler must not block it
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _hand_over(config: Config, hello: dict, headless: bool) -> int:

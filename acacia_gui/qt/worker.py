@@ -32,7 +32,7 @@ from ..core.job import Job, JobState
 from ..core.logcapture import JobLogCapture
 from ..core.queue import JobQueue
 from ..core.registry import Registry
-from ..core.runner import Completion, shutdown_completion
+from ..core.runner import Completion
 from ..store.instances import InstanceLock, new_instance_id
 from .claim_ahead import PREFETCH_MAX, PREFETCH_WINDOW, ClaimAhead
 from .job_output import PROGRESS_PERSIST_EVERY, JobOutput
@@ -102,6 +102,7 @@ class PoolWorker(UpkeepMixin, QObject):
         self._mailbox.wake.connect(self._pump)
         self._started = False
         self._stopping = False
+        self._stuck: list[Run] = []  # runs whose handler ignored stop()'s cancel
         self._data_version = -1
         self._next_recovery = 0.0
         self._poll = QTimer(self)
@@ -162,8 +163,13 @@ class PoolWorker(UpkeepMixin, QObject):
     def stop(self, ctx: Context) -> None:
         """Claim nothing new; let running jobs finish until ctx's deadline; then cancel them.
 
-        Jobs that still have not returned go back to `queued` (the attempt is refunded).
-        Blocks, running the Qt event loop, until every run is settled.
+        Jobs whose handler returns after the cancel go back to `queued` (the attempt is
+        refunded). A handler that ignores the cancel past the grace period is left running:
+        its row stays `running` and owned by this instance, and the instance stays
+        registered with its lock held, so no other process can claim the job while the
+        handler may still be running it. `stuck_runs` counts them; the caller should then
+        exit the process without waiting (the OS drops the lock, and the next start's
+        recovery settles the job). Blocks, running the Qt event loop, meanwhile.
         """
         if not self._started or self._stopping:
             return
@@ -177,11 +183,9 @@ class PoolWorker(UpkeepMixin, QObject):
                 run.ctx.cancel(Shutdown("the app is stopping"))
             grace = Context.background().with_timeout(min(self.cancel_grace, 5.0))
             self._wait_until(lambda: not self._live_runs() or grace.cancelled)
-            for run in self._live_runs():
-                log.warning("job %s did not stop; returning it to the queue and abandoning its thread", run.job.id)
-                run.abandoned = True
-                self._run_queue.lost_task()
-                self._done.append((run, shutdown_completion(run.job)))
+            self._stuck = self._live_runs()
+            for run in self._stuck:
+                log.warning("job %s did not stop; it stays `running` until this process exits", run.job.id)
         self._pump()
         self._flush()
         self._flush_timer.stop()
@@ -191,14 +195,21 @@ class PoolWorker(UpkeepMixin, QObject):
             self._unsubscribe()
         self.log_capture.uninstall()
         self._root.cancel(Shutdown("the app is stopping"))
-        if not self._pending:
+        if not self._pending and not self._stuck:
             try:
                 self.store.unregister_instance(self.instance_id)
             except StoreError:
                 log.exception("could not unregister this instance")
-        self._lock_file.release()
+        if not self._stuck:
+            self._lock_file.release()
         self._stop_checkpoints()
         self._started = False
+
+    @property
+    def stuck_runs(self) -> int:
+        """Handlers that ignored the stop's cancel and have not returned: their jobs stay
+        `running` (owned by this instance) until the process exits."""
+        return sum(1 for run in self._stuck if run.finished is None)
 
     def wake(self) -> None:
         """Ask for a claim soon (thread-safe); many calls before it runs cost one pump."""

@@ -89,3 +89,36 @@ def test_sigterm_stops_gracefully_and_running_jobs_return_to_the_queue(sandbox):
     assert job.state == "queued" and job.attempts == 0
     assert "app stopped" in store.get_events(job_id)[-1]["message"]
     store.close()
+
+
+STUBBORN = textwrap.dedent('''
+    """Test plugin: a handler that ignores cancellation entirely."""
+    import time
+    from acacia_gui.jobs import handler
+
+    @handler("stubborn.sleep", max_attempts=1)
+    def stubborn_sleep(ctx, job):
+        while True:
+            time.sleep(60)
+''')
+
+
+def test_sigterm_with_a_handler_ignoring_cancel_exits_promptly_and_recovery_settles_the_job(sandbox):
+    plugin = sandbox.plugins_dir / "stubborn.py"
+    plugin.write_text(STUBBORN)
+    os.chmod(plugin, 0o600)
+    serve = ServeProcess(sandbox, "--workers", "2", "--stop-timeout", "0.3").start()
+    job_id = int(sandbox.cli("enqueue", "stubborn.sleep").stdout)
+    store = SqliteJobStore(sandbox.data_dir / "acacia.db")
+    wait_until(lambda: store.get_job(job_id).state == "running", timeout=20)
+    serve.proc.send_signal(signal.SIGTERM)
+    assert serve.proc.wait(20) == 0, serve.log()
+    serve.stop()
+    assert store.get_job(job_id).state == "running"  # never given back while its handler might still run it
+    assert "did not stop" in serve.log()
+    with ServeProcess(sandbox, "--workers", "2"):
+        wait_until(lambda: store.get_job(job_id).state == "failed", timeout=20)
+    job = store.get_job(job_id)
+    assert "attempt(s) are used up" in job.error
+    assert store.get_events(job_id)[-1]["source"] == "recovery"
+    store.close()
