@@ -261,19 +261,24 @@ class PoolWorker(UpkeepMixin, QObject):
     def _on_bus_event(self, event: JobEvent) -> None:
         """Called in the publisher's thread."""
         if event.kind == "cancel_requested":
-            with self._cancel_lock:
-                run = self._running.get(event.job_id)
-                if run is None:
-                    self._cancel_before_start.add(event.job_id)  # maybe buffered: the pump settles it
-            if run is not None:
-                run.ctx.cancel()
-            else:
-                self.wake()
+            self._request_cancel(event.job_id)
         elif event.kind == "queue" and event.data.get("paused") and event.queue:
             with self._cancel_lock:
                 self._paused_queues.add(event.queue)  # its buffered jobs go back to the queue
             self.wake()
         elif event.kind in ("enqueued", "queue") or (event.kind == "state" and event.data.get("source") != "worker"):
+            self.wake()
+
+    def _request_cancel(self, job_id: int) -> None:
+        """Cancel a run, or mark a job not started yet (maybe buffered: the pump settles it).
+        One lock for the look-up and the mark, so a pool task cannot take the job between them."""
+        with self._cancel_lock:
+            run = self._running.get(job_id)
+            if run is None:
+                self._cancel_before_start.add(job_id)
+        if run is not None:
+            run.ctx.cancel()
+        else:
             self.wake()
 
     @Slot()

@@ -53,12 +53,7 @@ class UpkeepMixin:
                 owned = [*self._running, *(job.id for job in self._ahead.ready)]
             if changed and owned:
                 for job_id in self.store.cancel_requested_among(owned):
-                    run = self._running.get(job_id)
-                    if run is not None:
-                        run.ctx.cancel()
-                    else:
-                        with self._cancel_lock:
-                            self._cancel_before_start.add(job_id)
+                    self._request_cancel(job_id)
             promoted = self.store.promote_due(now)
             for job_id, queue in promoted:
                 self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))
