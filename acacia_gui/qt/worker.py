@@ -90,7 +90,6 @@ class PoolWorker(UpkeepMixin, QObject):
         self._started_unannounced: deque[Job] = deque()  # taken from the buffer by pool tasks
         self._unmarked_starts: deque[tuple[int, float]] = deque()  # claimed-ahead jobs that started
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
-        self._finishing: set[int] = set()  # id() of the runs in _pending: their slots are free
         self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
         self._cancel_lock = threading.Lock()
         self._cancel_before_start: set[int] = set()
@@ -234,8 +233,7 @@ class PoolWorker(UpkeepMixin, QObject):
             ready = self._ahead.ready
             if not ready or self._stopping or not self._started or self._cancel_before_start or self._paused_queues:
                 return None
-            busy = sum(1 for run in list(self._running.values()) if run.finished is None and not run.abandoned)
-            if busy >= self._concurrency:  # the limit was lowered
+            if self._busy_slots() >= self._concurrency:  # the limit was lowered
                 return None
             job = ready.popleft()
             run = self._make_run(job)
@@ -247,6 +245,10 @@ class PoolWorker(UpkeepMixin, QObject):
     # -- main thread ----------------------------------------------------------------------
     def _live_runs(self) -> list[Run]:
         return [run for run in list(self._running.values()) if not run.abandoned]
+
+    def _busy_slots(self) -> int:
+        """Runs holding a slot: a finished run whose write waits has freed its slot already."""
+        return sum(1 for run in list(self._running.values()) if run.finished is None and not run.abandoned)
 
     def _abandoned_count(self) -> int:
         return sum(1 for run in list(self._running.values()) if run.abandoned)
@@ -297,7 +299,6 @@ class PoolWorker(UpkeepMixin, QObject):
         for run, completion in done:
             self._ahead.note_run_time(run)
             self._pending.append((run, completion))
-            self._finishing.add(id(run))
         if not self._started:
             return
         self._settle_buffer()
@@ -334,7 +335,6 @@ class PoolWorker(UpkeepMixin, QObject):
             return
         self._force_write = False
         settled, self._pending = self._pending, []
-        self._finishing.clear()
         applied_ids = {(c.job_id, c.attempt) for c in applied}
         for run, completion in settled:
             current = self._running.get(completion.job_id)
@@ -361,9 +361,7 @@ class PoolWorker(UpkeepMixin, QObject):
     def _free_slots(self) -> int:
         if self._stopping:
             return 0
-        finishing = self._finishing  # a finished run whose write waits frees its slot already
-        busy = sum(1 for run in list(self._running.values()) if not run.abandoned and id(run) not in finishing)
-        return max(0, self._concurrency - busy)
+        return max(0, self._concurrency - self._busy_slots())
 
     def _settle_buffer(self) -> None:
         """Buffered jobs that were cancelled, whose queue was paused, or that stopping returns."""
