@@ -244,7 +244,8 @@ class PoolWorker(UpkeepMixin, QObject):
 
     # -- main thread ----------------------------------------------------------------------
     def _live_runs(self) -> list[Run]:
-        return [run for run in list(self._running.values()) if not run.abandoned]
+        """Runs whose handler is still running (not finished, even if its write waits; not abandoned)."""
+        return [run for run in list(self._running.values()) if run.finished is None and not run.abandoned]
 
     def _busy_slots(self) -> int:
         """Runs holding a slot: a finished run whose write waits has freed its slot already."""

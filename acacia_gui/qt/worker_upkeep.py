@@ -71,7 +71,7 @@ class UpkeepMixin:
     def _watchdog(self) -> None:
         """Abandon handlers that ignore cancellation (or their timeout) past the grace period."""
         now = time.monotonic()
-        for run in self._live_runs():
+        for run in self._live_runs():  # a finished run whose write waits (disk full) is not stuck
             if run.ctx.cancelled and run.cancelled_at is None:
                 run.cancelled_at = now
             if run.cancelled_at is not None and now - run.cancelled_at > self.cancel_grace:

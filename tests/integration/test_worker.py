@@ -364,3 +364,22 @@ def test_finished_runs_are_freed(engine):
     gc.collect()
     assert len(contexts) == 300
     assert sum(ref() is not None for ref in contexts) == 0, "finished jobs' contexts are still referenced"
+
+
+def test_a_finished_run_waiting_for_its_write_is_not_taken_for_a_stuck_handler(engine, caplog):
+    def slow(ctx, job):
+        ctx.wait(30)  # returns at the timeout; the result is still a success
+        return "y" * 200_000
+
+    engine.registry.register_handler("slow", slow)
+    engine.start()
+    job_id = engine.enqueue("slow", timeout=0.5)
+    engine.wait_state(job_id, "running")
+    conn = engine.store.conn  # the worker writes on this (main) thread's connection
+    conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+    engine.qtbot.waitUntil(lambda: engine.worker.unsaved_results > 0, timeout=5000)
+    engine.qtbot.wait(int((engine.worker.cancel_grace + 1.0) * 1000))  # the watchdog's grace passes, disk still full
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    assert engine.wait_state(job_id, "succeeded").result == "y" * 200_000
+    assert "ignored cancellation" not in caplog.text
+    assert engine.worker._run_queue._tasks >= 0
