@@ -2,7 +2,10 @@
 
 A Context is thread-safe. Deadlines are `time.monotonic()` values; `remaining` gives
 seconds left. A deadline fires cancel callbacks from a timer thread, so code blocked
-outside Python (a subprocess, a socket) can be woken through `on_cancel`.
+outside Python (a subprocess, a socket) can be woken through `on_cancel`. That timer
+thread starts only once a callback is registered on a context with a deadline:
+`cancelled`, `check` and `wait` honour the deadline by themselves, so the many timed
+contexts nobody registers a callback on cost no thread.
 """
 
 from __future__ import annotations
@@ -34,14 +37,8 @@ class Context:
         self._deadline = deadline
         if parent is not None:
             parent._adopt(self)
-        if deadline is not None and not self._done:
-            delay = deadline - time.monotonic()
-            if delay <= 0:
-                self.cancel(DeadlineExceeded("deadline exceeded"))
-            else:
-                self._timer = threading.Timer(delay, self._expire)
-                self._timer.daemon = True
-                self._timer.start()
+        if deadline is not None and not self._done and deadline <= time.monotonic():
+            self.cancel(DeadlineExceeded("deadline exceeded"))
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -139,20 +136,33 @@ class Context:
                 logging.getLogger(__name__).exception("cancel callback failed")
 
     def on_cancel(self, callback: Callable[[], None]) -> None:
-        """Call `callback` (from whichever thread cancels) once this context is cancelled."""
+        """Call `callback` (from whichever thread cancels) once this context is cancelled.
+
+        With a deadline, this starts the timer thread that fires it (once per context)."""
+        timer = None
         with self._lock:
-            if not self._done:
+            done = self._done
+            if not done:
                 self._callbacks.append(callback)
-                return
-        callback()
+                if self._deadline is not None and self._timer is None:
+                    timer = self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._expire)
+                    timer.daemon = True
+        if done:
+            callback()
+        elif timer is not None:
+            timer.start()  # a cancel() in between cancelled it already: it then ends at once
 
     def release(self) -> None:
-        """Drop timers and links to the parent once the work is done (no cancel)."""
+        """Drop timers (this context's and its children's) and links to the parent once the
+        work is done (no cancel)."""
         with self._lock:
             timer, self._timer = self._timer, None
+            children, self._children = self._children, []
             self._callbacks = []
         if timer is not None:
             timer.cancel()
+        for child in children:
+            child.release()
         if self._parent is not None:
             self._parent._forget(self)
 

@@ -83,3 +83,32 @@ def test_a_failing_callback_does_not_stop_the_others():
 
 def test_zero_timeout_is_already_expired():
     assert Context.background().with_timeout(0).cancelled
+
+
+def test_timed_contexts_start_no_thread_until_a_callback_needs_the_deadline():
+    import time
+
+    before = threading.active_count()
+    root = Context.background().with_timeout(3600)
+    children = [root.with_timeout(3600) for _ in range(50)]
+    grandchildren = [child.with_cancel() for child in children]
+    assert threading.active_count() == before
+    assert grandchildren[0].remaining > 3500 and not grandchildren[0].cancelled
+    fired = threading.Event()
+    children[0].on_cancel(fired.set)
+    assert threading.active_count() == before + 1
+    root.release()  # releases the children's timers too
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+    assert not fired.is_set()
+
+
+def test_a_deadline_fires_callbacks_registered_on_a_child():
+    parent = Context.background().with_timeout(0.05)
+    child = parent.with_cancel()
+    fired = threading.Event()
+    child.on_cancel(fired.set)
+    assert fired.wait(5)
+    assert child.cancelled and parent.cancelled
