@@ -324,16 +324,20 @@ class PoolWorker(UpkeepMixin, QObject):
     def _write_and_claim(self, free: int, prefetch: int) -> None:
         completions = [c for _, c in self._pending]
         starts = [self._unmarked_starts.popleft() for _ in range(len(self._unmarked_starts))]
+        written = False
         try:
             applied, claimed = self.store.complete_and_claim(
                 completions, self.instance_id, free, prefetch,
                 self._ahead.no_prefetch_types(self._registry) if prefetch else (), started=starts,
             )  # fmt: skip
+            written = True
         except StoreError:
             log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
-            self._unmarked_starts.extendleft(reversed(starts))
             QTimer.singleShot(1000, self.wake)
             return
+        finally:
+            if not written:  # whatever failed, these starts are written with the next transaction
+                self._unmarked_starts.extendleft(reversed(starts))
         self._force_write = False
         settled, self._pending = self._pending, []
         applied_ids = {(c.job_id, c.attempt) for c in applied}

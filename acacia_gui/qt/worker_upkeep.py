@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 
-from ..core.errors import StoreError
 from ..core.events import JobEvent
 from ..core.job import JobState
 from ..core.runner import abandoned_completion
@@ -41,32 +40,38 @@ class UpkeepMixin:
         return changed
 
     def _on_poll(self) -> None:
-        """Pick up work from other processes, due delayed jobs, cross-process cancels, stuck handlers."""
-        now = time.time()
+        """Pick up work from other processes, due delayed jobs, cross-process cancels, stuck handlers.
+
+        A Qt slot: nothing may escape it, and the watchdog runs whatever went wrong."""
         try:
-            version = self.store.data_version()
-            changed = version != self._data_version
-            if changed:
-                self._publish(JobEvent("external_change"))  # another process committed: views re-read
-            self._data_version = version
-            with self._cancel_lock:
-                owned = [*self._running, *(job.id for job in self._ahead.ready)]
-            if changed and owned:
-                for job_id in self.store.cancel_requested_among(owned):
-                    self._request_cancel(job_id)
-            promoted = self.store.promote_due(now)
-            for job_id, queue in promoted:
-                self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))
-            if time.monotonic() >= self._next_recovery:
-                self._next_recovery = time.monotonic() + RECOVERY_EVERY
-                self.store.heartbeat(self.instance_id)
-                self.recover_dead_instances()
-        except StoreError:
+            if self._poll_store():
+                self._pump()
+        except Exception:  # StoreError, or sqlite3/OS errors it did not wrap: the next tick tries again
             log.exception("polling the queue failed; will try again")
-            changed = promoted = True
-        self._watchdog()
-        if changed or promoted:
-            self._pump()
+        finally:
+            self._watchdog()
+
+    def _poll_store(self) -> bool:
+        """One poll of the store; True when something changed that the pump should see."""
+        now = time.time()
+        version = self.store.data_version()
+        changed = version != self._data_version
+        if changed:
+            self._publish(JobEvent("external_change"))  # another process committed: views re-read
+        self._data_version = version
+        with self._cancel_lock:
+            owned = [*self._running, *(job.id for job in self._ahead.ready)]
+        if changed and owned:
+            for job_id in self.store.cancel_requested_among(owned):
+                self._request_cancel(job_id)
+        promoted = self.store.promote_due(now)
+        for job_id, queue in promoted:
+            self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))
+        if time.monotonic() >= self._next_recovery:
+            self._next_recovery = time.monotonic() + RECOVERY_EVERY
+            self.store.heartbeat(self.instance_id)
+            self.recover_dead_instances()
+        return bool(changed or promoted)
 
     def _watchdog(self) -> None:
         """Abandon handlers that ignore cancellation (or their timeout) past the grace period."""
