@@ -86,6 +86,13 @@ class _SignalWatcher(QObject):
         for signum in data:
             self._on_signal(signum)
 
+    def close(self) -> None:
+        """Stop routing signals here: the wakeup fd goes back to none and the sockets close."""
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(-1)
+        self._read.close()
+        self._write.close()
+
 
 def run(options: AppOptions) -> int:
     """Start the app (window or headless) and block until it quits. Returns the exit code."""
@@ -123,7 +130,13 @@ def run(options: AppOptions) -> int:
         print(f"acacia: {exc}", file=sys.stderr)
         services.store.close()
         return 1
-    services.worker.start(Context.background(), services.registry)
+    try:
+        services.worker.start(Context.background(), services.registry)
+    except (AcaciaError, OSError) as exc:  # e.g. recovering dead instances' jobs failed: do not listen half-started
+        print(f"acacia: could not start running jobs: {exc}", file=sys.stderr)
+        server.close()
+        services.store.close()
+        return 1
     stopping = {"done": False}
 
     def shutdown(*_: object) -> None:
@@ -131,9 +144,11 @@ def run(options: AppOptions) -> int:
             return
         stopping["done"] = True
         log.info("stopping: waiting up to %g s for running jobs", options.stop_timeout)
-        services.worker.stop(Context.background().with_timeout(options.stop_timeout))
-        server.close()
-        app.exit(0)  # not quit(): Qt 6's quit() asks the windows first, and the window ignores a close to ask the user
+        try:
+            services.worker.stop(Context.background().with_timeout(options.stop_timeout))
+        finally:  # even if stopping failed, stop listening and leave the event loop
+            server.close()
+            app.exit(0)  # not quit(): Qt 6's quit() asks the windows first, and the window ignores a close to ask the user
 
     watcher = _SignalWatcher(lambda _signum: shutdown())
     app.aboutToQuit.connect(shutdown)
@@ -145,8 +160,11 @@ def run(options: AppOptions) -> int:
         window.show()
     log.info("Acacia is running: data %s, %d handler(s), socket %s", config.data_dir, len(services.registry),
              config.socket_address)  # fmt: skip
-    code = app.exec()
-    shutdown()
+    try:
+        code = app.exec()
+        shutdown()
+    finally:
+        watcher.close()
     del watcher, window
     stuck = services.worker.stuck_runs
     services.store.close()

@@ -67,14 +67,18 @@ class SqliteJobStore(WorkerStoreMixin):
     # -- connections ---------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000)
-        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise StoreError(f"could not switch {self.path} to WAL mode (got {mode}); is it on a network file system?")
-        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_LEVELS[self.synchronous]}")
-        conn.execute("PRAGMA foreign_keys = OFF")
-        if not self._checkpoint_on_commit:
-            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"could not switch {self.path} to WAL mode (got {mode}); is it on a network file system?")
+            conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_LEVELS[self.synchronous]}")
+            conn.execute("PRAGMA foreign_keys = OFF")
+            if not self._checkpoint_on_commit:
+                conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
+        except BaseException:
+            conn.close()  # not kept anywhere yet: nobody else would close it
+            raise
         with self._connections_lock:
             self._all_connections.append(conn)
         return conn

@@ -122,3 +122,14 @@ def test_sigterm_with_a_handler_ignoring_cancel_exits_promptly_and_recovery_sett
     assert "attempt(s) are used up" in job.error
     assert store.get_events(job_id)[-1]["source"] == "recovery"
     store.close()
+
+
+def test_serve_that_cannot_start_its_worker_exits_1_clearly(sandbox):
+    sandbox.data_dir.mkdir(parents=True)
+    (sandbox.data_dir / "instances").write_text("not a folder")  # the instance lock cannot be made
+    serve = ServeProcess(sandbox)
+    with pytest.raises(AssertionError, match="exited with 1"):
+        serve.start()
+    serve.stop()
+    log = serve.log()
+    assert "acacia: could not start running jobs" in log and "Traceback" not in log
