@@ -168,3 +168,36 @@ def test_trim_drops_the_tail_and_fetch_more_brings_it_back(harness, live_model, 
         model.fetchMore(QModelIndex())
     assert ids_in(model) == sorted(ids, reverse=True)
     assert model_failures(qtlog) == []
+
+
+def test_selection_survives_clearing_thousands_of_finished_jobs(harness, qtbot):
+    """`acacia delete --finished` with the window open: rows go row-precisely, never a reset.
+
+    No model tester here: it re-checks the whole model on every removal signal.
+    """
+    from PySide6.QtWidgets import QTableView
+
+    ids = enqueue_paused(harness, 2600)
+    finished = [job_id for n, job_id in enumerate(ids) if n % 10]  # 2340 finished, in runs between kept rows
+    for job_id in finished:
+        harness.queue.cancel(job_id)
+    model = JobTableModel(harness.store, harness.registry, page_size=500)
+    live = LiveUpdates(harness.services.bridge.event_received)
+    live.batch_ready.connect(model.apply_batch)
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    chosen = ids[1200]  # a queued job, kept
+    view.selectRow(model.row_of(chosen))
+    resets = []
+    model.modelReset.connect(lambda: resets.append(1))
+    assert len(harness.queue.clear_finished()) == len(finished)
+    live.flush()
+    qtbot.waitUntil(lambda: model.rowCount() == len(ids) - len(finished), timeout=10_000)
+    assert resets == []
+    assert ids_in(model) == sorted(set(ids) - set(finished), reverse=True)
+    assert [model.job_at(i.row()).id for i in view.selectionModel().selectedRows()] == [chosen]
+    assert view.currentIndex().row() == model.row_of(chosen)
+    live.close()

@@ -4,14 +4,14 @@ The model holds the first N rows of `list_jobs(filter, ORDER BY …)` — a pref
 grows through canFetchMore/fetchMore as the view scrolls — as slim JobRows. Live
 changes arrive as ChangeBatches: changed ids are re-read in one query per batch and
 each row is updated in place (dataChanged), moved (beginMoveRows), inserted or
-removed. There is no modelReset on a state change, so the view keeps its selection,
-current row and scroll position. A reset happens only when the filter or the sort
-order changes, or on an explicit refresh.
+removed — one signal per contiguous run of rows, however many rows a batch touches
+(a `delete --finished` of thousands of jobs included). There is no modelReset on a live
+change, so the view keeps its selection, current row and scroll position. A reset
+happens only when the filter or the sort order changes, or on an explicit refresh.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +30,6 @@ from .job_row import JobRow, RowOrder
 DEFAULT_PAGE_SIZE = 200
 READ_CHUNK = 500  # ids per `id IN (…)` query
 EXTERNAL_NEWEST = 200  # new jobs another process may have added, checked on its commits
-RESET_ABOVE_REMOVALS = 2000  # removing more rows than this at once: cheaper to reload
 Index = QModelIndex | QPersistentModelIndex
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -394,12 +393,8 @@ class JobTableModel(QAbstractTableModel):
 
     def _remove_ids(self, ids: Iterable[int]) -> None:
         rows = [self._by_id[job_id] for job_id in ids if job_id in self._by_id]
-        if not rows:
-            return
-        if len(rows) > RESET_ABOVE_REMOVALS:
-            self._reload_keeping_size()
-            return
-        self._remove_positions(sorted(self._position_of(row) for row in rows))
+        if rows:
+            self._remove_positions(sorted(self._position_of(row) for row in rows))
 
     def _remove_positions(self, positions: list[int]) -> None:
         """Remove rows at sorted positions, one signal per contiguous run, from the bottom up."""
@@ -415,11 +410,3 @@ class JobTableModel(QAbstractTableModel):
                 self._by_id.pop(row.id, None)
             del self._rows[first:last + 1]
             self.endRemoveRows()
-
-    def _reload_keeping_size(self) -> None:
-        """A mass deletion (clear finished on a big table): reload as many rows as were shown."""
-        shown = len(self._rows)
-        self.reload()
-        started = time.monotonic()
-        while len(self._rows) < shown and not self._exhausted and time.monotonic() - started < 0.2:
-            self._fetch_next_page()
