@@ -82,7 +82,7 @@ class PoolWorker(UpkeepMixin, QObject):
         self._pool.setMaxThreadCount(self._concurrency)
         self._output = JobOutput(self.store, self._publish, self._queue_of)
         self.log_capture = JobLogCapture(self._output.capture_log)
-        self._run_queue = RunQueue(self._pool, self.log_capture, self.post_completion, self.take_buffered)
+        self._run_queue: RunQueue  # made by each start(): stop() closes it
         self._registry: Registry | None = None
         self._root = Context.background()
         self._running: dict[int, Run] = {}
@@ -140,10 +140,12 @@ class PoolWorker(UpkeepMixin, QObject):
         return self._started and not self._stopping
 
     def start(self, ctx: Context, registry: Registry) -> None:
-        """Recover what dead instances left running, then start claiming jobs."""
+        """Recover what dead instances left running, then start claiming jobs (again after a stop())."""
         if self._started:
             return
         ctx.check()
+        self._stopping = False
+        self._stuck = [run for run in self._stuck if run.finished is None]
         self._registry = registry
         self._root = ctx.with_cancel()
         self._lock_file.acquire()

@@ -383,3 +383,15 @@ def test_a_finished_run_waiting_for_its_write_is_not_taken_for_a_stuck_handler(e
     assert engine.wait_state(job_id, "succeeded").result == "y" * 200_000
     assert "ignored cancellation" not in caplog.text
     assert engine.worker._run_queue._tasks >= 0
+
+
+def test_start_after_stop_runs_jobs_again(engine):
+    engine.registry.register_handler("x", lambda ctx, job: job.id)
+    engine.start()
+    engine.wait_state(engine.enqueue("x"), "succeeded")
+    engine.stop()
+    assert not engine.worker.is_running
+    engine.start()
+    assert engine.worker.is_running
+    job_id = engine.enqueue("x")
+    assert engine.wait_state(job_id, "succeeded").result == job_id
