@@ -25,6 +25,13 @@ PROTOCOL_VERSION = "1.0"
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 MAX_ERROR_MESSAGE = 2000
 
+# Limits and choices the server checks; the CLI's flags and the window use the same ones.
+SORT_FIELDS = ("id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at", "finished_at",
+               "progress")  # fmt: skip
+MAX_WORKERS = 1024
+MAX_QUEUE_CONCURRENCY = 10_000
+MAX_LIST_LIMIT = 10_000_000
+
 OPS = frozenset({
     "hello", "enqueue", "get", "list", "cancel", "retry", "delete", "pause", "resume", "set_concurrency",
     "handlers", "stats", "watch", "raise_window",

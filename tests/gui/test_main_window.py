@@ -209,6 +209,15 @@ def test_queue_panel_pauses_and_limits(window, harness, qtbot):
     assert harness.worker.concurrency == 3
 
 
+def test_workers_spin_follows_the_worker_and_allows_what_the_server_does(window, harness, qtbot):
+    spin = window.queues_panel.workers_spin
+    assert spin.maximum() == 1024
+    harness.worker.set_concurrency(700)  # as `acacia concurrency --workers 700` does through the socket
+    window.stats.request()
+    qtbot.waitUntil(lambda: spin.value() == 700, timeout=5000)
+    assert harness.worker.concurrency == 700  # showing it did not write anything back
+
+
 def test_status_bar_counts_by_state(window, harness, qtbot):
     ids = [harness.enqueue("test.steps", {"steps": 1}) for _ in range(3)]
     for job_id in ids:

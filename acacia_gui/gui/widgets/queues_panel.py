@@ -1,8 +1,8 @@
 """QueuesPanel: every queue with its counts, paused or running, a concurrency limit and pause/resume.
 
 Numbers come from StatsPoller (read in the background); controls act through the
-JobQueue, whose events bring the new numbers back. A spin box the user is editing is
-never overwritten by a refresh.
+JobQueue, whose events bring the new numbers back. The workers spin box follows the
+worker's limit on every refresh. A spin box the user is editing is never overwritten.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import AcaciaError
 from ...core.queue import JobQueue
+from ...ipc.protocol import MAX_QUEUE_CONCURRENCY, MAX_WORKERS
 from ...store.sqlite import QueueInfo
 from ..icons import icon
 from ..stats import Stats
@@ -80,7 +81,7 @@ class QueueCard(QFrame):
         label = QLabel("&Parallel jobs:", self)
         self.spin = QSpinBox(self)
         self.spin.setObjectName("concurrencySpin")
-        self.spin.setRange(0, 10_000)
+        self.spin.setRange(0, MAX_QUEUE_CONCURRENCY)
         self.spin.setSpecialValueText("No limit")
         self.spin.setAccessibleName(f"Parallel jobs limit of queue {info.name}")
         self.spin.setToolTip("How many jobs of this queue may run at once (0: only the worker limit)")
@@ -144,7 +145,7 @@ class QueuesPanel(QWidget):
         workers_label = QLabel("&Workers:", self)
         self.workers_spin = QSpinBox(self)
         self.workers_spin.setObjectName("workersSpin")
-        self.workers_spin.setRange(1, 256)
+        self.workers_spin.setRange(1, MAX_WORKERS)  # what `acacia concurrency --workers N` accepts
         self.workers_spin.setValue(int(getattr(worker, "concurrency", 1)))
         self.workers_spin.setAccessibleName("Jobs run at once, over all queues")
         self.workers_spin.setToolTip("How many jobs this app runs at once, over all queues")
@@ -167,6 +168,7 @@ class QueuesPanel(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
     def update_stats(self, stats: Stats) -> None:
+        self.sync_workers()
         names = {info.name for info in stats.queues}
         for name in [n for n in self.cards if n not in names]:
             self.cards.pop(name).deleteLater()
@@ -177,6 +179,15 @@ class QueuesPanel(QWidget):
                 self._list.insertWidget(position, card)
             else:
                 card.update_info(info)
+
+    def sync_workers(self) -> None:
+        """Show the worker's limit (`acacia concurrency --workers N` changes it behind our back),
+        unless the user is editing the spin box."""
+        value = getattr(self._worker, "concurrency", None)
+        if isinstance(value, int) and not self.workers_spin.hasFocus() and value != self.workers_spin.value():
+            self.workers_spin.blockSignals(True)
+            self.workers_spin.setValue(value)
+            self.workers_spin.blockSignals(False)
 
     def _make_card(self, info: QueueInfo) -> QueueCard:
         card = QueueCard(info, self._holder)
