@@ -343,6 +343,8 @@ class PoolWorker(UpkeepMixin, QObject):
         self._force_write = False
         settled, self._pending = self._pending, []
         applied_ids = {(c.job_id, c.attempt) for c in applied}
+        if applied:
+            self._output.flush_logs()  # once per transaction: a job's log lines come before its outcome
         for run, completion in settled:
             current = self._running.get(completion.job_id)
             if current is run:
@@ -382,7 +384,6 @@ class PoolWorker(UpkeepMixin, QObject):
             self._pending.append((Run(job, self._root, None), outcome))
 
     def _announce_completion(self, run: Run, completion: Completion) -> None:
-        self._output.flush_logs()
         self._output.forget(completion.job_id)
         if completion.progress is not None or completion.progress_message:
             self._publish(JobEvent("progress", completion.job_id, run.job.queue, completion.state.value,
