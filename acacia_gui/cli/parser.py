@@ -1,21 +1,24 @@
 """The `acacia` command line: argparse, with errors on one line and exit status 2.
 
 Global options (--data-dir, --plugins-dir, --durability) are accepted before or after
-the subcommand. Numbers are checked here for what argparse can check (finite, whole);
-ranges are checked by the same validators the app uses, so both paths agree.
+the subcommand. Numbers are checked here for what argparse can check (finite, whole),
+and flags that map to a protocol limit are checked against that same limit here, so the
+message names the flag; job fields (priority, delay…) are checked by the validators the
+app uses, so both paths agree.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ..core.job import JobState
+from ..ipc.protocol import MAX_LIST_LIMIT, MAX_LOG_LINES, MAX_OFFSET, MAX_QUEUE_CONCURRENCY, MAX_WORKERS, SORT_FIELDS
 
 STATES = [s.value for s in JobState]
-SORT_FIELDS = ["id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at", "finished_at",
-               "progress"]  # fmt: skip
+ECHO_LIMIT = 40  # characters of a bad value repeated in a message
 
 
 class UsageError(Exception):
@@ -29,41 +32,59 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
+def shown(text: str) -> str:
+    """A value for a message: quoted, and cut short (a 5000-digit number is not worth echoing)."""
+    return repr(text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}…")
+
+
 def finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a number") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a finite number")
     return value
 
 
 def whole_number(text: str) -> int:
     try:
         return int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    except ValueError:  # also for more than 4300 digits
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a whole number (or is far too long)") from None
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a whole number in [low, high]: `argument --logs: must be …`."""
+
+    def check(text: str) -> int:
+        value = whole_number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {shown(text)}")
+        return value
+
+    check.__name__ = f"whole number from {low} to {high}"
+    return check
 
 
 def positive_int(text: str) -> int:
     value = whole_number(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {shown(text)}")
     return value
 
 
 def non_negative_int(text: str) -> int:
     value = whole_number(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {shown(text)}")
     return value
 
 
 def non_negative_float(text: str) -> float:
     value = finite_float(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {shown(text)}")
     return value
 
 
@@ -73,7 +94,7 @@ def job_id(text: str) -> int:
     except ValueError:
         value = 0
     if not 1 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a job id (a whole number >= 1)")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a job id (a whole number >= 1)")
     return value
 
 
@@ -139,14 +160,14 @@ def build_parser() -> Parser:
     listing.add_argument("--queue", action="append", metavar="Q")
     listing.add_argument("--type", action="append", metavar="T")
     listing.add_argument("--search", metavar="TEXT", help="in type, payload, error, progress message")
-    listing.add_argument("--limit", type=non_negative_int, metavar="N")
-    listing.add_argument("--offset", type=non_negative_int, metavar="N")
+    listing.add_argument("--limit", type=bounded(0, MAX_LIST_LIMIT), metavar="N")
+    listing.add_argument("--offset", type=bounded(0, MAX_OFFSET), metavar="N")
     listing.add_argument("--sort", choices=SORT_FIELDS, default="id")
     listing.add_argument("--desc", action="store_true", help="newest/largest first")
 
     show = command("show", "one job: its fields, history and last log lines")
     show.add_argument("id", type=job_id, metavar="ID")
-    show.add_argument("--logs", type=non_negative_int, default=20, metavar="N", help="log lines to show (default 20)")
+    show.add_argument("--logs", type=bounded(0, MAX_LOG_LINES), default=20, metavar="N", help="log lines to show (default 20)")
 
     command("info", "where Acacia keeps its data, and whether it runs")
     command("handlers", "the job types plugins provide, and plugins that failed to load")
@@ -162,8 +183,8 @@ def build_parser() -> Parser:
         command(name, text).add_argument("queue", metavar="QUEUE")
     concurrency = command("concurrency", "jobs of QUEUE that may run at once (0: no limit); --workers: overall")
     concurrency.add_argument("queue", nargs="?", metavar="QUEUE")
-    concurrency.add_argument("limit", nargs="?", type=non_negative_int, metavar="N")
-    concurrency.add_argument("--workers", type=positive_int, metavar="N", help="jobs the app runs at once overall")
+    concurrency.add_argument("limit", nargs="?", type=bounded(0, MAX_QUEUE_CONCURRENCY), metavar="N")
+    concurrency.add_argument("--workers", type=bounded(1, MAX_WORKERS), metavar="N", help="jobs the app runs at once overall")
     watch = command("watch", "a live table of jobs (one job, a queue, or everything)")
     watch.add_argument("id", nargs="?", type=job_id, metavar="ID")
     watch.add_argument("--queue", metavar="Q")

@@ -21,7 +21,13 @@ from ..core.job import Job, JobState
 from ..core.queue import JobQueue
 from .params import Params
 from .protocol import (
+    MAX_LIST_LIMIT,
+    MAX_LOG_LINES,
+    MAX_OFFSET,
+    MAX_QUEUE_CONCURRENCY,
+    MAX_WORKERS,
     PROTOCOL_VERSION,
+    SORT_FIELDS,
     BadRequest,
     InternalError,
     NotRunningError,
@@ -38,11 +44,7 @@ from .watch import EVENT_KINDS, Watch
 log = logging.getLogger(__name__)
 
 STATES = frozenset(s.value for s in JobState)
-JOB_FIELDS = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout")
-SORT_FIELDS = frozenset({"id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at",
-                         "finished_at", "progress"})  # fmt: skip
 MAX_BATCH = 100_000
-MAX_LOG_LINES = 10_000
 
 
 class WorkerControl(Protocol):
@@ -215,8 +217,8 @@ class Dispatcher:
         if order_by not in SORT_FIELDS:
             raise p.error(f'cannot order by {order_by!r}; choose one of {", ".join(sorted(SORT_FIELDS))}')
         descending = p.boolean("descending", False)
-        limit = p.integer("limit", None, low=0, high=10_000_000)
-        offset = p.integer("offset", 0, low=0, high=2**62)
+        limit = p.integer("limit", None, low=0, high=MAX_LIST_LIMIT)
+        offset = p.integer("offset", 0, low=0, high=MAX_OFFSET)
         p.done()
         jobs = self.store.list_jobs(**filters, order_by=order_by, descending=descending, limit=limit, offset=offset)
         return {"jobs": [job.to_dict() for job in jobs], "total": self.store.count_jobs(**filters)}
@@ -266,13 +268,13 @@ class Dispatcher:
 
     def _set_concurrency(self, p: Params) -> dict[str, Any]:
         if "workers" in p:
-            workers = p.integer("workers", low=1, high=1024)
+            workers = p.integer("workers", low=1, high=MAX_WORKERS)
             p.done()
             worker = self._require_worker("setting the number of workers")
             worker.set_concurrency(workers)
             return {"workers": worker.concurrency}
         name = self._queue_name(p)
-        concurrency = p.integer("concurrency", low=0, high=10_000)
+        concurrency = p.integer("concurrency", low=0, high=MAX_QUEUE_CONCURRENCY)
         p.done()
         self.queue.set_concurrency(name, concurrency, source=self.source)
         return self._queue_info(name)

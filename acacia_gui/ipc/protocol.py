@@ -31,6 +31,8 @@ SORT_FIELDS = ("id", "type", "queue", "priority", "state", "attempts", "created_
 MAX_WORKERS = 1024
 MAX_QUEUE_CONCURRENCY = 10_000
 MAX_LIST_LIMIT = 10_000_000
+MAX_OFFSET = 2**62
+MAX_LOG_LINES = 10_000  # a job keeps at most this many (the store's LOG_LINES_PER_JOB) plus a "limit reached" line
 
 OPS = frozenset({
     "hello", "enqueue", "get", "list", "cancel", "retry", "delete", "pause", "resume", "set_concurrency",

@@ -114,3 +114,18 @@ def test_apply_event_marks_cancelling_and_final_states():
     assert job["cancelling"]
     apply_event(job, {"kind": "state", "job_id": 1, "state": "cancelled", "error": "cancelled"})
     assert job["state"] == "cancelled" and job["finished_at"] and job["error"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["show", "1", "--logs", "99999999"], "argument --logs: must be from 0 to 10000, got '99999999'"),
+     (["list", "--limit", "999999999999"], "argument --limit: must be from 0 to 10000000"),
+     (["concurrency", "default", "999999999"], "argument N: must be from 0 to 10000"),
+     (["concurrency", "--workers", "5000"], "argument --workers: must be from 1 to 1024"),
+     (["enqueue", "x.y", "--priority", "9" * 5000], "argument --priority: '" + "9" * 40 + "…' is not a whole number")],
+)  # fmt: skip
+def test_out_of_range_flags_are_named_and_long_values_cut(argv, words, tmp_path, capsys):
+    assert cli.main([*argv, "--data-dir", str(tmp_path)], launch_app=Launcher()) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err
+    assert len(err) < 300 and not (tmp_path / "acacia.db").exists()

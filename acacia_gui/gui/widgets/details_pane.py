@@ -17,11 +17,11 @@ from PySide6.QtWidgets import (
 
 from ...core.job import Job
 from ...core.registry import Registry
-from ...store.sqlite import SqliteJobStore
+from ...store.sqlite import LOG_LINES_PER_JOB, SqliteJobStore
 from ..formatting import eta_text, format_duration, format_timestamp, job_duration, pretty_json, state_label
 from ..live import ChangeBatch
 
-MAX_LOG_LINES = 10_000
+MAX_LOG_LINES = LOG_LINES_PER_JOB + 1  # what the store keeps, plus its "limit reached" line
 
 
 def _text_box(name: str, accessible: str, parent: QWidget) -> QPlainTextEdit:
