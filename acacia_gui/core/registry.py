@@ -86,6 +86,8 @@ class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._handlers: dict[str, RegisteredHandler] = {}
+        self.version = 0  # bumped by every change: lets callers cache what they derive from the handlers
+        self._not_repeatable: tuple[int, list[str]] = (-1, [])
 
     def register_handler(self, job_type: str, handler: Any, **options: Any) -> RegisteredHandler:
         entry = make_registered_handler(job_type, handler, **options)
@@ -95,11 +97,13 @@ class Registry:
                 where = f" (already registered by {existing.plugin})" if existing.plugin else ""
                 raise DuplicateHandlerError(f"a handler for job type {job_type!r} is already registered{where}")
             self._handlers[job_type] = entry
+            self.version += 1
         return entry
 
     def unregister_handler(self, job_type: str) -> None:
         with self._lock:
-            self._handlers.pop(job_type, None)
+            if self._handlers.pop(job_type, None) is not None:
+                self.version += 1
 
     def get_handler(self, job_type: str) -> RegisteredHandler | None:
         with self._lock:
@@ -109,6 +113,17 @@ class Registry:
         """Swap in a freshly loaded set (plugin reload); running jobs keep their handler."""
         with self._lock:
             self._handlers = dict(handlers)
+            self.version += 1
+
+    def not_repeatable_types(self) -> list[str]:
+        """Job types whose handler declared on_interrupt='fail' (not safe to run again after a
+        crash). Cached until the handlers change: the worker asks on every claim."""
+        with self._lock:
+            version, types = self._not_repeatable
+            if version != self.version:
+                types = [h.job_type for h in self._handlers.values() if h.on_interrupt == "fail"]
+                self._not_repeatable = (self.version, types)
+            return types
 
     def job_types(self) -> list[str]:
         with self._lock:

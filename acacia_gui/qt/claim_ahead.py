@@ -47,7 +47,7 @@ class ClaimAhead:
     def no_prefetch_types(registry: Registry | None) -> list[str]:
         """Handlers not safe to repeat are never buffered, so a crash never marks a job that
         did not start as `interrupted` (a buffered row is `running`, and counts as started)."""
-        return [h.job_type for h in (registry or []) if h.on_interrupt == "fail"]
+        return registry.not_repeatable_types() if registry is not None else []
 
     def settle(self, cancelled: set[int], paused: set[str], stopping: bool) -> list[tuple[Job, Completion]]:
         """Take out buffered jobs that were cancelled, whose queue was paused, or (stopping) all;

@@ -26,7 +26,7 @@ class UpkeepMixin:
         """Settle jobs left `running` by instances whose process is gone."""
         now = time.time()
         heartbeats = {i["id"]: i["heartbeat_at"] for i in self.store.instances()}
-        fail_types = [h.job_type for h in (self._registry or []) if h.on_interrupt == "fail"]
+        fail_types = self._registry.not_repeatable_types() if self._registry is not None else []
         changed: list[tuple[int, str]] = []
         for owner in self.store.owners_of_running_jobs():
             if owner == self.instance_id or instance_is_alive(self._instances_dir, owner, heartbeats.get(owner), now):
