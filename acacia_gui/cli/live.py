@@ -33,7 +33,7 @@ def apply_event(job: dict[str, Any], event: dict[str, Any]) -> None:
         if event["state"] == "running":
             job.setdefault("started_at", time.time())
             job["cancelling"] = job.get("cancelling", False)
-        elif JobState(event["state"]).is_final:
+        elif event["state"] in FINAL:  # a state this CLI does not know (a newer app) is simply shown
             job["finished_at"] = time.time()
     elif kind == "progress":
         job["progress"] = event.get("progress")

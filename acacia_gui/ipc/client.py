@@ -3,7 +3,7 @@
     from acacia_gui.client import Client
 
     with Client.for_data_dir() as client:
-        job_id = client.enqueue("sleep", {"seconds": 2})
+        job_id = client.enqueue("demo.sleep", {"seconds": 2})
         for event in client.watch(job=job_id):
             print(event["kind"], event.get("progress"))
 
@@ -291,7 +291,11 @@ class Client(OpsMixin):
         stream_client = Client(self.address, data_dir=self.data_dir, timeout=self.timeout,
                                connect_timeout=self.connect_timeout)  # fmt: skip
         stream_client.connect()
-        return WatchStream(stream_client, params, idle)
+        try:
+            return WatchStream(stream_client, params, idle)
+        except BaseException:  # the watch was refused (e.g. not_found): its connection must not leak
+            stream_client.close()
+            raise
 
 
 class WatchStream:

@@ -151,3 +151,18 @@ def test_watch_a_queue_streams_only_that_queue_and_log_lines(client):
 
 def test_raise_window_is_a_no_op_headless(client):
     assert client.raise_window() == {"raised": True}
+
+
+def test_a_refused_watch_closes_its_connection(client):
+    import os
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    client.hello()
+    before = open_fds()
+    for _ in range(3):
+        with pytest.raises(JobNotFoundError) as refused:
+            client.watch(job=987654)
+    assert "987654" in str(refused.value)  # the traceback (and whatever it holds) is still alive here
+    assert open_fds() == before

@@ -116,6 +116,12 @@ def test_apply_event_marks_cancelling_and_final_states():
     assert job["state"] == "cancelled" and job["finished_at"] and job["error"] == "cancelled"
 
 
+def test_apply_event_shows_a_state_it_does_not_know():
+    job = {"id": 1, "state": "queued"}
+    apply_event(job, {"kind": "state", "job_id": 1, "state": "hibernating"})  # a newer app's state
+    assert job["state"] == "hibernating" and "finished_at" not in job
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [(["show", "1", "--logs", "99999999"], "argument --logs: must be from 0 to 10000, got '99999999'"),
