@@ -3,7 +3,7 @@
     from acacia_gui.client import Client
 
     with Client.for_data_dir() as client:
-        job_id = client.enqueue("sleep", {"seconds": 1})
+        job_id = client.enqueue("demo.sleep", {"seconds": 1})
 """
 
 from .ipc.client import Client, LocalClient, WatchStream, probe

@@ -2,7 +2,9 @@
 
 Data goes to stdout (a table, or JSON with --json); notices and errors go to stderr.
 Input that can be checked before anything is contacted is checked first, so bad input
-never leaves a half-done change (several ids: all are checked before the first change).
+never leaves a half-done change. With several ids, cancel/retry first check that every
+job exists and allows the action, then change them one by one: not one transaction, so a
+job that changes state in between can still stop the run part-way.
 """
 
 from __future__ import annotations
@@ -215,7 +217,7 @@ def cmd_handlers(args: argparse.Namespace, config: Config) -> int:
 
 
 def _checked_jobs(backend: Backend, ids: list[int], allowed: frozenset[JobState], verb: str) -> None:
-    """Every id exists and allows the action, before the first change (all or nothing)."""
+    """Every id exists and allows the action, checked before the first change (not atomic: see the module doc)."""
     for job_id in dict.fromkeys(ids):
         job = backend.ops.get(job_id)
         if JobState(job["state"]) not in allowed:

@@ -239,12 +239,14 @@ class MainWindow(QMainWindow):
         self.services.reload_plugins()
 
     def _on_plugins_reloaded(self, report) -> None:
-        self.plugins_view.show_report(report, automatic=getattr(self, "_automatic_reload", False))
+        automatic = getattr(self, "_automatic_reload", False)
+        self.plugins_view.show_report(report, automatic=automatic)
         self._automatic_reload = False
         self._show_plugin_tab_title(report)
         self.model.refresh_titles()
         self.filter_bar.set_handlers(self.services.registry)
-        self.watcher.rewatch()
+        if not automatic:  # the watcher rewatches after its own reloads
+            self.watcher.rewatch()
         problems = len(report.problems)
         self.show_message(f"Plugins reloaded: {len(report.handlers)} handler(s)"
                           + (f", {problems} problem(s) — see the Plugins tab." if problems else "."))  # fmt: skip

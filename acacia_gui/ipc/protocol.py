@@ -8,8 +8,10 @@ Stream   {"id": same, "event": {...}}      (after a `watch` reply, one per event
 
 Every error is an AcaciaError whose `code` travels in the reply, so the client can raise
 the same exception class the server raised. Decoding is strict (no NaN/Infinity, no
-invalid UTF-8, no huge integers) because the lines come from anyone on the machine
-who can reach the socket, and a bad line must be an error reply, never a crash.
+invalid UTF-8, no integer of more than 4300 digits — Python's own limit; smaller
+out-of-range numbers are refused by each op's range checks) because the lines come
+from anyone on the machine who can reach the socket, and a bad line must be an error
+reply, never a crash.
 """
 
 from __future__ import annotations
