@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -21,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class AppServices(QObject):
-    """Owns nothing it did not get from app.py, except the plugin report it refreshes."""
+    """Holds the parts app.py made; creates only the EventBridge (events to the main thread) and
+    refreshes the plugin report on reload."""
 
     plugins_reloaded = Signal(object)  # LoadReport
     raise_requested = Signal()
@@ -56,14 +56,3 @@ class AppServices(QObject):
 
     def raise_window(self) -> None:
         self.raise_requested.emit()
-
-    def stats(self) -> dict[str, Any]:
-        now = time.time()
-        return {
-            "counts": self.store.counts_by_state(),
-            "finished_last_minute": self.store.finished_since(now - 60),
-            "running_here": len(self.worker.running_job_ids()),
-            "concurrency": self.worker.concurrency,
-            "queues": [q.to_dict() for q in self.store.list_queues()],
-            "uptime": now - self.started_at,
-        }

@@ -34,12 +34,12 @@ from ..core.queue import JobQueue
 from ..core.registry import Registry
 from ..core.runner import Completion
 from ..store.instances import InstanceLock, new_instance_id
-from .claim_ahead import PREFETCH_MAX, PREFETCH_WINDOW, ClaimAhead
-from .job_output import PROGRESS_PERSIST_EVERY, JobOutput
-from .pool_tasks import IDLE_TASK_EXIT, Run, RunQueue
-from .worker_upkeep import RECOVERY_EVERY, UpkeepMixin
+from .claim_ahead import ClaimAhead
+from .job_output import JobOutput
+from .pool_tasks import Run, RunQueue
+from .worker_upkeep import UpkeepMixin
 
-__all__ = ["IDLE_TASK_EXIT", "PREFETCH_MAX", "PREFETCH_WINDOW", "PROGRESS_PERSIST_EVERY", "RECOVERY_EVERY", "PoolWorker"]
+__all__ = ["PoolWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -314,14 +314,14 @@ class PoolWorker(UpkeepMixin, QObject):
             self._start_run(job)
             free -= 1
         refill = self._ahead.refill(0 if self._stopping else self._ahead.depth(self._concurrency))
-        urgent = free or refill > 0 or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
+        urgent = free or refill or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
         if not urgent:
             if (self._pending or self._unmarked_starts) and not self._group_timer.isActive():
                 self._group_timer.start()
             return
-        if not self._pending and not self._unmarked_starts and not free and refill <= 0:
+        if not self._pending and not self._unmarked_starts and not free and not refill:
             return
-        self._write_and_claim(free, max(0, refill))
+        self._write_and_claim(free, refill)
 
     def _write_and_claim(self, free: int, prefetch: int) -> None:
         completions = [c for _, c in self._pending]

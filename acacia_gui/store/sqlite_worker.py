@@ -151,10 +151,6 @@ class WorkerStoreMixin:
             )
         return [(job_id, queue) for job_id, queue in rows]
 
-    def next_due_time(self) -> float | None:
-        row = self.conn.execute("SELECT min(run_at) FROM jobs WHERE state = 'scheduled'").fetchone()
-        return row[0]
-
     def complete_and_claim(
         self,
         completions: Sequence[Completion],
@@ -300,7 +296,4 @@ class WorkerStoreMixin:
             return
         with self._write() as conn:
             conn.executemany("INSERT INTO job_logs (job_id, at, level, message) VALUES (?, ?, ?, ?)", lines)
-
-    def log_count(self, job_id: JobId) -> int:
-        return self.conn.execute("SELECT count(*) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()[0]
 
