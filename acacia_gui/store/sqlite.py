@@ -331,7 +331,7 @@ class SqliteJobStore(WorkerStoreMixin):
     def cancel_job(self, job_id: JobId, source: str) -> Job:
         """Queued/scheduled → cancelled at once; running → cancel_requested (the owner stops it)."""
         with self._write() as conn:
-            job = self._locked_job(conn, job_id)
+            job = self.require_job(job_id)  # on the transaction's connection
             if job.state not in CANCELLABLE_STATES:
                 raise InvalidTransitionError(f"job {job_id} is {job.state} and cannot be cancelled")
             if job.state is JobState.RUNNING:
@@ -349,7 +349,7 @@ class SqliteJobStore(WorkerStoreMixin):
     def retry_job(self, job_id: JobId, source: str) -> Job:
         """Failed/cancelled/interrupted → queued, with a fresh set of attempts."""
         with self._write() as conn:
-            job = self._locked_job(conn, job_id)
+            job = self.require_job(job_id)  # on the transaction's connection
             if job.state not in RETRYABLE_STATES:
                 raise InvalidTransitionError(
                     f"job {job_id} is {job.state}; only failed, cancelled or interrupted jobs can be retried"
@@ -366,37 +366,31 @@ class SqliteJobStore(WorkerStoreMixin):
 
     def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:
         """Delete jobs that are not running (with their events and logs). Returns how many."""
-        ids = list(job_ids)
+        ids = list(dict.fromkeys(job_ids))
         with self._write() as conn:
-            deleted = 0
             for job_id in ids:
-                job = self._locked_job(conn, job_id)
-                if job.state is JobState.RUNNING:
+                if self.require_job(job_id).state is JobState.RUNNING:
                     raise InvalidTransitionError(f"job {job_id} is running; cancel it before deleting it")
-                conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-                conn.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
-                conn.execute("DELETE FROM job_logs WHERE job_id = ?", (job_id,))
-                deleted += 1
-        return deleted
+            _delete_ids(conn, ids)
+        return len(ids)
 
     def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]:
         """Delete every succeeded/failed/cancelled/interrupted job (of one queue, or all)."""
         where, params = self._where(state=[s.value for s in JobState if s.is_final], queue=queue)
         with self._write() as conn:
             ids = [row[0] for row in conn.execute(f"SELECT id FROM jobs{where}", params)]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                marks = ", ".join("?" * len(chunk))
-                conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
-                conn.execute(f"DELETE FROM events WHERE job_id IN ({marks})", chunk)
-                conn.execute(f"DELETE FROM job_logs WHERE job_id IN ({marks})", chunk)
+            _delete_ids(conn, ids)
         return ids
 
-    def _locked_job(self, conn: sqlite3.Connection, job_id: JobId) -> Job:
-        row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            raise JobNotFoundError(f"no job with id {job_id}")
-        return row_to_job(row)
+
+def _delete_ids(conn: sqlite3.Connection, ids: list[JobId]) -> None:
+    """Delete jobs with their events and logs (inside the caller's transaction)."""
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM events WHERE job_id IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM job_logs WHERE job_id IN ({marks})", chunk)
 
 
 def _split_sql(script: str) -> list[str]:
