@@ -22,7 +22,10 @@ PREFETCH_MAX = 64  # jobs claimed ahead at most
 
 
 class ClaimAhead:
-    """The buffer of claimed-ahead jobs and the policy that sizes it. Main thread only."""
+    """The buffer of claimed-ahead jobs and the policy that sizes it.
+
+    The policy runs on the main thread. `ready` is shared: pool threads pop it too (the
+    worker's take_buffered), so every access to `ready` holds the worker's `_state_lock`."""
 
     def __init__(self) -> None:
         self.ready: deque[Job] = deque()

@@ -25,7 +25,8 @@ MAX_LOG_MESSAGE = 10_000  # characters kept of one log line
 
 
 class JobOutput:
-    """Coalesces progress and log lines; `publish` announces them after they are written."""
+    """Coalesces progress and log lines. Log lines are announced after they are written;
+    progress is announced at once (listeners want it live) and saved about once a second."""
 
     def __init__(self, store, publish: Callable[[JobEvent], None], queue_of: Callable[[int], str | None]) -> None:
         self._store = store
@@ -79,6 +80,8 @@ class JobOutput:
                 self._last_progress_save = now
             except StoreError:
                 log.exception("could not save progress; will try again")
+                with self._lock:  # keep what failed, unless a newer report came in meanwhile
+                    self._progress_unsaved = {**unsaved, **self._progress_unsaved}
         self.flush_logs()
 
     def flush_logs(self) -> None:

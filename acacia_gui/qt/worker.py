@@ -1,6 +1,6 @@
 """PoolWorker: the Worker on Qt's QThreadPool, fed by the SQLite queue.
 
-Threads: the PoolWorker lives on the main thread and is the only writer of job states
+Threads: the PoolWorker lives on the main thread and is the only writer of run outcomes
 in this process. Pool threads run handlers and hand back Completions through a
 thread-safe deque; the main thread then applies finished runs and claims new ones in
 one transaction (group commit), so throughput does not pay one commit per job.
@@ -91,7 +91,7 @@ class PoolWorker(UpkeepMixin, QObject):
         self._unmarked_starts: deque[tuple[int, float]] = deque()  # claimed-ahead jobs that started
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
         self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
-        self._cancel_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # _running, the buffer (_ahead.ready), cancel and pause marks
         self._cancel_before_start: set[int] = set()
         self._paused_queues: set[str] = set()
         self._force_write = False
@@ -231,7 +231,7 @@ class PoolWorker(UpkeepMixin, QObject):
         slot does not wait for the main thread. Declines (the main thread decides) while
         a cancel or pause is unsettled, or while stopping. The job's `running` state is
         already committed; the main thread announces it before the job's outcome."""
-        with self._cancel_lock:
+        with self._state_lock:
             ready = self._ahead.ready
             if not ready or self._stopping or not self._started or self._cancel_before_start or self._paused_queues:
                 return None
@@ -268,7 +268,7 @@ class PoolWorker(UpkeepMixin, QObject):
         if event.kind == "cancel_requested":
             self._request_cancel(event.job_id)
         elif event.kind == "queue" and event.data.get("paused") and event.queue:
-            with self._cancel_lock:
+            with self._state_lock:
                 self._paused_queues.add(event.queue)  # its buffered jobs go back to the queue
             self.wake()
         elif event.kind in ("enqueued", "queue") or (event.kind == "state" and event.data.get("source") != "worker"):
@@ -277,7 +277,7 @@ class PoolWorker(UpkeepMixin, QObject):
     def _request_cancel(self, job_id: int) -> None:
         """Cancel a run, or mark a job not started yet (maybe buffered: the pump settles it).
         One lock for the look-up and the mark, so a pool task cannot take the job between them."""
-        with self._cancel_lock:
+        with self._state_lock:
             run = self._running.get(job_id)
             if run is None:
                 self._cancel_before_start.add(job_id)
@@ -307,7 +307,7 @@ class PoolWorker(UpkeepMixin, QObject):
         self._settle_buffer()
         free = self._free_slots()
         while free > 0:
-            with self._cancel_lock:
+            with self._state_lock:
                 job = self._ahead.ready.popleft() if self._ahead.ready else None
             if job is None:
                 break
@@ -356,7 +356,7 @@ class PoolWorker(UpkeepMixin, QObject):
                 self._announce_completion(run, completion)
         for job in claimed[:free]:
             self._start_run(job)
-        with self._cancel_lock:
+        with self._state_lock:
             self._ahead.ready.extend(claimed[free:])
         if claimed and len(claimed) == free + prefetch:
             self.wake()  # maybe more waiting
@@ -376,7 +376,7 @@ class PoolWorker(UpkeepMixin, QObject):
         """Buffered jobs that were cancelled, whose queue was paused, or that stopping returns."""
         if not (self._stopping or self._cancel_before_start or self._paused_queues):
             return
-        with self._cancel_lock:  # every job we own is in the buffer or _running now, so older marks are stale
+        with self._state_lock:  # every job we own is in the buffer or _running now, so older marks are stale
             cancelled, self._cancel_before_start = self._cancel_before_start, set()
             paused, self._paused_queues = self._paused_queues, set()
             settled = self._ahead.settle(cancelled, paused, self._stopping)
@@ -417,7 +417,7 @@ class PoolWorker(UpkeepMixin, QObject):
     def _start_run(self, job: Job) -> None:
         run = self._make_run(job)
         ctx = run.ctx
-        with self._cancel_lock:
+        with self._state_lock:
             self._running[job.id] = run
             cancelled = job.id in self._cancel_before_start
             self._cancel_before_start.discard(job.id)

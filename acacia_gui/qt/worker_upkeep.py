@@ -59,7 +59,7 @@ class UpkeepMixin:
         if changed:
             self._publish(JobEvent("external_change"))  # another process committed: views re-read
         self._data_version = version
-        with self._cancel_lock:
+        with self._state_lock:
             owned = [*self._running, *(job.id for job in self._ahead.ready)]
         if changed and owned:
             for job_id in self.store.cancel_requested_among(owned):
