@@ -166,19 +166,23 @@ def run(options: AppOptions) -> int:
     finally:
         watcher.close()
     del watcher, window
-    stuck = services.worker.stuck_runs
+    stuck, abandoned = services.worker.stuck_runs, services.worker.busy_abandoned_threads
     services.store.close()
-    if stuck:
-        _exit_now(stuck, code)
+    if stuck or abandoned:
+        _exit_now(stuck, abandoned, code)
     return code
 
 
-def _exit_now(stuck: int, code: int) -> None:
+def _exit_now(stuck: int, abandoned: int, code: int) -> None:
     """Leave at once: a handler that ignores cancellation may never return, and waiting for
     its thread at exit would hang the app. The OS drops the instance lock, and the next
     start's recovery settles the job (requeued with the attempt counted, or failed)."""
-    log.warning("%d handler(s) did not stop; exiting without waiting; their jobs are recovered at the next start",
-                stuck)  # fmt: skip
+    if stuck:
+        log.warning("%d handler(s) did not stop; exiting without waiting; their jobs are recovered at the next start",
+                    stuck)  # fmt: skip
+    if abandoned:
+        log.warning("%d abandoned handler(s) still running (their jobs failed already); exiting without waiting",
+                    abandoned)  # fmt: skip
     for handler in logging.getLogger().handlers:
         try:
             handler.flush()

@@ -102,6 +102,7 @@ class PoolWorker(UpkeepMixin, QObject):
         self._started = False
         self._stopping = False
         self._stuck: list[Run] = []  # runs whose handler ignored stop()'s cancel
+        self._abandoned: list[Run] = []  # runs the watchdog gave up on (their jobs failed); threads maybe still busy
         self._data_version = -1
         self._next_recovery = 0.0
         self._poll = QTimer(self)
@@ -211,6 +212,13 @@ class PoolWorker(UpkeepMixin, QObject):
         """Handlers that ignored the stop's cancel and have not returned: their jobs stay
         `running` (owned by this instance) until the process exits."""
         return sum(1 for run in self._stuck if run.finished is None)
+
+    @property
+    def busy_abandoned_threads(self) -> int:
+        """Pool threads still inside a handler the watchdog abandoned (its job already failed).
+        Exiting normally would wait for them."""
+        self._abandoned = [run for run in self._abandoned if run.finished is None]
+        return len(self._abandoned)
 
     def wake(self) -> None:
         """Ask for a claim soon (thread-safe); many calls before it runs cost one pump."""

@@ -81,6 +81,7 @@ class UpkeepMixin:
                 run.cancelled_at = now
             if run.cancelled_at is not None and now - run.cancelled_at > self.cancel_grace:
                 run.abandoned = True
+                self._abandoned.append(run)
                 self._run_queue.lost_task()
                 why = (f"the handler ignored cancellation for {self.cancel_grace:g} s; "
                        "its thread was abandoned and the job failed")  # fmt: skip

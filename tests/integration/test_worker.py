@@ -282,7 +282,9 @@ def test_handler_ignoring_cancellation_is_abandoned_and_others_keep_running(engi
     others = [engine.enqueue("ok") for _ in range(5)]
     for job_id in others:
         engine.wait_state(job_id, "succeeded")
+    assert engine.worker.busy_abandoned_threads == 1  # the app exits without waiting for it
     stuck_forever.set()
+    engine.qtbot.waitUntil(lambda: engine.worker.busy_abandoned_threads == 0)
 
 
 def test_graceful_stop_lets_running_jobs_finish(engine):
