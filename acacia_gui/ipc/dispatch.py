@@ -201,9 +201,8 @@ class Dispatcher:
         if with_events:
             result["events"] = self.store.get_events(job_id)
         if logs:
-            lines = self.store.get_logs(job_id, limit=MAX_LOG_LINES)
-            result["logs"] = lines[-logs:]
-            result["log_count"] = len(lines)
+            result["logs"] = self.store.get_logs(job_id, last=logs)
+            result["log_count"] = self.store.count_logs(job_id)
         return result
 
     def _list(self, p: Params) -> dict[str, Any]:

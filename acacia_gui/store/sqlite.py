@@ -313,12 +313,23 @@ class SqliteJobStore(WorkerStoreMixin):
         )
         return [dict(zip(("at", "source", "old_state", "new_state", "message"), row, strict=True)) for row in rows]
 
-    def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT id, at, level, message FROM job_logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (job_id, after, limit),
-        )
+    def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = 10_000, last: int | None = None) -> list[dict[str, Any]]:
+        """A job's log lines in order: those after line id `after` (up to `limit`), or its `last` ones."""
+        if last is not None:
+            rows = self.conn.execute(
+                "SELECT * FROM (SELECT id, at, level, message FROM job_logs WHERE job_id = ? ORDER BY id DESC LIMIT ?)"
+                " ORDER BY id",
+                (job_id, last),
+            )
+        else:
+            rows = self.conn.execute(
+                "SELECT id, at, level, message FROM job_logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (job_id, after, limit),
+            )
         return [dict(zip(("id", "at", "level", "message"), row, strict=True)) for row in rows]
+
+    def count_logs(self, job_id: JobId) -> int:
+        return self.conn.execute("SELECT count(*) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()[0]
 
     # -- user actions --------------------------------------------------------------
     def _event(self, conn: sqlite3.Connection, job_id: JobId, source: str, old: str | None, new: str,

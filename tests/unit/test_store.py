@@ -201,3 +201,13 @@ def test_a_started_mark_makes_a_claimed_ahead_job_count_as_run(store):
     store.complete_and_claim([], "dead", 0, started=[(ahead, 123.0)])
     assert store.get_job(ahead).started_at == 123.0
     assert dict(store.recover_instance("dead")) == {ran: "failed", ahead: "failed"}
+
+
+def test_logs_page_forward_or_give_the_last_lines(store):
+    (job_id,) = add(store)
+    store.append_logs([(job_id, float(i), "INFO", f"line {i}") for i in range(50)])
+    assert [line["message"] for line in store.get_logs(job_id, last=3)] == ["line 47", "line 48", "line 49"]
+    first = store.get_logs(job_id, limit=2)
+    assert [line["message"] for line in first] == ["line 0", "line 1"]
+    assert store.get_logs(job_id, after=first[-1]["id"], limit=1)[0]["message"] == "line 2"
+    assert store.count_logs(job_id) == 50
