@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,29 +225,33 @@ def _checked_jobs(backend: Backend, ids: list[int], allowed: frozenset[JobState]
             raise InvalidTransitionError(f"job {job_id} is {job['state']} and cannot be {verb}")
 
 
-def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
+def _act_on_jobs(args: argparse.Namespace, config: Config, action: str, allowed: frozenset[JobState], verb: str,
+                 describe: Callable[[dict[str, Any]], str], notice: str) -> int:  # fmt: skip
+    """cancel/retry: check every id, then act on each (through the app, or on the database)."""
     with _closing(connect(config, fallback=True)) as backend:
-        _checked_jobs(backend, args.ids, CANCELLABLE_STATES, "cancelled")
-        results = [backend.ops.cancel(job_id) for job_id in dict.fromkeys(args.ids)]
+        _checked_jobs(backend, args.ids, allowed, verb)
+        results = [getattr(backend.ops, action)(job_id) for job_id in dict.fromkeys(args.ids)]
         if args.json:
             emit_json(results)
         for job in results if not args.json else []:
-            echo(f"job {job['id']}: " + ("cancel requested; it stops shortly" if job["state"] == "running"
-                                          else job["state"]))  # fmt: skip
-        backend.notice("changed the database directly")
+            echo(f"job {job['id']}: {describe(job)}")
+        backend.notice(notice)
     return 0
+
+
+def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
+    return _act_on_jobs(
+        args, config, "cancel", CANCELLABLE_STATES, "cancelled",
+        lambda job: "cancel requested; it stops shortly" if job["state"] == "running" else job["state"],
+        "changed the database directly",
+    )  # fmt: skip
 
 
 def cmd_retry(args: argparse.Namespace, config: Config) -> int:
-    with _closing(connect(config, fallback=True)) as backend:
-        _checked_jobs(backend, args.ids, RETRYABLE_STATES, "retried")
-        results = [backend.ops.retry(job_id) for job_id in dict.fromkeys(args.ids)]
-        if args.json:
-            emit_json(results)
-        for job in results if not args.json else []:
-            echo(f"job {job['id']}: {job['state']} again")
-        backend.notice("changed the database directly; the jobs run when the app next starts")
-    return 0
+    return _act_on_jobs(
+        args, config, "retry", RETRYABLE_STATES, "retried", lambda job: f"{job['state']} again",
+        "changed the database directly; the jobs run when the app next starts",
+    )  # fmt: skip
 
 
 def cmd_delete(args: argparse.Namespace, config: Config) -> int:
