@@ -74,13 +74,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative_int(text: str) -> int:
-    value = whole_number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {shown(text)}")
-    return value
-
-
 def non_negative_float(text: str) -> float:
     value = finite_float(text)
     if value < 0:
