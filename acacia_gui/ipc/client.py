@@ -7,10 +7,11 @@
         for event in client.watch(job=job_id):
             print(event["kind"], event.get("progress"))
 
-Every op of the protocol is a method (OpsMixin); `LocalClient` offers the same methods
-in-process over a Dispatcher, which is how the CLI works when no app runs. Not
-thread-safe: use one Client per thread. Unix only for now (Windows would need a named
-pipe; the Client says so instead of failing obscurely).
+Every op of the protocol is a method (OpsMixin; `watch` is Client's), named in the op
+table (ops.py); `LocalClient` offers the same methods in-process over a Dispatcher,
+which is how the CLI works when no app runs. Not thread-safe: use one Client per thread.
+Unix only for now (Windows would need a named pipe; the Client says so instead of
+failing obscurely).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..config import load_config
 from ..core.errors import AcaciaError
+from .ops import OPS_BY_NAME
 from .protocol import (
     PROTOCOL_VERSION,
     AccessDeniedError,
@@ -292,10 +294,11 @@ class Client(OpsMixin):
                                connect_timeout=self.connect_timeout)  # fmt: skip
         stream_client.connect()
         try:
-            return WatchStream(stream_client, params, idle)
+            ack = stream_client._request("watch", params)
         except BaseException:  # the watch was refused (e.g. not_found): its connection must not leak
             stream_client.close()
             raise
+        return WatchStream(stream_client, ack, idle)
 
 
 class WatchStream:
@@ -306,11 +309,12 @@ class WatchStream:
     for a job watch it holds the job as it was when the watch started.
     """
 
-    def __init__(self, client: Client, params: dict[str, Any], idle: float | None) -> None:
+    def __init__(self, client: Client, ack: dict[str, Any], idle: float | None) -> None:
+        """`client` has just sent the watch and read its reply, `ack`."""
         self._client = client
         self._idle = idle
         self.end: dict[str, Any] | None = None
-        self.ack: dict[str, Any] = client._request("watch", params)
+        self.ack = ack
         self._request_id = client._next_id
 
     def __iter__(self) -> Iterator[dict[str, Any] | None]:
@@ -354,6 +358,9 @@ class LocalClient(OpsMixin):
         self._on_close = on_close
 
     def call(self, op: str, params: dict[str, Any] | None = None) -> Any:
+        spec = OPS_BY_NAME.get(op)
+        if spec is not None and spec.needs_app:
+            raise NotRunningError(f"{op} needs a running app. Start it with `acacia` or `acacia serve`.")
         return self.dispatcher.call(op, params or {})
 
     def watch(self, **_: Any) -> WatchStream:

@@ -1,4 +1,5 @@
-"""Dispatcher: one method per op, turning a Request into a reply. Pure Python, no Qt.
+"""Dispatcher: one `_op_*` method per op of the op table (ops.py), turning a Request into a reply.
+Pure Python, no Qt.
 
 The socket server calls it on the main thread for every line; the CLI calls it
 in-process when no app runs (source "cli"), so both paths validate exactly alike.
@@ -19,6 +20,7 @@ from ..core.context import Context
 from ..core.errors import AcaciaError, InvalidJobError, JobNotFoundError
 from ..core.job import Job, JobState
 from ..core.queue import JobQueue
+from .ops import OP_TABLE, OPS_BY_NAME
 from .params import Params
 from .protocol import (
     MAX_LIST_LIMIT,
@@ -78,12 +80,8 @@ class Dispatcher:
         self.queue = queue
         self.services = services
         self.source = source
-        self._ops: dict[str, Callable[[Params], Any]] = {
-            "hello": self._hello, "enqueue": self._enqueue, "get": self._get, "list": self._list,
-            "cancel": self._cancel, "retry": self._retry, "delete": self._delete, "pause": self._pause,
-            "resume": self._resume, "set_concurrency": self._set_concurrency, "handlers": self._handlers,
-            "stats": self._stats, "raise_window": self._raise_window,
-        }  # fmt: skip
+        # Bound once, so a table entry naming a missing method fails at startup, not on first use.
+        self._handlers: dict[str, Callable[[Params], Any]] = {op.name: getattr(self, op.handler) for op in OP_TABLE}
 
     @property
     def store(self) -> Any:
@@ -109,16 +107,13 @@ class Dispatcher:
 
     def call(self, op: str, params: dict[str, Any]) -> Any:
         """Run one op and return its result; raises AcaciaError (the in-process path)."""
-        if op == "watch":
-            return self.open_watch(params).ack
-        handler = self._ops.get(op)
+        handler = self._handlers.get(op)
         if handler is None:
             raise UnknownOpError(f"unknown op {op!r}")
-        p = Params(op, params)
-        return handler(p)
+        return handler(_params(op, params))
 
     # -- ops ---------------------------------------------------------------------------
-    def _hello(self, p: Params) -> dict[str, Any]:
+    def _op_hello(self, p: Params) -> dict[str, Any]:
         version = p.raw("version")
         p.string("client", None, max_length=200)
         p.done()
@@ -147,7 +142,7 @@ class Dispatcher:
             timeout=p.raw("timeout", None),
         )
 
-    def _enqueue(self, p: Params) -> dict[str, Any]:
+    def _op_enqueue(self, p: Params) -> dict[str, Any]:
         allow_unknown = p.boolean("allow_unknown", False)
         if "jobs" in p:
             return self._enqueue_batch(p, allow_unknown)
@@ -192,7 +187,7 @@ class Dispatcher:
             raise JobNotFoundError(f"no job with id {job_id}")
         return job
 
-    def _get(self, p: Params) -> dict[str, Any]:
+    def _op_get(self, p: Params) -> dict[str, Any]:
         job_id = p.job_id()
         with_events = p.boolean("events", False)
         logs = p.integer("logs", 0, low=0, high=MAX_LOG_LINES)
@@ -205,7 +200,7 @@ class Dispatcher:
             result["log_count"] = self.store.count_logs(job_id)
         return result
 
-    def _list(self, p: Params) -> dict[str, Any]:
+    def _op_list(self, p: Params) -> dict[str, Any]:
         filters = {
             "state": p.strings("state", choices=STATES),
             "queue": p.strings("queue"),
@@ -222,18 +217,18 @@ class Dispatcher:
         jobs = self.store.list_jobs(**filters, order_by=order_by, descending=descending, limit=limit, offset=offset)
         return {"jobs": [job.to_dict() for job in jobs], "total": self.store.count_jobs(**filters)}
 
-    def _cancel(self, p: Params) -> dict[str, Any]:
+    def _op_cancel(self, p: Params) -> dict[str, Any]:
         job_id = p.job_id()
         p.done()
         job = self.queue.cancel(job_id, source=self.source)
         return {**job.to_dict(), "cancel_requested": job.cancel_requested}
 
-    def _retry(self, p: Params) -> dict[str, Any]:
+    def _op_retry(self, p: Params) -> dict[str, Any]:
         job_id = p.job_id()
         p.done()
         return self.queue.retry(job_id, source=self.source).to_dict()
 
-    def _delete(self, p: Params) -> dict[str, Any]:
+    def _op_delete(self, p: Params) -> dict[str, Any]:
         finished = p.boolean("finished", False)
         queue = p.string("queue", None, max_length=64)
         ids = p.job_ids() if "ids" in p or not finished else None
@@ -253,19 +248,19 @@ class Dispatcher:
     def _queue_info(self, name: str) -> dict[str, Any]:
         return self.store.get_queue(name).to_dict()
 
-    def _pause(self, p: Params) -> dict[str, Any]:
+    def _op_pause(self, p: Params) -> dict[str, Any]:
         name = self._queue_name(p)
         p.done()
         self.queue.pause(name, source=self.source)
         return self._queue_info(name)
 
-    def _resume(self, p: Params) -> dict[str, Any]:
+    def _op_resume(self, p: Params) -> dict[str, Any]:
         name = self._queue_name(p)
         p.done()
         self.queue.resume(name, source=self.source)
         return self._queue_info(name)
 
-    def _set_concurrency(self, p: Params) -> dict[str, Any]:
+    def _op_set_concurrency(self, p: Params) -> dict[str, Any]:
         if "workers" in p:
             workers = p.integer("workers", low=1, high=MAX_WORKERS)
             p.done()
@@ -284,7 +279,7 @@ class Dispatcher:
             raise NotRunningError(f"{what} needs a running app. Start it with `acacia` or `acacia serve`.")
         return worker
 
-    def _handlers(self, p: Params) -> dict[str, Any]:
+    def _op_handlers(self, p: Params) -> dict[str, Any]:
         p.done()
         report = self.services.plugin_report
         return {
@@ -292,7 +287,7 @@ class Dispatcher:
             "plugins": report.to_dict() if report is not None else None,
         }
 
-    def _stats(self, p: Params) -> dict[str, Any]:
+    def _op_stats(self, p: Params) -> dict[str, Any]:
         p.done()
         now = time.time()
         worker = self.services.worker
@@ -306,15 +301,21 @@ class Dispatcher:
             "uptime": now - started if isinstance(started, int | float) else None,
         }
 
-    def _raise_window(self, p: Params) -> dict[str, Any]:
+    def _op_raise_window(self, p: Params) -> dict[str, Any]:
         p.done()
         self.services.raise_window()
         return {"raised": True}
 
     # -- watch -------------------------------------------------------------------------
     def open_watch(self, params: dict[str, Any]) -> Watch:
-        """Validate a watch request and take its starting snapshot (ack)."""
-        p = Params("watch", params)
+        """The server's path: validate a watch request and take its starting snapshot (ack)."""
+        return self._watch_from(_params("watch", params))
+
+    def _op_watch(self, p: Params) -> dict[str, Any]:
+        """In-process there is no connection to stream on: only the ack."""
+        return self._watch_from(p).ack
+
+    def _watch_from(self, p: Params) -> Watch:
         job_id = p.integer("job", None, low=1)
         queue = p.string("queue", None, max_length=200)
         kinds = p.strings("kinds", choices=EVENT_KINDS)
@@ -338,6 +339,12 @@ class Dispatcher:
             job = self.store.get_job(watch.job_id)
             info["job"] = job.to_dict() if job is not None else None
         return info
+
+
+def _params(op: str, params: dict[str, Any]) -> Params:
+    p = Params(op, params)
+    p.refuse_unknown(OPS_BY_NAME[op].params)
+    return p
 
 
 class StandaloneServices:

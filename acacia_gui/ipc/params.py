@@ -8,6 +8,7 @@ which names the op and the field in every message, and refuses fields it did not
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from .protocol import MAX_ERROR_MESSAGE, InvalidParamsError
@@ -104,8 +105,15 @@ class Params:
                 raise self.error(f'"{name}" must hold job ids (whole numbers >= 1), got {_show(item)}')
         return value
 
+    def refuse_unknown(self, accepted: Iterable[str]) -> None:
+        """Before any field is read: refuse fields the op table does not list for this op."""
+        self._refuse(set(self._params) - set(accepted), accepted)
+
     def done(self) -> None:
-        unknown = sorted(str(k)[:50] for k in set(self._params) - self._read)
+        """After reading: refuse fields this form of the op did not read (e.g. "jobs" with "type")."""
+        self._refuse(set(self._params) - self._read, self._read)
+
+    def _refuse(self, unknown: set[str], known: Iterable[str]) -> None:
         if unknown:
-            known = ", ".join(sorted(self._read)) or "none"
-            raise self.error(f"unknown field(s) {', '.join(unknown)}; this op takes: {known}")
+            names = ", ".join(sorted(str(k)[:50] for k in unknown))
+            raise self.error(f"unknown field(s) {names}; this op takes: {', '.join(sorted(known)) or 'none'}")

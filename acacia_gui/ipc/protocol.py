@@ -22,6 +22,7 @@ from typing import Any
 
 from ..core import errors as core_errors
 from ..core.errors import AcaciaError
+from .ops import OPS_BY_NAME
 
 PROTOCOL_VERSION = "1.0"
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
@@ -36,10 +37,7 @@ MAX_LIST_LIMIT = 10_000_000
 MAX_OFFSET = 2**62
 MAX_LOG_LINES = 10_000  # a job keeps at most this many (the store's LOG_LINES_PER_JOB) plus a "limit reached" line
 
-OPS = frozenset({
-    "hello", "enqueue", "get", "list", "cancel", "retry", "delete", "pause", "resume", "set_concurrency",
-    "handlers", "stats", "watch", "raise_window",
-})  # fmt: skip
+OPS = frozenset(OPS_BY_NAME)  # the op table (ops.py) is the one list
 
 
 # -- errors that only exist on the wire ---------------------------------------------------

@@ -1,0 +1,58 @@
+"""The socket's ops, in one table: what each is called, which params it takes, which
+Dispatcher method answers it and which client methods send it.
+
+The protocol's op names, the Dispatcher's routing and its unknown-field check all come
+from here, so adding an op is one entry here plus its handler and client method;
+tests/unit/test_op_table.py fails until those three agree. Pure data: imports nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op. `params` are every field it accepts (in any of its forms); the handler
+    still checks types, required fields and which fields go together.
+
+    `handler` names a `Dispatcher._op_*` method taking a Params; `client` names the
+    Client methods that send this op (LocalClient has the same ones). `needs_app`: only
+    a running app can answer it, so the in-process path (CLI without an app) refuses it.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    handler: str
+    client: tuple[str, ...]
+    doc: str
+    needs_app: bool = False
+
+
+_JOB = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout")
+
+OP_TABLE: tuple[Op, ...] = (
+    Op("hello", ("version", "client"), "_op_hello", ("hello",),
+       "version handshake; the app's identity, pid and paths"),
+    Op("enqueue", (*_JOB, "jobs", "allow_unknown"), "_op_enqueue", ("enqueue", "enqueue_many"),
+       'one job, or "jobs": a batch in one transaction (all or nothing)'),
+    Op("get", ("id", "events", "logs"), "_op_get", ("get",),
+       "one job, optionally with its events and last log lines"),
+    Op("list", ("state", "queue", "type", "search", "order_by", "descending", "limit", "offset"), "_op_list",
+       ("list",), "a filtered, sorted page of jobs and the total that match"),
+    Op("cancel", ("id",), "_op_cancel", ("cancel",), "cancel a job (a running one stops shortly)"),
+    Op("retry", ("id",), "_op_retry", ("retry",), "queue a finished job again"),
+    Op("delete", ("ids", "finished", "queue"), "_op_delete", ("delete", "delete_finished"),
+       'delete jobs by id, or every finished one ("finished": true)'),
+    Op("pause", ("queue",), "_op_pause", ("pause",), "stop starting jobs of a queue"),
+    Op("resume", ("queue",), "_op_resume", ("resume",), "start jobs of a paused queue again"),
+    Op("set_concurrency", ("queue", "concurrency", "workers"), "_op_set_concurrency",
+       ("set_concurrency", "set_workers"), "a queue's limit, or the app's worker count (needs the app)"),
+    Op("handlers", (), "_op_handlers", ("handlers",), "registered job types and the plugin load report"),
+    Op("stats", (), "_op_stats", ("stats",), "counts by state, queues, throughput"),
+    Op("raise_window", (), "_op_raise_window", ("raise_window",), "bring the app's window to the front"),
+    Op("watch", ("job", "queue", "kinds"), "_op_watch", ("watch",),
+       "a reply, then a stream of events on that connection (the server's, not in-process)", needs_app=True),
+)  # fmt: skip
+
+OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OP_TABLE}
