@@ -15,6 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
+from .core.definitions import DEFAULT_MAX_LINE_BYTES
 from .core.errors import InvalidOptionError
 
 APP_NAME = "acacia"
@@ -89,7 +90,7 @@ class AppOptions:
     stop_timeout: float = 10.0  # seconds running jobs get to finish on a graceful stop
     headless: bool = False
     self_test: bool = False
-    max_line_bytes: int = 1024 * 1024  # the socket's request size limit
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # the socket's request size limit
 
     def config(self) -> Config:
         return load_config(self.data_dir, self.plugins_dir, self.durability)

@@ -50,6 +50,7 @@ def connect(config: Config, *, fallback: bool, plugins: bool = False, create: bo
 
 def open_direct(config: Config, *, plugins: bool) -> LocalClient:
     """A LocalClient on the database file; with `plugins`, the plugin folder is loaded for validation."""
+    from ..core.definitions import Source
     from ..core.queue import JobQueue
     from ..core.registry import Registry
     from ..ipc.dispatch import Dispatcher, StandaloneServices
@@ -67,5 +68,5 @@ def open_direct(config: Config, *, plugins: bool) -> LocalClient:
         validator = validate_payload
     store = SqliteJobStore(config.database, synchronous=config.durability)
     queue = JobQueue(store, registry, payload_validator=validator)
-    dispatcher = Dispatcher(queue, StandaloneServices(config, report), source="cli")
+    dispatcher = Dispatcher(queue, StandaloneServices(config, report), source=Source.CLI)
     return LocalClient(dispatcher, on_close=store.close)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..core.definitions import CANCELLABLE_STATES, RETRYABLE_STATES, JobState
 from ..core.errors import AcaciaError, InvalidTransitionError
-from ..core.job import CANCELLABLE_STATES, RETRYABLE_STATES, JobState
 from ..ipc.protocol import (
     InvalidJsonError,
     LineTooLongError,

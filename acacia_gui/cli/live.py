@@ -12,35 +12,34 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..core.definitions import FINAL_STATES, WAITING_STATES, EventKind, JobState, SortField, state_names
 from ..core.errors import InvalidTransitionError
-from ..core.job import JobState
 from . import render
 from .output import echo
 
 REDRAW_EVERY = 0.2
 FINISHED_KEPT = 200
 ACTIVE_SHOWN = 500
-FINAL = [s.value for s in JobState if s.is_final]
 
 
 def apply_event(job: dict[str, Any], event: dict[str, Any]) -> None:
     """Fold one event into a job dict (the shape of Job.to_dict())."""
     kind = event.get("kind")
-    if kind in ("state", "enqueued") and event.get("state"):
+    if kind in (EventKind.STATE, EventKind.ENQUEUED) and event.get("state"):
         job["state"] = event["state"]
         if event.get("error") is not None:
             job["error"] = event["error"]
-        if event["state"] == "running":
+        if event["state"] == JobState.RUNNING:
             job.setdefault("started_at", time.time())
             job["cancelling"] = job.get("cancelling", False)
-        elif event["state"] in FINAL:  # a state this CLI does not know (a newer app) is simply shown
+        elif event["state"] in FINAL_STATES:  # a state this CLI does not know (a newer app) is simply shown
             job["finished_at"] = time.time()
-    elif kind == "progress":
+    elif kind == EventKind.PROGRESS:
         job["progress"] = event.get("progress")
         job["progress_message"] = event.get("message") or ""
-    elif kind == "log":
+    elif kind == EventKind.LOG:
         job["last_log"] = event.get("message") or ""
-    elif kind == "cancel_requested":
+    elif kind == EventKind.CANCEL_REQUESTED:
         job["cancelling"] = True
     if event.get("type"):
         job["type"] = event["type"]
@@ -135,7 +134,7 @@ class LiveTable:
         job_id = event.get("job_id")
         if not isinstance(job_id, int):
             return
-        if event.get("kind") == "deleted":
+        if event.get("kind") == EventKind.DELETED:
             self.jobs.pop(job_id, None)
             return
         job = self.jobs.get(job_id)
@@ -146,7 +145,7 @@ class LiveTable:
         self._trim()
 
     def _trim(self) -> None:
-        finished = [j for j in self.jobs.values() if j.get("state") in FINAL]
+        finished = [j for j in self.jobs.values() if j.get("state") in FINAL_STATES]
         if len(finished) > FINISHED_KEPT:
             finished.sort(key=lambda j: j.get("finished_at") or 0)
             for job in finished[: len(finished) - FINISHED_KEPT]:
@@ -157,7 +156,7 @@ class LiveTable:
             state = job.get("state")
             if state == "running":
                 return (0, -(job.get("started_at") or 0), job["id"])
-            if state in ("queued", "scheduled"):
+            if state in WAITING_STATES:
                 return (1, -(job.get("priority") or 0), job["id"])
             return (2, -(job.get("finished_at") or 0), -job["id"])
 
@@ -180,9 +179,10 @@ class LiveTable:
 
 
 def _snapshot(ops: Any, queue: str | None) -> list[dict[str, Any]]:
-    active = ops.list(state=["running"], queue=queue)["jobs"]
-    active += ops.list(state=["queued", "scheduled"], queue=queue, limit=ACTIVE_SHOWN)["jobs"]
-    recent = ops.list(state=FINAL, queue=queue, order_by="finished_at", descending=True, limit=20)["jobs"]
+    active = ops.list(state=[JobState.RUNNING.value], queue=queue)["jobs"]
+    active += ops.list(state=list(state_names(WAITING_STATES)), queue=queue, limit=ACTIVE_SHOWN)["jobs"]
+    recent = ops.list(state=list(state_names(FINAL_STATES)), queue=queue, order_by=SortField.FINISHED_AT.value,
+                      descending=True, limit=20)["jobs"]  # fmt: skip
     return active + recent
 
 
@@ -205,7 +205,7 @@ def watch_jobs(ops: Any, *, job_id: int | None, queue: str | None, as_json: bool
 def _print_events(stream: Any, job_id: int | None, as_json: bool) -> int:
     if job_id is not None:  # where the job stands when the watch starts, then what happens to it
         job = stream.ack["job"]
-        first = {"kind": "snapshot", "job_id": job_id, "queue": job["queue"], "state": job["state"], "job": job}
+        first = {"kind": EventKind.SNAPSHOT.value, "job_id": job_id, "queue": job["queue"], "state": job["state"], "job": job}
         echo(json.dumps(first, ensure_ascii=False) if as_json else f"{time.strftime('%H:%M:%S')} job {job_id} is "
              f"{job['state']}")  # fmt: skip
     for event in stream:

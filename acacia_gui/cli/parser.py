@@ -2,9 +2,9 @@
 
 Global options (--data-dir, --plugins-dir, --durability) are accepted before or after
 the subcommand. Numbers are checked here for what argparse can check (finite, whole),
-and flags that map to a protocol limit are checked against that same limit here, so the
-message names the flag; job fields (priority, delay…) are checked by the validators the
-app uses, so both paths agree.
+and flags that map to a shared limit (core/definitions) are checked against that same
+limit here, so the message names the flag; job fields (priority, delay…) are checked by
+the validators the app uses, so both paths agree.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ..core.job import JobState
-from ..ipc.protocol import MAX_LIST_LIMIT, MAX_LOG_LINES, MAX_OFFSET, MAX_QUEUE_CONCURRENCY, MAX_WORKERS, SORT_FIELDS
+from ..core.definitions import (
+    MAX_LIST_LIMIT,
+    MAX_LOG_LINES,
+    MAX_OFFSET,
+    MAX_QUEUE_CONCURRENCY,
+    MAX_WORKERS,
+    SORT_FIELDS,
+    JobState,
+)
 
 STATES = [s.value for s in JobState]
 ECHO_LIMIT = 40  # characters of a bad value repeated in a message
@@ -109,7 +116,7 @@ def _globals(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 def _app_options(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument("--workers", type=positive_int, metavar="N", default=default,
+    parser.add_argument("--workers", type=bounded(1, MAX_WORKERS), metavar="N", default=default,
                         help="jobs run at once (default: the number of CPUs)")  # fmt: skip
     parser.add_argument("--stop-timeout", type=non_negative_float, metavar="S", default=default,
                         help="seconds running jobs get to finish on Ctrl-C/SIGTERM (default 10)")  # fmt: skip

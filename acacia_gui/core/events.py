@@ -8,21 +8,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .definitions import EventKind
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class JobEvent:
-    """kind: 'enqueued', 'state', 'progress', 'log', 'deleted', 'queue'."""
+    """One change, announced after it is committed.
 
-    kind: str
+    `kind` is an EventKind (definitions.py lists every kind and the data each carries).
+    A plain string equal to a kind's value also works (StrEnum members compare equal to
+    their strings), so `event.kind == "state"` and `JobEvent("state", ...)` both hold;
+    new code uses the enum. `to_dict()` is the socket's wire shape, kind and state as plain strings.
+    """
+
+    kind: EventKind
     job_id: int | None = None
     queue: str | None = None
     state: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "job_id": self.job_id, "queue": self.queue, "state": self.state, **self.data}
+        state = None if self.state is None else str(self.state)
+        return {"kind": str(self.kind), "job_id": self.job_id, "queue": self.queue, "state": state, **self.data}
 
 
 Listener = Callable[[JobEvent], None]

@@ -1,4 +1,8 @@
-"""Job, JobState and the validation every job passes before it is written."""
+"""Job and the validation every job passes before it is written.
+
+JobState and the limits checked here live in definitions (one place for every layer);
+JobState is imported here too, so `from acacia_gui.core.job import JobState` keeps working.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +10,16 @@ import json
 import math
 import re
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
 from .context import Context
+from .definitions import MAX_ATTEMPTS, MAX_DELAY, MAX_PAYLOAD_BYTES, MAX_PRIORITY, MAX_TIMEOUT, JobState
 from .errors import InvalidJobTypeError, InvalidOptionError, InvalidPayloadError
 
 JobId = int
 
 JOB_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-/]{0,199}$")
 QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
-MAX_PRIORITY = 1_000_000
-MAX_DELAY = 10 * 365 * 86400.0
-MAX_TIMEOUT = 365 * 86400.0
-MAX_ATTEMPTS = 1000
-MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    SCHEDULED = "scheduled"  # waiting for run_at (a delay or a retry backoff)
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"  # the app died mid-run and the handler is not safe to repeat
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATES
-
-    @property
-    def is_active(self) -> bool:
-        return not self.is_final
-
-
-FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
-RETRYABLE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
-CANCELLABLE_STATES = frozenset({JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING})
 
 ProgressReporter = Callable[["Job", float, str], None]
 

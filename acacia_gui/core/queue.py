@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .context import Context
+from .definitions import EventKind, Source
 from .errors import UnknownJobTypeError
 from .events import EventBus, JobEvent
 from .job import (
@@ -69,11 +70,11 @@ class JobQueue:
         job.timeout = validate_timeout(job.timeout)
         return payload_text
 
-    def enqueue(self, ctx: Context, job: Job, *, source: str = "api", allow_unknown: bool = True) -> JobId:
+    def enqueue(self, ctx: Context, job: Job, *, source: str = Source.API, allow_unknown: bool = True) -> JobId:
         """Validate and persist one job; return its id."""
         return self.enqueue_many(ctx, [job], source=source, allow_unknown=allow_unknown)[0]
 
-    def enqueue_many(self, ctx: Context, jobs: Sequence[Job], *, source: str = "api",
+    def enqueue_many(self, ctx: Context, jobs: Sequence[Job], *, source: str = Source.API,
                      allow_unknown: bool = True) -> list[JobId]:  # fmt: skip
         """All or nothing: every job is validated before one transaction writes them all."""
         ctx.check()
@@ -81,45 +82,45 @@ class JobQueue:
         ctx.check()
         ids = self.store.insert_jobs(jobs, source, texts)
         for job in jobs:
-            self.bus.publish(JobEvent("enqueued", job.id, job.queue, job.state.value, {"type": job.type}))
+            self.bus.publish(JobEvent(EventKind.ENQUEUED, job.id, job.queue, job.state.value, {"type": job.type}))
         return ids
 
     # -- actions -------------------------------------------------------------------
-    def cancel(self, job_id: JobId, *, source: str = "api") -> Job:
+    def cancel(self, job_id: JobId, *, source: str = Source.API) -> Job:
         """Queued → cancelled now; running → its context is cancelled by the owning worker."""
         job = self.store.cancel_job(job_id, source)
         if job.state is JobState.RUNNING:
-            self.bus.publish(JobEvent("cancel_requested", job.id, job.queue, job.state.value, {"source": source}))
+            self.bus.publish(JobEvent(EventKind.CANCEL_REQUESTED, job.id, job.queue, job.state.value, {"source": source}))
         else:
-            self.bus.publish(JobEvent("state", job.id, job.queue, job.state.value, {"source": source}))
+            self.bus.publish(JobEvent(EventKind.STATE, job.id, job.queue, job.state.value, {"source": source}))
         return job
 
-    def retry(self, job_id: JobId, *, source: str = "api") -> Job:
+    def retry(self, job_id: JobId, *, source: str = Source.API) -> Job:
         job = self.store.retry_job(job_id, source)
-        self.bus.publish(JobEvent("state", job.id, job.queue, job.state.value, {"source": source}))
+        self.bus.publish(JobEvent(EventKind.STATE, job.id, job.queue, job.state.value, {"source": source}))
         return job
 
-    def delete(self, job_ids: Iterable[JobId], *, source: str = "api") -> int:
+    def delete(self, job_ids: Iterable[JobId], *, source: str = Source.API) -> int:
         ids = list(job_ids)
         count = self.store.delete_jobs(ids, source)
         for job_id in ids:
-            self.bus.publish(JobEvent("deleted", job_id, data={"source": source}))
+            self.bus.publish(JobEvent(EventKind.DELETED, job_id, data={"source": source}))
         return count
 
-    def clear_finished(self, *, queue: str | None = None, source: str = "api") -> list[JobId]:
+    def clear_finished(self, *, queue: str | None = None, source: str = Source.API) -> list[JobId]:
         ids = self.store.clear_finished(source, queue=queue)
         for job_id in ids:
-            self.bus.publish(JobEvent("deleted", job_id, data={"source": source}))
+            self.bus.publish(JobEvent(EventKind.DELETED, job_id, data={"source": source}))
         return ids
 
-    def pause(self, queue: str, *, source: str = "api") -> None:
+    def pause(self, queue: str, *, source: str = Source.API) -> None:
         self.store.set_queue_paused(queue, True)
-        self.bus.publish(JobEvent("queue", queue=queue, data={"paused": True, "source": source}))
+        self.bus.publish(JobEvent(EventKind.QUEUE, queue=queue, data={"paused": True, "source": source}))
 
-    def resume(self, queue: str, *, source: str = "api") -> None:
+    def resume(self, queue: str, *, source: str = Source.API) -> None:
         self.store.set_queue_paused(queue, False)
-        self.bus.publish(JobEvent("queue", queue=queue, data={"paused": False, "source": source}))
+        self.bus.publish(JobEvent(EventKind.QUEUE, queue=queue, data={"paused": False, "source": source}))
 
-    def set_concurrency(self, queue: str, concurrency: int, *, source: str = "api") -> None:
+    def set_concurrency(self, queue: str, concurrency: int, *, source: str = Source.API) -> None:
         self.store.set_queue_concurrency(queue, concurrency)
-        self.bus.publish(JobEvent("queue", queue=queue, data={"concurrency": concurrency, "source": source}))
+        self.bus.publish(JobEvent(EventKind.QUEUE, queue=queue, data={"concurrency": concurrency, "source": source}))

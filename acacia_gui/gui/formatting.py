@@ -6,6 +6,8 @@ import json
 import time
 from typing import Any
 
+from ..core.definitions import PROBLEM_STATES
+
 STATE_LABELS = {
     "queued": "Queued",
     "scheduled": "Scheduled",
@@ -83,12 +85,9 @@ def eta_text(progress: float | None, started_at: float | None, now: float | None
     return f"≈ {format_duration(remaining)} left"
 
 
-WITH_ERROR = ("failed", "interrupted")
-
-
 def progress_label(state: str, progress: float | None, message: str, eta: str, error: str) -> str:
     """The words in the bar."""
-    if state in WITH_ERROR:
+    if state in PROBLEM_STATES:
         return error
     if state == "succeeded":
         return "100 %"

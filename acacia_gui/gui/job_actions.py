@@ -14,8 +14,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from ..core.context import Context
+from ..core.definitions import CANCELLABLE_STATES, RETRYABLE_STATES, Source
 from ..core.errors import AcaciaError
-from ..core.job import CANCELLABLE_STATES, RETRYABLE_STATES, Job
+from ..core.job import Job
 from ..core.queue import JobQueue
 from ..store.sqlite import SqliteJobStore
 from .dialogs.new_job_dialog import NewJobDialog
@@ -23,8 +24,6 @@ from .icons import icon
 from .questions import ask
 from .widgets.job_table_view import JobTableView
 
-CANCELLABLE = frozenset(s.value for s in CANCELLABLE_STATES)
-RETRYABLE = frozenset(s.value for s in RETRYABLE_STATES)
 YES, NO = QMessageBox.ButtonRole.AcceptRole, QMessageBox.ButtonRole.RejectRole
 
 
@@ -96,7 +95,7 @@ class JobActions(QObject):
         rows = self._view.job_model().rows_for(self._view.selectionModel().selectedRows()) if self._view.model() else []
         states = {row.state for row in rows}
         self.cancel.setEnabled(any(row.cancellable for row in rows))
-        self.retry.setEnabled(bool(states & RETRYABLE))
+        self.retry.setEnabled(bool(states & RETRYABLE_STATES))
         self.duplicate.setEnabled(bool(rows))
         self.delete.setEnabled(any(row.state != "running" for row in rows))
 
@@ -115,7 +114,7 @@ class JobActions(QObject):
         done, problems = 0, []
         for job_id in ids:
             try:
-                self._queue.cancel(job_id, source="gui")
+                self._queue.cancel(job_id, source=Source.GUI)
                 done += 1
             except AcaciaError as exc:
                 problems.append(str(exc))
@@ -124,17 +123,17 @@ class JobActions(QObject):
 
     def cancel_selected(self) -> None:
         rows = self._selected_rows()
-        ids = [row.id for row in rows if row.state in CANCELLABLE]
+        ids = [row.id for row in rows if row.state in CANCELLABLE_STATES]
         if ids:
             self.cancel_ids(ids)
 
     def retry_selected(self) -> None:
         done, problems = 0, []
         for row in self._selected_rows():
-            if row.state not in RETRYABLE:
+            if row.state not in RETRYABLE_STATES:
                 continue
             try:
-                self._queue.retry(row.id, source="gui")
+                self._queue.retry(row.id, source=Source.GUI)
                 done += 1
             except AcaciaError as exc:
                 problems.append(str(exc))
@@ -163,7 +162,7 @@ class JobActions(QObject):
                 copies.append(Job(job.type, job.payload, queue=job.queue, priority=job.priority,
                                   max_attempts=job.max_attempts, timeout=job.timeout))  # fmt: skip
         try:
-            new_ids = self._queue.enqueue_many(Context.background(), copies, source="gui")
+            new_ids = self._queue.enqueue_many(Context.background(), copies, source=Source.GUI)
         except AcaciaError as exc:
             self._report("", [f"Nothing was duplicated: {exc}"])
             return
@@ -185,7 +184,7 @@ class JobActions(QObject):
 
     def delete_ids(self, ids: list[int]) -> int:
         try:
-            count = self._queue.delete(ids, source="gui")
+            count = self._queue.delete(ids, source=Source.GUI)
         except AcaciaError as exc:  # one became running meanwhile: nothing was deleted
             self._report("", [f"Nothing was deleted: {exc}"])
             return 0
@@ -202,7 +201,7 @@ class JobActions(QObject):
 
     def clear_now(self) -> int:
         try:
-            ids = self._queue.clear_finished(source="gui")
+            ids = self._queue.clear_finished(source=Source.GUI)
         except AcaciaError as exc:
             self._report("", [str(exc)])
             return 0

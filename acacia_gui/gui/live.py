@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..core.definitions import FINAL_STATES, EventKind, JobState
 from ..core.events import JobEvent
-from ..core.job import JobState
-
-FINAL = frozenset(s.value for s in JobState if s.is_final)
 
 
 @dataclass
@@ -61,27 +59,27 @@ class LiveUpdates(QObject):
     def on_event(self, event: JobEvent) -> None:
         batch = self._batch
         kind, job_id = event.kind, event.job_id
-        if kind == "progress" and job_id is not None:
+        if kind == EventKind.PROGRESS and job_id is not None:
             batch.progress[job_id] = (event.data.get("progress"), str(event.data.get("message") or ""))
-        elif kind == "log" and job_id is not None:
+        elif kind == EventKind.LOG and job_id is not None:
             batch.logs.add(job_id)
-        elif kind == "enqueued" and job_id is not None:
+        elif kind == EventKind.ENQUEUED and job_id is not None:
             batch.enqueued.add(job_id)
             batch.queues_changed = True
-        elif kind in ("state", "cancel_requested") and job_id is not None:
+        elif kind in (EventKind.STATE, EventKind.CANCEL_REQUESTED) and job_id is not None:
             batch.changed.add(job_id)
             batch.queues_changed = True
-            if kind == "state" and event.state in FINAL:
+            if kind == EventKind.STATE and event.state in FINAL_STATES:
                 batch.finished += 1
-                if event.state == JobState.FAILED.value:
+                if event.state == JobState.FAILED:
                     batch.failed.append(event)
-        elif kind == "deleted" and job_id is not None:
+        elif kind == EventKind.DELETED and job_id is not None:
             batch.deleted.add(job_id)
             batch.progress.pop(job_id, None)
             batch.queues_changed = True
-        elif kind == "queue":
+        elif kind == EventKind.QUEUE:
             batch.queues_changed = True
-        elif kind == "external_change":
+        elif kind == EventKind.EXTERNAL_CHANGE:
             batch.external = True
             batch.queues_changed = True
         self._schedule()

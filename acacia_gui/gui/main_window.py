@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QSplitter, QStatusBar, QTabWidget, QVBoxLayout, QWidget
 
+from ..core.definitions import FINAL_STATES
 from ..qt.services import AppServices
 from .background import BackgroundReader
 from .dialogs.drop_dialog import DropJobsDialog, path_handlers
@@ -202,7 +203,7 @@ class MainWindow(QMainWindow):
 
     def _finished_count(self) -> int:
         counts = self.stats.latest.counts
-        return sum(counts.get(s, 0) for s in ("succeeded", "failed", "cancelled", "interrupted"))
+        return sum(counts.get(s, 0) for s in FINAL_STATES)
 
     # -- user actions -----------------------------------------------------------------------------
     def _on_filter(self, job_filter: JobFilter) -> None:

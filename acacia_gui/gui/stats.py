@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..core.definitions import ACTIVE_STATES
 from ..store.sqlite import QueueInfo, SqliteJobStore
 from .background import BackgroundReader
-
-ACTIVE_STATES = ("queued", "scheduled", "running")
 
 
 @dataclass(frozen=True)

@@ -21,21 +21,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import errors as core_errors
+
+# The limits and choices the server checks are core/definitions' (the store, the CLI's flags
+# and the window check the same ones); re-exported here because the op handlers import them from here.
+from ..core.definitions import MAX_LIST_LIMIT as MAX_LIST_LIMIT
+from ..core.definitions import MAX_LOG_LINES as MAX_LOG_LINES
+from ..core.definitions import MAX_OFFSET as MAX_OFFSET
+from ..core.definitions import MAX_QUEUE_CONCURRENCY as MAX_QUEUE_CONCURRENCY
+from ..core.definitions import MAX_WORKERS as MAX_WORKERS
+from ..core.definitions import SORT_FIELDS as SORT_FIELDS
 from ..core.errors import AcaciaError
 from .ops import OPS_BY_NAME
 
 PROTOCOL_VERSION = "1.0"
-DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 MAX_ERROR_MESSAGE = 2000
-
-# Limits and choices the server checks; the CLI's flags and the window use the same ones.
-SORT_FIELDS = ("id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at", "finished_at",
-               "progress")  # fmt: skip
-MAX_WORKERS = 1024
-MAX_QUEUE_CONCURRENCY = 10_000
-MAX_LIST_LIMIT = 10_000_000
-MAX_OFFSET = 2**62
-MAX_LOG_LINES = 10_000  # a job keeps at most this many (the store's LOG_LINES_PER_JOB) plus a "limit reached" line
 
 OPS = frozenset(OPS_BY_NAME)  # the op table (ops.py) is the one list
 

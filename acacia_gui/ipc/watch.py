@@ -11,16 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.job import JobState
+from ..core.definitions import FINAL_STATES, WATCHABLE_EVENT_KINDS, EventKind
 
-EVENT_KINDS = frozenset({"enqueued", "state", "progress", "log", "deleted", "queue", "cancel_requested"})
+EVENT_KINDS = WATCHABLE_EVENT_KINDS  # the op handler's name for them
 
 
-def _is_final(state: Any) -> bool:
-    try:
-        return JobState(state).is_final
-    except ValueError:
-        return False
+def _ends_job(event: dict[str, Any]) -> bool:
+    """The last event a job watch sees: the job was deleted or reached a final state."""
+    kind = event.get("kind")
+    return kind == EventKind.DELETED or (kind == EventKind.STATE and event.get("state") in FINAL_STATES)
 
 
 @dataclass
@@ -45,9 +44,8 @@ class Watch:
         if self.job_id is not None:
             if event.get("job_id") != self.job_id:
                 return False, False
-            kind = event.get("kind")
-            end = kind == "deleted" or (kind == "state" and _is_final(event.get("state")))
-            return (kind in self.kinds or end), end
+            end = _ends_job(event)
+            return (event.get("kind") in self.kinds or end), end
         if self.queue is not None and not self._in_queue(event):
             return False, False
         return event.get("kind") in self.kinds, False
@@ -61,7 +59,7 @@ class Watch:
         if queue != self.queue:
             return False
         if job_id is not None:
-            if event.get("kind") == "deleted" or (event.get("kind") == "state" and _is_final(event.get("state"))):
+            if _ends_job(event):
                 self.live_ids.discard(job_id)  # the worker flushes a job's log lines before its final state
             else:
                 self.live_ids.add(job_id)

@@ -23,12 +23,12 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from ..core.definitions import DEFAULT_MAX_LINE_BYTES, EventKind
 from ..core.errors import AcaciaError
 from ..core.events import JobEvent
 from ..ipc.address import peer_allowed, peer_credentials, prepare_socket_dir, someone_listens
 from ..ipc.dispatch import Dispatcher
 from ..ipc.protocol import (
-    DEFAULT_MAX_LINE_BYTES,
     AccessDeniedError,
     AlreadyRunningError,
     BadRequest,
@@ -359,7 +359,7 @@ class LocalServer(QObject):
                     self._send(conn, event_message(request_id, data))
                 if end and key in conn.watches:
                     del conn.watches[key]
-                    reason = "the job was deleted" if data.get("kind") == "deleted" else "the job finished"
+                    reason = "the job was deleted" if data.get("kind") == EventKind.DELETED else "the job finished"
                     self._send(conn, end_message(request_id, self.dispatcher.watch_end(watch, reason)))
 
 

@@ -13,9 +13,6 @@ JOB_COLUMNS = (
     "id, type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress, "
     "progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id, cancel_requested"
 )
-SORTABLE_COLUMNS = {
-    "id", "type", "queue", "priority", "state", "attempts", "created_at", "started_at", "finished_at", "progress",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)

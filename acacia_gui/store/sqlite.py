@@ -21,25 +21,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..core.definitions import CANCELLABLE_STATES, MAX_LOG_LINES, MAX_QUEUE_CONCURRENCY, RETRYABLE_STATES, SORT_FIELDS
+from ..core.definitions import LOG_LINES_PER_JOB as LOG_LINES_PER_JOB  # re-exported: the worker's output buffer reads it here
 from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError, StoreError
-from ..core.job import (
-    CANCELLABLE_STATES,
-    RETRYABLE_STATES,
-    Job,
-    JobId,
-    JobState,
-    encode_payload,
-    validate_queue_name,
-)
-from .rows import JOB_COLUMNS, SORTABLE_COLUMNS, QueueInfo, row_to_job
+from ..core.job import Job, JobId, JobState, encode_payload, validate_queue_name
+from .rows import JOB_COLUMNS, QueueInfo, row_to_job
 from .sqlite_worker import BACKSTOP_CHECKPOINT_PAGES, WorkerStoreMixin
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
-SOURCES = ("api", "cli", "socket", "gui", "worker", "recovery")
-LOG_LINES_PER_JOB = 10_000
 
 
 class SqliteJobStore(WorkerStoreMixin):
@@ -187,8 +179,10 @@ class SqliteJobStore(WorkerStoreMixin):
 
     def set_queue_concurrency(self, name: str, concurrency: int) -> None:
         validate_queue_name(name)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 0 <= concurrency <= 10_000:
-            raise InvalidOptionError(f"concurrency must be a whole number from 0 (no limit) to 10000, got {concurrency!r}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 0 <= concurrency <= MAX_QUEUE_CONCURRENCY:
+            raise InvalidOptionError(
+                f"concurrency must be a whole number from 0 (no limit) to {MAX_QUEUE_CONCURRENCY}, got {concurrency!r}"
+            )
         with self._write() as conn:
             self._ensure_queues(conn, [name], time.time())
             conn.execute("UPDATE queues SET concurrency = ? WHERE name = ?", (concurrency, name))
@@ -284,8 +278,8 @@ class SqliteJobStore(WorkerStoreMixin):
                   ids: Iterable[int] | None = None, order_by: str = "id", descending: bool = False,
                   limit: int | None = None, offset: int = 0) -> list[Job]:  # fmt: skip
         """Jobs matching every given filter (a value or a list of values), in order."""
-        if order_by not in SORTABLE_COLUMNS:
-            raise InvalidOptionError(f"cannot order by {order_by!r}; choose one of {', '.join(sorted(SORTABLE_COLUMNS))}")
+        if order_by not in SORT_FIELDS:
+            raise InvalidOptionError(f"cannot order by {order_by!r}; choose one of {', '.join(sorted(SORT_FIELDS))}")
         where, params = self._where(state, queue, type, search, ids)
         direction = "DESC" if descending else "ASC"
         sql = f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {order_by} {direction}, id {direction}"
@@ -313,7 +307,8 @@ class SqliteJobStore(WorkerStoreMixin):
         )
         return [dict(zip(("at", "source", "old_state", "new_state", "message"), row, strict=True)) for row in rows]
 
-    def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = 10_000, last: int | None = None) -> list[dict[str, Any]]:
+    def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
+                 last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """A job's log lines in order: those after line id `after` (up to `limit`), or its `last` ones."""
         if last is not None:
             rows = self.conn.execute(

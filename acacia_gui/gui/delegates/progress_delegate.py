@@ -12,7 +12,8 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QS
 from PySide6.QtGui import QBrush, QColor, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from ..formatting import WITH_ERROR, progress_label
+from ...core.definitions import PROBLEM_STATES, WAITING_STATES
+from ..formatting import progress_label
 from ..models.columns import JobRole
 from ..models.job_table_model import JobTableModel
 
@@ -43,7 +44,7 @@ class ProgressDelegate(QStyledItemDelegate):
             progress, message = index.data(JobRole.PROGRESS), index.data(JobRole.MESSAGE) or ""
             error, eta = index.data(JobRole.ERROR) or "", index.data(JobRole.ETA) or ""
         text = progress_label(state, progress, message, eta, error)
-        if state in ("queued", "scheduled") or (progress is None and state != "running" and not text):
+        if state in WAITING_STATES or (progress is None and state != "running" and not text):
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -67,7 +68,7 @@ class ProgressDelegate(QStyledItemDelegate):
             fill.setAlphaF(0.15 if not selected else 0.35)
         radius = min(4.0, bar.height() / 2)
         painter.setPen(Qt.PenStyle.NoPen)
-        if state in WITH_ERROR:
+        if state in PROBLEM_STATES:
             return 0  # only the error text: how far it got is in the details
         painter.setBrush(groove)
         painter.drawRoundedRect(QRectF(bar), radius, radius)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.context import Context
+from ...core.definitions import Source
 from ...core.errors import AcaciaError
 from ...core.job import Job
 from ...core.queue import JobQueue
@@ -91,7 +92,7 @@ class DropJobsDialog(QDialog):
             return
         handler, prop = self.choices[index]
         try:
-            self.job_ids = self.queue.enqueue_many(Context.background(), jobs_for(handler, prop, self.paths), source="gui")
+            self.job_ids = self.queue.enqueue_many(Context.background(), jobs_for(handler, prop, self.paths), source=Source.GUI)
         except AcaciaError as exc:
             self.problem.setText(f"Nothing was enqueued: {exc}")
             return

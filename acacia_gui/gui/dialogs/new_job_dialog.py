@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.context import Context
+from ...core.definitions import MAX_ATTEMPTS, MAX_DELAY, MAX_PRIORITY, MAX_TIMEOUT, Source
 from ...core.errors import AcaciaError
-from ...core.job import MAX_ATTEMPTS, MAX_DELAY, MAX_PRIORITY, MAX_TIMEOUT, Job
+from ...core.job import Job
 from ...core.queue import JobQueue
 from ...core.registry import RegisteredHandler
 from ..icons import icon
@@ -305,7 +306,7 @@ class NewJobDialog(QDialog):
         if self.problem:
             return
         try:
-            self.job_id = self.queue.enqueue(Context.background(), self.build_job(), source="gui")
+            self.job_id = self.queue.enqueue(Context.background(), self.build_job(), source=Source.GUI)
         except AcaciaError as exc:
             self._show_problem(str(exc))
             return

@@ -6,6 +6,8 @@ from enum import IntEnum
 
 from PySide6.QtCore import Qt
 
+from ...core.definitions import SortField
+
 
 class JobColumn(IntEnum):
     ID = 0
@@ -24,9 +26,9 @@ class JobColumn(IntEnum):
         return COLUMN_TITLES[self]
 
     @property
-    def sort_field(self) -> str | None:
+    def sort_field(self) -> SortField | None:
         """The store's ORDER BY column, or None when the column cannot be sorted."""
-        return SORT_FIELDS.get(self)
+        return COLUMN_SORT_FIELDS.get(self)
 
 
 COLUMN_TITLES = {
@@ -42,17 +44,18 @@ COLUMN_TITLES = {
     JobColumn.CANCEL: "",
 }
 
+# Which field each sortable column orders by (the fields themselves are definitions').
 # Ids are handed out in creation order, so "created" sorts by the primary key (indexed,
 # instant on 100,000 rows) instead of sorting created_at on every page.
-SORT_FIELDS = {
-    JobColumn.ID: "id",
-    JobColumn.TYPE: "type",
-    JobColumn.QUEUE: "queue",
-    JobColumn.STATE: "state",
-    JobColumn.PROGRESS: "progress",
-    JobColumn.ATTEMPTS: "attempts",
-    JobColumn.CREATED: "id",
-    JobColumn.STARTED: "started_at",
+COLUMN_SORT_FIELDS = {
+    JobColumn.ID: SortField.ID,
+    JobColumn.TYPE: SortField.TYPE,
+    JobColumn.QUEUE: SortField.QUEUE,
+    JobColumn.STATE: SortField.STATE,
+    JobColumn.PROGRESS: SortField.PROGRESS,
+    JobColumn.ATTEMPTS: SortField.ATTEMPTS,
+    JobColumn.CREATED: SortField.ID,
+    JobColumn.STARTED: SortField.STARTED_AT,
 }
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.job import JobState
+from ...core.definitions import ACTIVE_STATES, FINAL_STATES, PROBLEM_STATES, JobState, state_names
 
 STATE_NAMES = tuple(s.value for s in JobState)
 
-# The filter bar's "state" choices: one state, or a group that users think in.
+# The filter bar's "state" choices: one state, or a group that users think in. Plain
+# strings (state_names): they are saved in the window's settings.
 STATE_GROUPS: dict[str, tuple[str, ...]] = {
-    "active": ("queued", "scheduled", "running"),
-    "finished": ("succeeded", "failed", "cancelled", "interrupted"),
-    "problems": ("failed", "interrupted"),
+    "active": state_names(ACTIVE_STATES),
+    "finished": state_names(FINAL_STATES),
+    "problems": state_names(PROBLEM_STATES),
 }
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ...core.job import CANCELLABLE_STATES, Job, JobState
-
-_CANCELLABLE = frozenset(s.value for s in CANCELLABLE_STATES)
+from ...core.definitions import CANCELLABLE_STATES, JobState, SortField
+from ...core.job import Job
 
 
 class JobRow:
@@ -37,7 +36,7 @@ class JobRow:
 
     @property
     def cancellable(self) -> bool:
-        return self.state in _CANCELLABLE and not self.cancel_requested
+        return self.state in CANCELLABLE_STATES and not self.cancel_requested
 
     @property
     def running(self) -> bool:
@@ -60,14 +59,15 @@ def _plain(name: str) -> Callable[[JobRow], tuple]:
     return key
 
 
+# The fields the table's columns sort by (columns.COLUMN_SORT_FIELDS).
 SORT_KEYS: dict[str, Callable[[JobRow], tuple[Any, ...]]] = {
-    "id": lambda row: (row.id,),
-    "type": _plain("type"),
-    "queue": _plain("queue"),
-    "state": _plain("state"),
-    "attempts": _plain("attempts"),
-    "progress": _nullable("progress"),
-    "started_at": _nullable("started_at"),
+    SortField.ID: lambda row: (row.id,),
+    SortField.TYPE: _plain("type"),
+    SortField.QUEUE: _plain("queue"),
+    SortField.STATE: _plain("state"),
+    SortField.ATTEMPTS: _plain("attempts"),
+    SortField.PROGRESS: _nullable("progress"),
+    SortField.STARTED_AT: _nullable("started_at"),
 }
 
 

@@ -13,8 +13,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from ...core.definitions import ACTIVE_STATES
 from ..live import ChangeBatch
-from ..stats import ACTIVE_STATES, Stats
+from ..stats import Stats
 
 MIN_GAP = 3.0  # seconds between two failure notifications
 

@@ -15,13 +15,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.definitions import LOG_LINES_PER_JOB
 from ...core.job import Job
 from ...core.registry import Registry
-from ...store.sqlite import LOG_LINES_PER_JOB, SqliteJobStore
+from ...store.sqlite import SqliteJobStore
 from ..formatting import eta_text, format_duration, format_timestamp, job_duration, pretty_json, state_label
 from ..live import ChangeBatch
 
-MAX_LOG_LINES = LOG_LINES_PER_JOB + 1  # what the store keeps, plus its "limit reached" line
+SHOWN_LOG_LINES = LOG_LINES_PER_JOB + 1  # what the store keeps, plus its "limit reached" line
 
 
 def _text_box(name: str, accessible: str, parent: QWidget) -> QPlainTextEdit:
@@ -81,7 +82,7 @@ class DetailsPane(QWidget):
             data.addWidget(holder)
         self.error = _text_box("errorText", "Error and traceback", self.tabs)
         self.log = _text_box("logText", "Log", self.tabs)
-        self.log.setMaximumBlockCount(MAX_LOG_LINES)
+        self.log.setMaximumBlockCount(SHOWN_LOG_LINES)
         self.history = QTreeWidget(self.tabs)
         self.history.setObjectName("historyTree")
         self.history.setAccessibleName("Event history")

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.definitions import MAX_QUEUE_CONCURRENCY, MAX_WORKERS, Source
 from ...core.errors import AcaciaError
 from ...core.queue import JobQueue
-from ...ipc.protocol import MAX_QUEUE_CONCURRENCY, MAX_WORKERS
 from ...store.sqlite import QueueInfo
 from ..icons import icon
 from ..stats import Stats
@@ -200,15 +200,15 @@ class QueuesPanel(QWidget):
     def _toggle_pause(self, name: str, pause: bool) -> None:
         try:
             if pause:
-                self._queue.pause(name, source="gui")
+                self._queue.pause(name, source=Source.GUI)
             else:
-                self._queue.resume(name, source="gui")
+                self._queue.resume(name, source=Source.GUI)
         except AcaciaError as exc:
             self.error.emit(str(exc))
 
     def _set_concurrency(self, name: str, value: int) -> None:
         try:
-            self._queue.set_concurrency(name, value, source="gui")
+            self._queue.set_concurrency(name, value, source=Source.GUI)
         except AcaciaError as exc:
             self.error.emit(str(exc))
 
