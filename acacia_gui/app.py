@@ -20,6 +20,7 @@ from .core.context import Context
 from .core.errors import AcaciaError
 from .core.queue import JobQueue
 from .core.registry import Registry
+from .engine.processes.pool import ProcessPool
 from .ipc.client import probe
 from .ipc.dispatch import Dispatcher
 from .plugins.loader import ensure_plugin_dir, examples_dir, load_plugins
@@ -58,7 +59,7 @@ def build_services(config: Config, options: AppOptions, *, headless: bool = True
     registry = Registry()
     registry.replace_all(report.handlers)
     queue = JobQueue(store, registry, payload_validator=validate_payload)
-    worker = PoolWorker(queue, concurrency=options.workers, instances_dir=config.instances_dir)
+    worker = PoolWorker(queue, concurrency=options.workers, instances_dir=config.instances_dir, processes=ProcessPool())
     return AppServices(config, store, registry, queue, worker, report, headless=headless)
 
 

@@ -35,15 +35,20 @@ class Job:
     __slots__ = (
         "_reporter",
         "attempts",
+        "cancel_grace",
         "cancel_requested",
         "context",
+        "cpu_time_limit",
         "created_at",
         "delay",
         "error",
         "finished_at",
         "id",
         "instance_id",
+        "interruptions",
         "max_attempts",
+        "memory_limit",
+        "nice",
         "payload",
         "priority",
         "progress",
@@ -69,6 +74,10 @@ class Job:
         max_attempts: int | None = None,
         timeout: float | None = None,
         context: Context | None = None,
+        cancel_grace: float | None = None,
+        memory_limit: int | str | None = None,
+        cpu_time_limit: float | None = None,
+        nice: int | None = None,
     ) -> None:
         self.id: JobId | None = None
         self.type = type
@@ -91,6 +100,12 @@ class Job:
         self.finished_at: float | None = None
         self.instance_id: str | None = None
         self.cancel_requested = False
+        self.interruptions = 0  # runs cut short by a crash of the app (they do not use up attempts)
+        # Limits for this job; None: the handler's. memory_limit is bytes once validated.
+        self.cancel_grace = cancel_grace
+        self.memory_limit = memory_limit
+        self.cpu_time_limit = cpu_time_limit
+        self.nice = nice
         self._reporter: ProgressReporter | None = None
         self.delay = delay  # seconds from enqueue to run_at; only read at enqueue
 
@@ -138,6 +153,11 @@ class Job:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "interruptions": self.interruptions,
+            "cancel_grace": self.cancel_grace,
+            "memory_limit": self.memory_limit,
+            "cpu_time_limit": self.cpu_time_limit,
+            "nice": self.nice,
         }
 
     def __repr__(self) -> str:

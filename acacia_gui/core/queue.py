@@ -24,6 +24,7 @@ from .job import (
     validate_queue_name,
     validate_timeout,
 )
+from .limits import parse_memory_limit, validate_cancel_grace, validate_cpu_time_limit, validate_nice
 from .registry import RegisteredHandler, Registry
 
 PayloadValidator = Callable[[RegisteredHandler, Any], None]
@@ -68,6 +69,10 @@ class JobQueue:
         job.delay = validate_delay(job.delay or 0.0)
         job.max_attempts = validate_max_attempts(job.max_attempts if job.max_attempts is not None else 1)
         job.timeout = validate_timeout(job.timeout)
+        job.cancel_grace = validate_cancel_grace(job.cancel_grace)  # None: the handler's, at run time
+        job.memory_limit = parse_memory_limit(job.memory_limit)
+        job.cpu_time_limit = validate_cpu_time_limit(job.cpu_time_limit)
+        job.nice = validate_nice(job.nice)
         return payload_text
 
     def enqueue(self, ctx: Context, job: Job, *, source: str = Source.API, allow_unknown: bool = True) -> JobId:

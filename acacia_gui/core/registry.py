@@ -10,8 +10,19 @@ from typing import Any
 from .context import Context
 from .errors import DuplicateHandlerError, InvalidOptionError
 from .job import Job, validate_job_type, validate_max_attempts, validate_queue_name, validate_timeout
+from .limits import (
+    DEFAULT_CANCEL_GRACE,
+    DEFAULT_MAX_INTERRUPTIONS,
+    parse_memory_limit,
+    validate_cancel_grace,
+    validate_cpu_time_limit,
+    validate_max_interruptions,
+    validate_nice,
+)
 
 ON_INTERRUPT_CHOICES = ("retry", "fail")
+ISOLATION_CHOICES = ("process", "thread")
+INTERNAL_FIELDS = ("job_type", "func", "origin")  # set by the registry and the loader, not by @handler options
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,16 @@ class RegisteredHandler:
     retry_backoff: float = 2.0
     plugin: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # How it runs: in a supervised worker process (the default) or on a thread of the app.
+    isolation: str = "process"
+    cancel_grace: float = DEFAULT_CANCEL_GRACE
+    memory_limit: int | None = None  # bytes
+    cpu_time_limit: float | None = None
+    nice: int | None = None
+    max_interruptions: int = DEFAULT_MAX_INTERRUPTIONS
+    # Where a worker process finds this handler again: "file:<path>" (a folder plugin),
+    # "entry point:<name>=<value>", "module:<module>:<qualname>", or "" (not importable).
+    origin: str = ""
 
     def handle(self, ctx: Context, job: Job) -> Any:
         return self.func(ctx, job)
@@ -46,6 +67,12 @@ class RegisteredHandler:
             "schema": self.schema,
             "on_interrupt": self.on_interrupt,
             "plugin": self.plugin,
+            "isolation": self.isolation,
+            "cancel_grace": self.cancel_grace,
+            "memory_limit": self.memory_limit,
+            "cpu_time_limit": self.cpu_time_limit,
+            "nice": self.nice,
+            "max_interruptions": self.max_interruptions,
         }
 
 
@@ -60,7 +87,7 @@ def make_registered_handler(job_type: str, handler: Any, **options: Any) -> Regi
         func = handler
     else:
         raise InvalidOptionError(f"handler for {job_type!r} must be callable as (ctx, job) or have .handle(ctx, job)")
-    unknown = set(options) - {f for f in RegisteredHandler.__dataclass_fields__ if f not in ("job_type", "func")}
+    unknown = set(options) - {f for f in RegisteredHandler.__dataclass_fields__ if f not in INTERNAL_FIELDS}
     if unknown:
         raise InvalidOptionError(f"unknown handler option(s) for {job_type!r}: {', '.join(sorted(unknown))}")
     if "queue" in options:
@@ -77,7 +104,30 @@ def make_registered_handler(job_type: str, handler: Any, **options: Any) -> Regi
     backoff = options.get("retry_backoff", 2.0)
     if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 0:
         raise InvalidOptionError(f"retry_backoff must be a number of seconds >= 0, got {backoff!r}")
-    return RegisteredHandler(job_type=job_type, func=func, **options)
+    if options.get("isolation", "process") not in ISOLATION_CHOICES:
+        raise InvalidOptionError(f"isolation must be 'process' or 'thread', got {options['isolation']!r}")
+    if "cancel_grace" in options:
+        options["cancel_grace"] = validate_cancel_grace(options["cancel_grace"])
+        if options["cancel_grace"] is None:
+            options["cancel_grace"] = DEFAULT_CANCEL_GRACE
+    options["memory_limit"] = parse_memory_limit(options.get("memory_limit"))
+    options["cpu_time_limit"] = validate_cpu_time_limit(options.get("cpu_time_limit"))
+    options["nice"] = validate_nice(options.get("nice"))
+    if "max_interruptions" in options:
+        validate_max_interruptions(options["max_interruptions"])
+    return RegisteredHandler(job_type=job_type, func=func, origin=function_origin(func), **options)
+
+
+def function_origin(func: Any) -> str:
+    """'module:<module>:<qualname>' when a fresh process can import `func` by name, else ''.
+    Folder plugins get a 'file:' origin from the loader instead (they are not on sys.path)."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname or module == "__main__":
+        return ""
+    if module.startswith("acacia_plugins"):
+        return ""
+    return f"module:{module}:{qualname}"
 
 
 class Registry:

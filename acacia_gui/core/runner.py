@@ -78,8 +78,8 @@ def _after_exception(ctx: Context, job: Job, handler: RegisteredHandler, exc: Ba
     if isinstance(cause, Shutdown):
         return shutdown_completion(job)
     if isinstance(cause, DeadlineExceeded) or isinstance(exc, DeadlineExceeded):
-        limit = f" of {job.timeout:g} s" if job.timeout else ""
-        return _retry_or_fail(job, handler, f"timed out: the job ran past its timeout{limit}", trace, None)
+        after = f" after {job.timeout:g} s" if job.timeout else ""
+        return _retry_or_fail(job, handler, f"timed out{after}", trace, None)
     if cause is not None or isinstance(exc, Cancelled):
         return Completion(job.id, job.attempts, JobState.CANCELLED, error="cancelled while running", message="cancelled")
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -101,6 +101,14 @@ def _retry_or_fail(job: Job, handler: RegisteredHandler, error: str, trace: str 
 
 def _failed(job: Job, error: str, trace: str | None) -> Completion:
     return Completion(job.id, job.attempts, JobState.FAILED, error=error, traceback=trace, message="failed")
+
+
+def failure_completion(job: Job, handler: RegisteredHandler | None, error: str, trace: str | None = None) -> Completion:
+    """A run that failed outside the handler's own code (its process died, it was killed at
+    its timeout): attempts count and retries apply, as for an exception."""
+    if handler is None:
+        return _failed(job, error, trace)
+    return _retry_or_fail(job, handler, error, trace, None)
 
 
 def shutdown_completion(job: Job) -> Completion:

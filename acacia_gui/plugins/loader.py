@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import DuplicateHandlerError
+from ..core.errors import DuplicateHandlerError, PluginError
 from ..core.registry import RegisteredHandler, make_registered_handler
 from .api import HANDLER_MARK
-from .schema import check_schema
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +95,10 @@ class PluginRegistrar:
     nothing behind and plugins cannot unregister each other's handlers.
     """
 
-    def __init__(self, plugin: str) -> None:
+    def __init__(self, plugin: str, origin: str = "", *, check_schemas: bool = True) -> None:
         self.plugin = plugin
+        self.check_schemas = check_schemas  # a worker process skips it: the app checked, and jsonschema costs memory
+        self.origin = origin  # how a worker process loads this plugin again (see load_origin)
         self.handlers: dict[str, RegisteredHandler] = {}
 
     def register_handler(self, job_type: str, handler: Any, **options: Any) -> RegisteredHandler:
@@ -117,9 +118,12 @@ class PluginRegistrar:
     def add(self, entry: RegisteredHandler) -> None:
         if entry.job_type in self.handlers:
             raise DuplicateHandlerError(f"job type {entry.job_type!r} is declared twice in this plugin")
-        if entry.schema is not None:
+        if entry.schema is not None and self.check_schemas:
+            from .schema import check_schema  # only here: a worker process never imports jsonschema
+
             check_schema(entry.schema, job_type=entry.job_type)
-        self.handlers[entry.job_type] = dataclasses.replace(entry, plugin=self.plugin)
+        origin = self.origin if self.origin.startswith("file:") or not entry.origin else entry.origin
+        self.handlers[entry.job_type] = dataclasses.replace(entry, plugin=self.plugin, origin=origin or self.origin)
 
     def get_handler(self, job_type: str) -> RegisteredHandler | None:
         return self.handlers.get(job_type)
@@ -195,6 +199,27 @@ def examples_dir() -> Path | None:
     return repo if repo.is_dir() else None
 
 
+def load_origin(origin: str) -> dict[str, RegisteredHandler]:
+    """Load one plugin again from a handler's `origin` (in a worker process): its handlers by type.
+
+    A folder plugin passes the same ownership and permission checks as at the app's load.
+    Raises what the plugin raises, or PluginError when the origin cannot be loaded."""
+    kind, _, where = origin.partition(":")
+    registrar = PluginRegistrar(where, origin, check_schemas=False)
+    if kind == "file":
+        path = Path(where)
+        reason = _unsafe_reason(path.parent, "plugin folder") or _unsafe_tree_reason(path)
+        if reason:
+            raise PluginError(f"refused: {reason}")
+        folder_key = hashlib.sha1(str(path.parent).encode(), usedforsecurity=False).hexdigest()[:10]
+        _import_folder_plugin(path, folder_key, registrar)
+    elif kind == "entry point":
+        _import_entry_point(importlib.metadata.EntryPoint("", where, ENTRY_POINT_GROUP), registrar)
+    else:
+        raise PluginError(f"cannot load a plugin from {origin!r}")
+    return registrar.handlers
+
+
 # -- the plugin folder ----------------------------------------------------------------
 
 def _load_folder(plugins_dir: Path, report: LoadReport) -> None:
@@ -212,7 +237,8 @@ def _load_folder(plugins_dir: Path, report: LoadReport) -> None:
         if reason:
             report.problems.append(PluginProblem(path.name, str(path), f"refused: {reason}"))
             continue
-        _add_plugin(report, path.name, str(path), "folder", lambda reg, p=path: _import_folder_plugin(p, folder_key, reg))
+        _add_plugin(report, path.name, str(path), "folder", lambda reg, p=path: _import_folder_plugin(p, folder_key, reg),
+                    origin=f"file:{path}")
 
 
 def _plugin_paths(plugins_dir: Path) -> Iterator[Path]:
@@ -299,7 +325,8 @@ def _load_entry_points(report: LoadReport) -> None:
         seen.add((ep.name, ep.value))
         dist = getattr(ep, "dist", None)
         name = f"{dist.name}:{ep.name}" if dist is not None else ep.name
-        _add_plugin(report, name, ep.value, "entry point", lambda reg, e=ep: _import_entry_point(e, reg))
+        _add_plugin(report, name, ep.value, "entry point", lambda reg, e=ep: _import_entry_point(e, reg),
+                    origin=f"entry point:{ep.value}")
 
 
 def _import_entry_point(ep: importlib.metadata.EntryPoint, registrar: PluginRegistrar) -> None:
@@ -315,9 +342,9 @@ def _import_entry_point(ep: importlib.metadata.EntryPoint, registrar: PluginRegi
 # -- shared ---------------------------------------------------------------------------
 
 def _add_plugin(report: LoadReport, name: str, path: str, source: str,
-                load: Callable[[PluginRegistrar], None]) -> None:  # fmt: skip
+                load: Callable[[PluginRegistrar], None], origin: str = "") -> None:  # fmt: skip
     """Run `load`; keep its handlers only if it and every check succeeded."""
-    registrar = PluginRegistrar(name)
+    registrar = PluginRegistrar(name, origin)
     try:
         load(registrar)
     except BaseException as exc:  # noqa: BLE001 - plugin code may raise anything, SystemExit included

@@ -51,7 +51,7 @@ class AppServices(QObject):
         self.plugin_report = report
         log.info("plugins reloaded: %d handler(s), %d problem(s)", len(report.handlers), len(report.problems))
         self.plugins_reloaded.emit(report)
-        self.worker.wake()
+        self.worker.plugins_reloaded()  # worker processes are replaced, so new jobs run the new code
         return report
 
     def raise_window(self) -> None:

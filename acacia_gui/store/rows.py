@@ -11,7 +11,8 @@ from ..core.job import Job, JobState
 
 JOB_COLUMNS = (
     "id, type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress, "
-    "progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id, cancel_requested"
+    "progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id, cancel_requested, "
+    "interruptions, cancel_grace, memory_limit, cpu_time_limit, nice"
 )
 
 
@@ -37,7 +38,8 @@ def row_to_job(row: sqlite3.Row | tuple) -> Job:
     job = _new_job(Job)
     (job.id, job.type, job.queue, job.priority, state, payload, job.attempts, job.max_attempts, job.run_at,
      job.timeout, job.progress, job.progress_message, result, job.error, job.traceback, job.created_at,
-     job.started_at, job.finished_at, job.instance_id, cancel_requested) = row  # fmt: skip
+     job.started_at, job.finished_at, job.instance_id, cancel_requested, job.interruptions, job.cancel_grace,
+     job.memory_limit, job.cpu_time_limit, job.nice) = row  # fmt: skip
     job.state = _STATES[state]
     job.payload = _loads(payload)
     job.result = _loads(result) if result is not None else None

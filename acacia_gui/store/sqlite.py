@@ -30,7 +30,7 @@ from .sqlite_worker import BACKSTOP_CHECKPOINT_PAGES, WorkerStoreMixin
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 
 
@@ -204,7 +204,8 @@ class SqliteJobStore(WorkerStoreMixin):
             job.created_at = now
             job.queue = job.queue or "default"
             rows.append((job.type, job.queue, job.priority, job.state.value, payload_text,
-                         job.max_attempts or 1, job.run_at, job.timeout, now))  # fmt: skip
+                         job.max_attempts or 1, job.run_at, job.timeout, now, job.cancel_grace, job.memory_limit,
+                         job.cpu_time_limit, job.nice))  # fmt: skip
         new_queues = {job.queue for job in jobs} - self._known_queues
         with self._write() as conn:
             if new_queues:
@@ -230,8 +231,8 @@ class SqliteJobStore(WorkerStoreMixin):
         AUTOINCREMENT gives each row one more than the largest id ever used, so the ids
         are the consecutive run ending at last_insert_rowid().
         """
-        sql = ("INSERT INTO jobs (type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")  # fmt: skip
+        sql = ("INSERT INTO jobs (type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at,"
+               " cancel_grace, memory_limit, cpu_time_limit, nice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")  # fmt: skip
         if len(rows) == 1:
             return [conn.execute(sql, rows[0]).lastrowid]
         if not rows:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..core.job import Job, JobId
+from ..core.recovery import RecoveryPolicy, decide
 from ..core.runner import Completion
 from .rows import JOB_COLUMNS, row_to_job
 
@@ -98,38 +99,35 @@ class WorkerStoreMixin:
         rows = self.conn.execute("SELECT id, pid, hostname, started_at, heartbeat_at FROM instances")
         return [dict(zip(("id", "pid", "hostname", "started_at", "heartbeat_at"), r, strict=True)) for r in rows]
 
-    def recover_instance(self, instance_id: str, fail_types: Iterable[str] = ()) -> list[tuple[JobId, str]]:
-        """Settle the running jobs of a dead instance. Returns (job id, new state) pairs.
+    def recover_instance(self, instance_id: str, policy: RecoveryPolicy | None = None) -> list[tuple[JobId, str]]:
+        """Settle the running jobs of a dead instance (see core.recovery). Returns (job id, new state) pairs.
 
-        Requeued (the lost attempt counts) unless the handler declared on_interrupt='fail'
-        (→ interrupted) or attempts are used up (→ failed). A job claimed ahead that had not
-        started (no started_at) is requeued and its attempt refunded.
+        A run counts as started when its start mark was written or the dead instance's
+        start journal (policy.started) lists it: attempts never undercount real runs.
         """
-        fail = set(fail_types)
+        policy = policy or RecoveryPolicy()
         changed: list[tuple[JobId, str]] = []
         now = time.time()
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT id, type, attempts, max_attempts, started_at FROM jobs WHERE state = 'running' AND instance_id = ?",
+                "SELECT id, type, attempts, started_at, interruptions FROM jobs WHERE state = 'running' AND instance_id = ?",
                 (instance_id,),
             ).fetchall()
-            for job_id, job_type, attempts, max_attempts, started_at in rows:
-                refund = 0
-                if started_at is None:  # claimed ahead, never started: as if it had not been claimed
-                    new, msg, refund = "queued", "requeued: it was claimed but had not started when the app stopped", 1
-                elif job_type in fail:
-                    new, msg = "interrupted", "the app stopped while this job ran; its handler is not safe to repeat"
-                elif attempts >= max_attempts:
-                    new, msg = "failed", f"the app stopped while this job ran, and its {max_attempts} attempt(s) are used up"
-                else:
-                    new, msg = "queued", "requeued after the app stopped while this job ran"
-                final = new != "queued"
+            started_ids = [r[0] for r in rows if r[3] is not None or (r[0], r[2]) in policy.started]
+            for job_id, job_type, attempts, started_at, interruptions in rows:
+                beside = [other for other in started_ids if other != job_id]
+                decision = decide(job_id, job_type, attempts, started_at is not None, interruptions, policy, beside)
+                new = decision.state.value
+                final = decision.state.is_final
                 conn.execute(
                     "UPDATE jobs SET state = ?, instance_id = NULL, error = ?, finished_at = ?, run_at = ?,"
-                    " cancel_requested = 0, attempts = attempts - ? WHERE id = ?",
-                    (new, msg if final else None, now if final else None, now, refund, job_id),
-                )
-                self._event(conn, job_id, "recovery", "running", new, msg, at=now)
+                    " cancel_requested = 0, attempts = attempts - ?, interruptions = interruptions + ?,"
+                    " started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END WHERE id = ?",
+                    (new, decision.message if final else None, now if final else None, now,
+                     1 if decision.refund_attempt else 0, 1 if decision.interrupted else 0,
+                     decision.interrupted, now, job_id),
+                )  # fmt: skip
+                self._event(conn, job_id, "recovery", "running", new, decision.message, at=now)
                 changed.append((job_id, new))
             conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
         return changed

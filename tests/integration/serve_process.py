@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from acacia_gui.config import socket_address_for
 from acacia_gui.ipc.client import Client, probe
 
@@ -174,3 +176,22 @@ class RawConnection:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (the app's worker processes, their sentinels and subprocesses)."""
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def all_gone(pids: set[int]) -> bool:
+    """None of `pids` runs any more (a zombie awaiting its reaper counts as gone)."""
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            continue
+    return True

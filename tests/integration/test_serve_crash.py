@@ -11,7 +11,7 @@ import pytest
 
 from acacia_gui.store.sqlite import SqliteJobStore
 from tests.conftest import wait_until
-from tests.integration.serve_process import Sandbox, ServeProcess
+from tests.integration.serve_process import Sandbox, ServeProcess, all_gone, descendants
 from tests.integration.test_crash_recovery import assert_never_ran_twice_at_once
 
 RECORDER = textwrap.dedent('''
@@ -64,17 +64,20 @@ def test_sigkill_mid_run_then_restart_finishes_every_job(sandbox):
     ids = [int(line) for line in enqueued.stdout.split()]
     store = SqliteJobStore(sandbox.data_dir / "acacia.db")
     wait_until(lambda: store.count_jobs(state="running") == 3, timeout=20)
+    workers = descendants(first.proc.pid)  # the handlers run in worker processes
+    assert len(workers) >= 3
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(10)
     first.stop()
+    wait_until(lambda: all_gone(workers), timeout=10, message="the app's worker processes die with it")
     assert store.integrity_check() == "ok"
     assert store.count_jobs() == len(ids)
     with ServeProcess(sandbox, "--workers", "3"):
         wait_until(lambda: store.count_jobs(state="succeeded") == len(ids), timeout=60)
     assert {j.state for j in store.list_jobs()} == {"succeeded"}
-    assert_never_ran_twice_at_once(read_record(sandbox.record), {first.proc.pid})
+    assert_never_ran_twice_at_once(read_record(sandbox.record), {first.proc.pid, *workers})
     recovered = [j for j in store.list_jobs() if any(e["source"] == "recovery" for e in store.get_events(j.id))]
-    assert len(recovered) == 3 and all(j.attempts == 2 for j in recovered)
+    assert len(recovered) == 3 and all((j.attempts, j.interruptions) == (1, 1) for j in recovered)
     store.close()
 
 
@@ -96,14 +99,14 @@ STUBBORN = textwrap.dedent('''
     import time
     from acacia_gui.jobs import handler
 
-    @handler("stubborn.sleep", max_attempts=1)
+    @handler("stubborn.sleep", max_attempts=1, isolation="thread", max_interruptions=1)
     def stubborn_sleep(ctx, job):
         while True:
             time.sleep(60)
 ''')
 
 
-def test_sigterm_with_a_handler_ignoring_cancel_exits_promptly_and_recovery_settles_the_job(sandbox):
+def test_sigterm_with_a_thread_handler_ignoring_cancel_exits_promptly_and_recovery_settles_the_job(sandbox):
     plugin = sandbox.plugins_dir / "stubborn.py"
     plugin.write_text(STUBBORN)
     os.chmod(plugin, 0o600)
@@ -117,9 +120,9 @@ def test_sigterm_with_a_handler_ignoring_cancel_exits_promptly_and_recovery_sett
     assert store.get_job(job_id).state == "running"  # never given back while its handler might still run it
     assert "did not stop" in serve.log()
     with ServeProcess(sandbox, "--workers", "2"):
-        wait_until(lambda: store.get_job(job_id).state == "failed", timeout=20)
+        wait_until(lambda: store.get_job(job_id).state == "interrupted", timeout=20)
     job = store.get_job(job_id)
-    assert "attempt(s) are used up" in job.error
+    assert "max_interruptions=1" in job.error
     assert store.get_events(job_id)[-1]["source"] == "recovery"
     store.close()
 

@@ -101,7 +101,8 @@ def test_cancel_queued_and_running_then_retry_and_delete(client):
     assert any(e["kind"] == "cancel_requested" for e in events)
     retried = client.retry(running)
     assert retried["state"] == "queued" and retried["attempts"] == 0
-    client.cancel(running)
+    client.cancel(running)  # queued, or already running again: either way it ends cancelled
+    wait_until(lambda: client.get(running)["state"] == "cancelled", message="cancelled again")
     assert client.delete([queued]) == 1
     with pytest.raises(JobNotFoundError):
         client.get(queued)

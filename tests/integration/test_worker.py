@@ -384,7 +384,7 @@ def test_a_finished_run_waiting_for_its_write_is_not_taken_for_a_stuck_handler(e
     conn.execute("PRAGMA max_page_count = 1073741823")
     assert engine.wait_state(job_id, "succeeded").result == "y" * 200_000
     assert "ignored cancellation" not in caplog.text
-    assert engine.worker._run_queue._tasks >= 0
+    assert engine.worker.scheduler._run_queue.tasks >= 0
 
 
 def test_start_after_stop_runs_jobs_again(engine):

@@ -151,11 +151,11 @@ def test_a_batch_of_completions_applies_only_where_the_run_still_owns_its_job(tm
 
 
 def test_pool_tasks_end_when_idle_and_come_back_for_new_work(engine, monkeypatch):
-    import acacia_gui.qt.pool_tasks as worker_module
+    import acacia_gui.engine.run_queue as worker_module
 
     monkeypatch.setattr(worker_module, "IDLE_TASK_EXIT", 0.05)
     ran = setup(engine)
-    pool = engine.worker._pool
+    pool = engine.worker.thread_pool
     engine.qtbot.waitUntil(lambda: pool.activeThreadCount() == 0)  # no work: the tasks ended
     later = [engine.enqueue("mark") for _ in range(5)]
     for job_id in later:
@@ -166,7 +166,7 @@ def test_pool_tasks_end_when_idle_and_come_back_for_new_work(engine, monkeypatch
 def test_stop_ends_the_pool_tasks(engine):
     setup(engine)
     engine.stop(2.0)
-    engine.qtbot.waitUntil(lambda: engine.worker._pool.activeThreadCount() == 0, timeout=1000)
+    engine.qtbot.waitUntil(lambda: engine.worker.thread_pool.activeThreadCount() == 0, timeout=1000)
 
 
 def test_wal_checkpoints_run_in_the_background_while_the_worker_runs(engine, tmp_path):

@@ -13,6 +13,7 @@ from acacia_gui.core.context import Context
 from acacia_gui.core.errors import InvalidOptionError, StoreError
 from acacia_gui.core.job import Job, JobState
 from acacia_gui.core.queue import JobQueue
+from acacia_gui.core.recovery import RecoveryPolicy
 from acacia_gui.core.registry import Registry
 from acacia_gui.core.runner import Completion
 from acacia_gui.store.sqlite import SCHEMA_VERSION, SqliteJobStore
@@ -110,18 +111,40 @@ def test_completion_applies_only_to_its_own_run(store):
     assert applied == [stale] and store.get_job(job_id).state == "succeeded"
 
 
-def test_recovery_requeues_fails_or_interrupts(store):
+def test_recovery_requeues_without_using_an_attempt_or_interrupts(store):
     queue = JobQueue(store, Registry())
     ctx = Context.background()
     again = queue.enqueue(ctx, Job("t", max_attempts=3))
-    used_up = queue.enqueue(ctx, Job("t", max_attempts=1))
+    one_attempt = queue.enqueue(ctx, Job("t", max_attempts=1))
     fragile = queue.enqueue(ctx, Job("fragile", max_attempts=3))
     store.complete_and_claim([], "dead", 10)
-    changed = dict(store.recover_instance("dead", fail_types=["fragile"]))
-    assert changed == {again: "queued", used_up: "failed", fragile: "interrupted"}
-    assert store.get_job(again).attempts == 1
-    assert "attempt(s) are used up" in store.get_job(used_up).error
+    changed = dict(store.recover_instance("dead", RecoveryPolicy(not_repeatable=frozenset({"fragile"}))))
+    assert changed == {again: "queued", one_attempt: "queued", fragile: "interrupted"}
+    for job_id in (again, one_attempt):
+        job = store.get_job(job_id)
+        assert (job.attempts, job.interruptions) == (0, 1)
+        assert "does not use up an attempt" in store.get_events(job_id)[-1]["message"]
+    assert "not safe to repeat" in store.get_job(fragile).error
     assert store.get_events(fragile)[-1]["source"] == "recovery"
+
+
+def test_recovery_ends_a_job_interrupted_max_interruptions_times(store):
+    (job_id,) = add(store)
+    policy = RecoveryPolicy(max_interruptions={"t": 2})
+    store.complete_and_claim([], "dead", 1)
+    assert dict(store.recover_instance("dead", policy)) == {job_id: "queued"}
+    store.complete_and_claim([], "dead", 1)
+    assert dict(store.recover_instance("dead", policy)) == {job_id: "interrupted"}
+    job = store.get_job(job_id)
+    assert job.interruptions == 2 and "2 time(s)" in job.error and "max_interruptions=2" in job.error
+
+
+def test_recovery_names_the_jobs_beside_a_thread_isolated_one(store):
+    first, second = add(store, 2)
+    store.complete_and_claim([], "dead", 2)
+    store.recover_instance("dead", RecoveryPolicy(thread_isolated=frozenset({"t"})))
+    message = store.get_events(first)[-1]["message"]
+    assert f"beside job(s) {second}" in message and "isolation='thread'" in message
 
 
 def test_paused_queue_and_concurrency_limit_are_respected_by_claims(store):
@@ -190,9 +213,10 @@ def test_recovery_refunds_jobs_claimed_ahead_that_never_started(store):
     assert [j.id for j in claimed] == [ran, ahead]
     assert store.get_job(ran).started_at is not None and store.get_job(ahead).started_at is None
     changed = dict(store.recover_instance("dead"))
-    assert changed == {ran: "failed", ahead: "queued"}  # one attempt each: the one that ran used it up
+    assert changed == {ran: "queued", ahead: "queued"}
+    assert store.get_job(ran).interruptions == 1
     job = store.get_job(ahead)
-    assert job.attempts == 0 and "had not started" in store.get_events(ahead)[-1]["message"]
+    assert (job.attempts, job.interruptions) == (0, 0) and "had not started" in store.get_events(ahead)[-1]["message"]
 
 
 def test_a_started_mark_makes_a_claimed_ahead_job_count_as_run(store):
@@ -200,7 +224,15 @@ def test_a_started_mark_makes_a_claimed_ahead_job_count_as_run(store):
     store.complete_and_claim([], "dead", 1, prefetch=1)
     store.complete_and_claim([], "dead", 0, started=[(ahead, 123.0)])
     assert store.get_job(ahead).started_at == 123.0
-    assert dict(store.recover_instance("dead")) == {ran: "failed", ahead: "failed"}
+    assert dict(store.recover_instance("dead")) == {ran: "queued", ahead: "queued"}
+    assert store.get_job(ahead).interruptions == 1
+
+
+def test_a_start_journal_entry_makes_a_claimed_ahead_job_count_as_run(store):
+    ran, ahead, other = add(store, 3, max_attempts=1)
+    store.complete_and_claim([], "dead", 1, prefetch=2)
+    store.recover_instance("dead", RecoveryPolicy(started=frozenset({(ahead, 1), (other, 2)})))  # other: a stale attempt
+    assert [store.get_job(i).interruptions for i in (ran, ahead, other)] == [1, 1, 0]
 
 
 def test_logs_page_forward_or_give_the_last_lines(store):

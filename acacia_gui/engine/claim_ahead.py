@@ -15,7 +15,7 @@ from collections import deque
 from ..core.job import Job, JobState
 from ..core.registry import Registry
 from ..core.runner import Completion
-from .pool_tasks import Run
+from .run import Run
 
 PREFETCH_WINDOW = 0.05  # seconds of work claimed ahead into the buffer (0: never claim ahead)
 PREFETCH_MAX = 64  # jobs claimed ahead at most

@@ -1,52 +1,39 @@
-"""Long-lived pool tasks: a run queue feeding a few QThreadPool tasks that run jobs.
+"""Long-lived pool tasks: a run queue feeding a few thread-pool tasks that run jobs.
 
-Starting a job costs a queue put, not a pool start. Pool tasks are plain callables, not
-QRunnable subclasses: PySide6 keeps Python QRunnable wrappers (and so each job, context
-and run) alive.
+Starting a job costs a queue put, not a pool start. The pool is anything with
+`start(callable)` (Qt's QThreadPool in the app, `ThreadExecutor` in unit tests). A task
+runs a job in its own thread (thread isolation) or supervises the slot's worker process
+while it runs one (process isolation); either way `execute` decides the outcome.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
+from typing import Protocol
 
-from PySide6.QtCore import QThreadPool
-
-from ..core.context import Context
-from ..core.job import Job
-from ..core.logcapture import JobLogCapture
-from ..core.registry import RegisteredHandler
-from ..core.runner import Completion, abandoned_completion, run_job
+from .run import Run
 
 IDLE_TASK_EXIT = 2.0  # seconds a pool task waits for its next job before it ends
 
 
-@dataclass
-class Run:
-    """One attempt of a job in this process, from its start to its written outcome."""
+class Executor(Protocol):
+    """A thread pool: Qt's (qt/worker.py) fits, and so does ThreadExecutor."""
 
-    job: Job
-    ctx: Context
-    handler: RegisteredHandler | None
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    cancelled_at: float | None = None
-    abandoned: bool = False
+    def start(self, task: Callable[[], None]) -> None: ...
+
+    def set_max_threads(self, count: int) -> None: ...
 
 
-def run_in_pool(run: Run, log_capture: JobLogCapture, post: Callable[[Run, Completion], None]) -> None:
-    """Run one job on a pool thread and hand its Completion to `post` (never raises)."""
-    log_capture.bind(run.job.id)
-    try:
-        completion = run_job(run.ctx, run.job, run.handler)
-    except BaseException as exc:  # noqa: BLE001 - run_job never raises; belt and braces for the pool thread
-        completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
-    finally:
-        log_capture.unbind()
-    post(run, completion)
+class ThreadExecutor:
+    """One plain thread per task: the pool for tests and Qt-free embedding."""
+
+    def start(self, task: Callable[[], None]) -> None:
+        threading.Thread(target=task, name="acacia-pool-task", daemon=True).start()
+
+    def set_max_threads(self, count: int) -> None:
+        """Unbounded: the RunQueue already starts no more tasks than there are slots."""
 
 
 class RunQueue:
@@ -54,14 +41,13 @@ class RunQueue:
 
     A task runs jobs until it is handed None (stop), its run is abandoned (the thread is
     stuck in a handler; `lost_task` lets a new task take its place), or it waited
-    IDLE_TASK_EXIT seconds for work. Thread-safe; `submit` runs on the worker's thread.
+    IDLE_TASK_EXIT seconds for work. Thread-safe; `submit` runs on the scheduler's thread.
     """
 
-    def __init__(self, pool: QThreadPool, log_capture: JobLogCapture, post: Callable[[Run, Completion], None],
+    def __init__(self, pool: Executor, execute: Callable[[Run], None],
                  take: Callable[[], Run | None] = lambda: None) -> None:  # fmt: skip
         self._pool = pool
-        self._log_capture = log_capture
-        self._post = post
+        self._execute = execute  # runs one job to its outcome and posts it; never raises
         self._take = take  # the next run straight from the claim-ahead buffer, or None
         self._runs: SimpleQueue[Run | None] = SimpleQueue()
         self._lock = threading.Lock()
@@ -79,6 +65,11 @@ class RunQueue:
     def lost_task(self) -> None:
         with self._lock:
             self._tasks -= 1
+
+    @property
+    def tasks(self) -> int:
+        with self._lock:
+            return self._tasks
 
     def close(self) -> None:
         with self._lock:
@@ -106,8 +97,8 @@ class RunQueue:
                 with self._lock:
                     self._tasks -= 1
                 return
-            run_in_pool(run, self._log_capture, self._post)
+            self._execute(run)
             ran = True
             if run.abandoned:
-                return  # the worker counted this task as lost when it abandoned the run
+                return  # the scheduler counted this task as lost when it abandoned the run
             del run  # waiting for the next one must not keep this job and its context alive

@@ -1,0 +1,108 @@
+"""Per-job resource limits inside a worker process (Linux; see the README for other systems).
+
+The process is reused, so each limit is applied for one job and taken back after it:
+only soft limits are changed (an unprivileged process can raise a soft limit again up
+to the hard one, but never a hard limit). memory_limit caps the address space the job
+may add to what the process already had (RLIMIT_AS counts mapped libraries and thread
+stacks too, so it is measured from the job's start); a big allocation then raises
+MemoryError, reported as "exceeded its memory limit". cpu_time_limit makes the kernel
+send SIGXCPU once the job has used that much CPU; the app reports the process's death
+as the limit. nice runs the job on a thread of its own at that level (Linux keeps one
+per thread), so later jobs of the slot run at normal priority again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+from typing import Any
+
+from ...core.limits import format_bytes
+from ...core.runner import Completion
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
+OPEN_FILES_SOFT_LIMIT = 4096  # a leaking handler exhausts its own table at this size, never the app's
+RECYCLE_AT_OPEN_FILES = 256  # a process that kept this many descriptors after a job is replaced
+
+
+def _vm_size() -> int | None:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def apply(limits: dict[str, Any]) -> dict[int, int]:
+    """Set this job's limits; returns what `reset` restores."""
+    if resource is None:
+        return {}
+    applied: dict[int, int] = {}
+    memory = limits.get("memory_limit")
+    if memory:
+        base = _vm_size()
+        if base is not None:
+            applied[resource.RLIMIT_AS] = _set_soft(resource.RLIMIT_AS, base + int(memory))
+    cpu = limits.get("cpu_time_limit")
+    if cpu:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        applied[resource.RLIMIT_CPU] = _set_soft(resource.RLIMIT_CPU, math.ceil(usage.ru_utime + usage.ru_stime + cpu))
+    return applied
+
+
+def _set_soft(which: int, value: int) -> int:
+    soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, hard))
+    return soft
+
+
+def reset(applied: dict[int, int]) -> None:
+    for which, soft in applied.items():
+        _, hard = resource.getrlimit(which)
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            pass  # a handler lowered the hard limit below it: the process is replaced (should_recycle)
+
+
+def explain(completion: Completion, limits: dict[str, Any]) -> Completion:
+    """A MemoryError under a memory limit is the limit, and says so."""
+    memory = limits.get("memory_limit")
+    if memory and completion.error and "MemoryError" in completion.error:
+        error = f"exceeded its memory limit of {format_bytes(int(memory))}"
+        return dataclasses.replace(completion, error=error, message=completion.message or "failed")
+    return completion
+
+
+def should_recycle(completion: Completion) -> bool:
+    """After a failure, replace a process the handler may have left damaged (memory, descriptors)."""
+    if completion.state.value == "succeeded":
+        return False
+    if completion.error and ("MemoryError" in completion.error or "memory limit" in completion.error):
+        return True
+    try:
+        return len(os.listdir("/proc/self/fd")) >= RECYCLE_AT_OPEN_FILES
+    except OSError:  # e.g. no descriptor left to list them with
+        return True
+
+
+def set_thread_nice(nice: int) -> None:
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+def lower_open_files() -> None:
+    if resource is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = OPEN_FILES_SOFT_LIMIT if hard == resource.RLIM_INFINITY else min(OPEN_FILES_SOFT_LIMIT, hard)
+    if soft == resource.RLIM_INFINITY or soft > target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

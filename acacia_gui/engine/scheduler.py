@@ -1,0 +1,563 @@
+"""Scheduler: the Worker, fed by the store, with no Qt in it.
+
+Threads: the scheduler lives on its loop's thread (the app's main thread) and is the
+only writer of run outcomes in this process. Pool tasks run handlers (thread isolation)
+or supervise a worker process that runs them (process isolation), and hand back
+Completions through a thread-safe deque; the loop thread then applies finished runs and
+claims new ones in one transaction (group commit), so throughput does not pay one commit
+per job. Progress and log lines are coalesced (output) and flushed by a 100 ms timer.
+
+When jobs are short, each transaction also claims a few jobs ahead into a local buffer
+(claim_ahead), so a slot that frees up starts the next job without waiting for a
+commit. Runs reach long-lived pool tasks through a queue (run_queue); a pool task that
+finished a run takes the next buffered job itself (take_buffered), and the loop thread
+announces its start. Every start is first recorded in the instance's start journal, so
+recovery never takes a job that ran for one that did not. Polling and crash recovery are
+in upkeep; the stuck-handler watchdog is here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from ..core.context import Context
+from ..core.errors import Shutdown, StoreError
+from ..core.events import JobEvent
+from ..core.job import Job, JobState
+from ..core.logcapture import JobLogCapture
+from ..core.queue import JobQueue
+from ..core.registry import Registry
+from ..core.runner import Completion, abandoned_completion, run_job
+from ..store.instances import InstanceLock, new_instance_id
+from .claim_ahead import ClaimAhead
+from .loop import EventLoop, Timer
+from .output import JobOutput
+from .run import Run
+from .run_queue import RunQueue
+from .start_journal import StartJournal
+from .upkeep import Upkeep
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.1  # progress and logs reach listeners at most ~10 times a second
+GROUP_COMMIT = 0.002  # a finished run waits at most this long for its write while the buffer feeds the slots
+GROUP_COMMIT_MAX = 256  # ...or until this many are waiting
+STOP_GRACE_MAX = 5.0  # stop(): seconds cancelled thread-isolated handlers get before they are left behind
+
+
+class Pool(Protocol):
+    """The thread pool of the slots: QThreadPool in the app, ThreadExecutor in tests."""
+
+    def start(self, task: Callable[[], None]) -> None: ...
+
+    def set_max_threads(self, count: int) -> None: ...
+
+
+class ProcessRunner(Protocol):
+    """Runs a job in a supervised worker process (engine.processes.ProcessPool)."""
+
+    def run(self, run: Run, capture_log: Callable[[int, float, str, str], None]) -> Completion: ...
+
+    def isolation_of(self, handler) -> str: ...
+
+    def retire_all(self) -> None: ...
+
+    def prewarm(self, count: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Scheduler:
+    """Runs queued jobs on a pool. Create, start() and stop() on the loop's thread."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        loop: EventLoop,
+        pool: Pool,
+        *,
+        concurrency: int | None = None,
+        instances_dir: Path | None = None,
+        poll_interval: float = 0.2,
+        cancel_grace: float = 10.0,
+        processes: ProcessRunner | None = None,
+        on_finished: Callable[[JobEvent], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.store = queue.store
+        self.bus = queue.bus
+        self.instance_id = new_instance_id()
+        self.instances_dir = instances_dir or Path(self.store.path).parent / "instances"
+        self._lock_file = InstanceLock(self.instances_dir, self.instance_id)
+        self._journal = StartJournal(self.instances_dir, self.instance_id)
+        self._loop = loop
+        self._pool = pool
+        self._processes = processes
+        self._on_finished = on_finished
+        self._concurrency = max(1, concurrency or os.cpu_count() or 2)
+        self.cancel_grace = cancel_grace  # thread isolation: how long a cancelled handler may take before it is abandoned
+        self._poll_interval = poll_interval
+        self._pool.set_max_threads(self._concurrency)
+        self._output = JobOutput(self.store, self._publish, self._queue_of)
+        self.log_capture = JobLogCapture(self._output.capture_log)
+        self._upkeep = Upkeep(self.store, self.instances_dir, self.instance_id, self._publish,
+                              processes.isolation_of if processes is not None else None)  # fmt: skip
+        self._run_queue: RunQueue  # made by each start(): stop() closes it
+        self._registry: Registry | None = None
+        self._root = Context.background()
+        self._running: dict[int, Run] = {}
+        self._done: deque[tuple[Run, Completion]] = deque()
+        self._started_unannounced: deque[Job] = deque()  # taken from the buffer by pool tasks
+        self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
+        self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
+        self._state_lock = threading.Lock()  # _running, the buffer (_ahead.ready), cancel and pause marks
+        self._cancel_before_start: set[int] = set()
+        self._paused_queues: set[str] = set()
+        self._force_write = False
+        self._wake_lock = threading.Lock()
+        self._wake_posted = False
+        self._started = False
+        self._stopping = False
+        self._stuck: list[Run] = []  # thread runs whose handler ignored stop()'s cancel
+        self._abandoned: list[Run] = []  # thread runs the watchdog gave up on (their jobs failed); threads maybe busy
+        self._timers: list[Timer] = []
+        self._group_timer: Timer | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._stop_checkpoints: Callable[[], None] = lambda: None
+
+    # -- public API -------------------------------------------------------------------
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
+    def set_concurrency(self, concurrency: int) -> None:
+        """Change the overall limit; running jobs are never interrupted by a smaller one."""
+        self._concurrency = max(1, int(concurrency))
+        self._pool.set_max_threads(self._concurrency + self._abandoned_count())
+        self._prewarm()
+        self.wake()
+
+    @property
+    def unsaved_results(self) -> int:
+        """Finished runs not yet written (the disk was full or locked); retried every second."""
+        return len(self._pending) + len(self._done)
+
+    def running_job_ids(self) -> set[int]:
+        return {job_id for job_id, run in list(self._running.items()) if not run.abandoned}
+
+    def isolation_of(self, job_type: str) -> str:
+        """How this app runs the handler of `job_type`: 'process' or 'thread'."""
+        handler = self._registry.get_handler(job_type) if self._registry else None
+        if handler is None or self._processes is None:
+            return "thread"
+        return self._processes.isolation_of(handler)
+
+    @property
+    def is_running(self) -> bool:
+        return self._started and not self._stopping
+
+    def start(self, ctx: Context, registry: Registry) -> None:
+        """Recover what dead instances left running, then start claiming jobs (again after a stop())."""
+        if self._started:
+            return
+        ctx.check()
+        self._stopping = False
+        self._stuck = [run for run in self._stuck if run.finished is None]
+        self._registry = registry
+        self._root = ctx.with_cancel()
+        self._lock_file.acquire()
+        self._journal.open()
+        self._stop_checkpoints = self.store.checkpoint_in_background()
+        self._run_queue = RunQueue(self._pool, self._execute, self.take_buffered)
+        self.store.register_instance(self.instance_id)
+        self.log_capture.install()
+        self._upkeep.registry = registry
+        self._prewarm()
+        if self._upkeep.recover_dead_instances():
+            self.wake()
+        self._unsubscribe = self.bus.subscribe(self._on_bus_event)
+        self._upkeep.mark_data_version()  # from here on, a change means another process wrote
+        self._started = True
+        self._timers = [self._loop.call_every(self._poll_interval, self._on_poll),
+                        self._loop.call_every(FLUSH_INTERVAL, self._flush)]  # fmt: skip
+        self.wake()
+
+    def stop(self, ctx: Context) -> None:
+        """Claim nothing new; let running jobs finish until ctx's deadline; then cancel them.
+
+        Jobs whose handler returns after the cancel go back to `queued` (the attempt is
+        refunded). A worker process that ignores the cancel is killed after its grace
+        period, and its job goes back too. A thread-isolated handler that ignores it past
+        STOP_GRACE_MAX is left running: its row stays `running` and owned by this
+        instance, and the instance stays registered with its lock held, so no other
+        process can claim the job while the handler may still be running it.
+        `stuck_runs` counts them; the caller should then exit the process without
+        waiting (the OS drops the lock, and the next start's recovery settles the job).
+        Blocks, running the loop, meanwhile.
+        """
+        if not self._started or self._stopping:
+            return
+        self._stopping = True
+        self._stop_timer(self._timers[0])  # the poll: nothing new is claimed
+        self._wait_until(lambda: not self._live_runs() or ctx.cancelled)
+        live = self._live_runs()
+        if live:
+            log.info("stopping: cancelling %d running job(s); they return to the queue", len(live))
+            for run in live:
+                run.cancel(Shutdown("the app is stopping"))
+            grace = Context.background().with_timeout(min(self.cancel_grace, STOP_GRACE_MAX))
+            self._wait_until(lambda: not self._live_runs(thread_only=True) or grace.cancelled)
+            kill_wait = Context.background().with_timeout(self._process_kill_bound())
+            self._wait_until(lambda: not self._live_runs() or kill_wait.cancelled)  # processes are killed past their grace
+            self._stuck = self._live_runs()
+            for run in self._stuck:
+                log.warning("job %s did not stop; it stays `running` until this process exits", run.job.id)
+        self.pump()
+        self._flush()
+        for timer in self._timers:
+            self._stop_timer(timer)
+        self._run_queue.close()
+        if self._unsubscribe:
+            self._unsubscribe()
+        self.log_capture.uninstall()
+        self._root.cancel(Shutdown("the app is stopping"))
+        if self._processes is not None:
+            self._processes.close()
+        if not self._pending and not self._stuck:
+            try:
+                self.store.unregister_instance(self.instance_id)
+            except StoreError:
+                log.exception("could not unregister this instance")
+        if not self._stuck:
+            self._journal.close(remove=not self._pending)
+            self._lock_file.release()
+        self._stop_checkpoints()
+        self._started = False
+
+    @property
+    def stuck_runs(self) -> int:
+        """Handlers that ignored the stop's cancel and have not returned: their jobs stay
+        `running` (owned by this instance) until the process exits."""
+        return sum(1 for run in self._stuck if run.finished is None)
+
+    @property
+    def busy_abandoned_threads(self) -> int:
+        """Pool threads still inside a handler the watchdog abandoned (its job already failed).
+        Exiting normally would wait for them."""
+        self._abandoned = [run for run in self._abandoned if run.finished is None]
+        return len(self._abandoned)
+
+    def plugins_reloaded(self) -> None:
+        """Worker processes are replaced once idle, so new jobs run the reloaded code."""
+        if self._processes is not None:
+            self._processes.retire_all()
+            self._prewarm()
+        self.wake()
+
+    def _prewarm(self) -> None:
+        """A worker process ready for every slot, once any handler runs in one."""
+        if self._processes is not None and self._registry is not None and not self._stopping:
+            if any(self._processes.isolation_of(h) == "process" for h in self._registry):
+                self._processes.prewarm(self._concurrency)
+
+    def wake(self) -> None:
+        """Ask for a claim soon (thread-safe); many calls before it runs cost one pump."""
+        with self._wake_lock:
+            if self._wake_posted:
+                return
+            self._wake_posted = True
+        self._loop.post(self.pump)
+
+    # -- called from pool threads -----------------------------------------------------
+    def post_completion(self, run: Run, completion: Completion) -> None:
+        run.finished = time.monotonic()
+        self._done.append((run, completion))
+        self.wake()
+
+    def take_buffered(self) -> Run | None:
+        """A pool task that finished a run takes the next claimed-ahead job itself, so a
+        slot does not wait for the loop thread. Declines (the loop thread decides) while
+        a cancel or pause is unsettled, or while stopping. The job's `running` state is
+        already committed; the loop thread announces it before the job's outcome."""
+        with self._state_lock:
+            ready = self._ahead.ready
+            if not ready or self._stopping or not self._started or self._cancel_before_start or self._paused_queues:
+                return None
+            if self._busy_slots() >= self._concurrency:  # the limit was lowered
+                return None
+            job = ready.popleft()
+            run = self._make_run(job)
+            self._running[job.id] = run
+            self._started_unannounced.append(job)
+        self.wake()
+        return run
+
+    def _execute(self, run: Run) -> None:
+        """A pool task's work for one run: run it here or in the slot's process; never raises."""
+        try:
+            if run.isolation == "process" and self._processes is not None:
+                completion = self._processes.run(run, self._output.capture_log)
+            else:
+                completion = self._run_in_thread(run)
+        except BaseException as exc:
+            log.exception("job %s: internal error", run.job.id)
+            completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
+        self.post_completion(run, completion)
+
+    def _run_in_thread(self, run: Run) -> Completion:
+        self.log_capture.bind(run.job.id)
+        try:
+            return run_job(run.ctx, run.job, run.handler)
+        finally:
+            self.log_capture.unbind()
+
+    # -- loop thread ----------------------------------------------------------------------
+    def _live_runs(self, *, thread_only: bool = False) -> list[Run]:
+        """Runs whose handler is still running (not finished, even if its write waits; not abandoned)."""
+        return [run for run in list(self._running.values())
+                if run.finished is None and not run.abandoned and not (thread_only and run.isolation == "process")]  # fmt: skip
+
+    def _busy_slots(self) -> int:
+        """Runs holding a slot: a finished run whose write waits has freed its slot already."""
+        return sum(1 for run in list(self._running.values()) if run.finished is None and not run.abandoned)
+
+    def _abandoned_count(self) -> int:
+        return sum(1 for run in list(self._running.values()) if run.abandoned)
+
+    def _process_kill_bound(self) -> float:
+        """How long stop() waits for worker processes: the longest grace, plus the SIGTERM→SIGKILL wait."""
+        graces = [run.job.cancel_grace or 0.0 for run in self._live_runs() if run.isolation == "process"]
+        return (max(graces) + 3.0) if graces else 0.0
+
+    def _wait_until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            self._loop.process_events(0.02)
+            self.pump()
+
+    def _stop_timer(self, timer: Timer | None) -> None:
+        if timer is not None:
+            timer.stop()
+
+    def _on_bus_event(self, event: JobEvent) -> None:
+        """Called in the publisher's thread."""
+        if event.kind == "cancel_requested":
+            self._request_cancel(event.job_id)
+        elif event.kind == "queue" and event.data.get("paused") and event.queue:
+            with self._state_lock:
+                self._paused_queues.add(event.queue)  # its buffered jobs go back to the queue
+            self.wake()
+        elif event.kind in ("enqueued", "queue") or (event.kind == "state" and event.data.get("source") != "worker"):
+            self.wake()
+
+    def _request_cancel(self, job_id: int) -> None:
+        """Cancel a run, or mark a job not started yet (maybe buffered: the pump settles it).
+        One lock for the look-up and the mark, so a pool task cannot take the job between them."""
+        with self._state_lock:
+            run = self._running.get(job_id)
+            if run is None:
+                self._cancel_before_start.add(job_id)
+        if run is not None:
+            run.cancel()
+        else:
+            self.wake()
+
+    def pump(self) -> None:
+        """Start buffered jobs in free slots; then write finished runs and claim, in one transaction.
+
+        The write waits (GROUP_COMMIT at most) while the buffer still feeds every slot;
+        an idle slot, a low buffer or stopping writes at once.
+        """
+        with self._wake_lock:
+            self._wake_posted = False
+        done = []
+        while self._done:
+            done.append(self._done.popleft())
+        self._announce_started()  # after taking the outcomes: each one's start is announced first
+        for run, completion in done:
+            self._ahead.note_run_time(run)
+            self._pending.append((run, completion))
+        if not self._started:
+            return
+        self._settle_buffer()
+        while True:
+            with self._state_lock:  # checked, taken and registered at once: pool tasks take from the buffer too
+                if not self._ahead.ready or self._free_slots() <= 0:
+                    break
+                run = self._register_run(self._ahead.ready.popleft())
+            self._launch(run)
+        free = self._free_slots()
+        refill = self._ahead.refill(0 if self._stopping else self._ahead.depth(self._concurrency))
+        unmarked = self._journal.unmarked
+        urgent = free or refill or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
+        if not urgent:
+            if (self._pending or unmarked) and self._group_timer is None:
+                self._group_timer = self._loop.call_later(GROUP_COMMIT, self._write_soon)
+            return
+        if not self._pending and not unmarked and not free and not refill:
+            return
+        self._write_and_claim(free, refill)
+
+    def _write_and_claim(self, free: int, prefetch: int) -> None:
+        completions = [c for _, c in self._pending]
+        starts = self._journal.take_unmarked()
+        try:
+            applied, claimed = self.store.complete_and_claim(
+                completions, self.instance_id, free, prefetch,
+                self._ahead.no_prefetch_types(self._registry) if prefetch else (), started=starts,
+            )  # fmt: skip
+        except BaseException as exc:
+            self._journal.put_back(starts)  # whatever failed, these starts are written with the next transaction
+            if not isinstance(exc, StoreError):
+                raise
+            log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
+            self._loop.call_later(1.0, self.wake)
+            return
+        self._journal.marked()
+        self._force_write = False
+        settled, self._pending = self._pending, []
+        applied_ids = {(c.job_id, c.attempt) for c in applied}
+        if applied:
+            self._output.flush_logs()  # once per transaction: a job's log lines come before its outcome
+        for run, completion in settled:
+            current = self._running.get(completion.job_id)
+            if current is run:
+                del self._running[completion.job_id]
+                run.ctx.release()
+                if run.abandoned:
+                    self._pool.set_max_threads(self._concurrency + self._abandoned_count())
+            if (completion.job_id, completion.attempt) in applied_ids:
+                self._announce_completion(run, completion)
+        for job in claimed[:free]:
+            self._start_run(job)
+        with self._state_lock:
+            self._ahead.ready.extend(claimed[free:])
+        if claimed and len(claimed) == free + prefetch:
+            self.wake()  # maybe more waiting
+
+    def _write_soon(self) -> None:
+        self._group_timer = None
+        if self._pending or self._journal.unmarked:
+            self._force_write = True
+            self.pump()
+
+    def _free_slots(self) -> int:
+        if self._stopping:
+            return 0
+        return max(0, self._concurrency - self._busy_slots())
+
+    def _settle_buffer(self) -> None:
+        """Buffered jobs that were cancelled, whose queue was paused, or that stopping returns."""
+        if not (self._stopping or self._cancel_before_start or self._paused_queues):
+            return
+        with self._state_lock:  # every job we own is in the buffer or _running now, so older marks are stale
+            cancelled, self._cancel_before_start = self._cancel_before_start, set()
+            paused, self._paused_queues = self._paused_queues, set()
+            settled = self._ahead.settle(cancelled, paused, self._stopping)
+        for job, outcome in settled:
+            self._pending.append((Run(job, self._root, None), outcome))
+
+    def _announce_completion(self, run: Run, completion: Completion) -> None:
+        self._output.forget(completion.job_id)
+        if completion.progress is not None or completion.progress_message:
+            self._publish(JobEvent("progress", completion.job_id, run.job.queue, completion.state.value,
+                                   {"progress": 1.0 if completion.state is JobState.SUCCEEDED else completion.progress,
+                                    "message": completion.progress_message}))  # fmt: skip
+        data = {"type": run.job.type, "error": completion.error, "attempt": completion.attempt, "source": "worker"}
+        event = JobEvent("state", completion.job_id, run.job.queue, completion.state.value, data)
+        self._publish(event)
+        if self._on_finished is not None:
+            self._on_finished(event)
+
+    def _make_run(self, job: Job) -> Run:
+        """The run of a job about to start (any thread): its context, timeout and handler.
+        Its start is in the journal before the handler can start."""
+        self._journal.record(job)
+        handler = self._registry.get_handler(job.type) if self._registry else None
+        ctx = self._root.with_timeout(job.timeout) if job.timeout else self._root.with_cancel()
+        job.context = ctx
+        job.attach_reporter(self._output.report_progress)
+        isolation = self._processes.isolation_of(handler) if (handler is not None and self._processes) else "thread"
+        return Run(job, ctx, handler, isolation)
+
+    def _announce_started(self) -> None:
+        """Publish `running` for the jobs pool tasks took from the buffer."""
+        while self._started_unannounced:
+            self._announce_running(self._started_unannounced.popleft())
+
+    def _announce_running(self, job: Job) -> None:
+        self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
+                               {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
+
+    def _start_run(self, job: Job) -> None:
+        with self._state_lock:
+            run = self._register_run(job)
+        self._launch(run)
+
+    def _register_run(self, job: Job) -> Run:
+        """Under _state_lock: the job's run holds a slot from here on."""
+        run = self._make_run(job)
+        self._running[job.id] = run
+        if job.id in self._cancel_before_start:
+            self._cancel_before_start.discard(job.id)
+            run.ctx.cancel()
+        return run
+
+    def _launch(self, run: Run) -> None:
+        self._announce_running(run.job)
+        self._run_queue.submit(run, self._concurrency)
+
+    def _flush(self) -> None:
+        """Coalesced progress (~10/s per job to listeners, ~1/s to disk) and log lines."""
+        self._announce_started()  # a job's `running` comes before its progress
+        self._output.flush()
+
+    def _on_poll(self) -> None:
+        """Pick up other processes' work and cancels, due jobs, dead instances; then the watchdog.
+
+        A timer callback: nothing may escape it, and the watchdog runs whatever went wrong."""
+        try:
+            with self._state_lock:
+                owned = [*self._running, *(job.id for job in self._ahead.ready)]
+            changed, cancels = self._upkeep.poll(owned)
+            for job_id in cancels:
+                self._request_cancel(job_id)
+            if changed:
+                self.pump()
+        except Exception:  # StoreError, or sqlite3/OS errors it did not wrap: the next tick tries again
+            log.exception("polling the queue failed; will try again")
+        finally:
+            self._watchdog()
+
+    def _watchdog(self) -> None:
+        """Abandon thread-isolated handlers that ignore cancellation (or their timeout) past
+        the grace period. A worker process is killed by its supervisor instead."""
+        now = time.monotonic()
+        for run in self._live_runs(thread_only=True):  # a finished run whose write waits (disk full) is not stuck
+            if run.ctx.cancelled and run.cancelled_at is None:
+                run.cancelled_at = now
+            if run.cancelled_at is not None and now - run.cancelled_at > self.cancel_grace:
+                run.abandoned = True
+                self._abandoned.append(run)
+                self._run_queue.lost_task()
+                why = (f"the handler ignored cancellation for {self.cancel_grace:g} s; "
+                       "its thread was abandoned and the job failed (process isolation would have stopped it)")  # fmt: skip
+                log.error("job %s: %s", run.job.id, why)
+                self._pool.set_max_threads(self._concurrency + self._abandoned_count())
+                self._done.append((run, abandoned_completion(run.job, why)))
+                self.wake()
+
+    def _queue_of(self, job_id: int) -> str | None:
+        run = self._running.get(job_id)
+        return run.job.queue if run else None
+
+    def _publish(self, event: JobEvent) -> None:
+        self.bus.publish(event)

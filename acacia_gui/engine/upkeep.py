@@ -1,0 +1,93 @@
+"""The scheduler's periodic upkeep: other processes' work and cancels, due jobs, dead instances.
+
+A collaborator of the Scheduler with its own state (the data version, the next recovery
+time); it talks to the scheduler only through what `poll` returns. Runs on the
+scheduler's loop thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ..core.events import JobEvent
+from ..core.job import JobId, JobState
+from ..core.recovery import RecoveryPolicy
+from ..store.instances import instance_is_alive
+from .start_journal import journal_path, read_journal
+
+log = logging.getLogger(__name__)
+
+RECOVERY_EVERY = 2.0  # seconds between checks for dead instances' jobs
+
+
+class Upkeep:
+    """Polling (`poll`, every poll interval) and crash recovery."""
+
+    def __init__(self, store, instances_dir: Path, instance_id: str, publish: Callable[[JobEvent], None],
+                 isolation_of: Callable[[object], str] | None = None) -> None:  # fmt: skip
+        self.store = store
+        self.instances_dir = instances_dir
+        self.instance_id = instance_id
+        self.registry = None  # set by the scheduler's start()
+        self.isolation_of = isolation_of
+        self._publish = publish
+        self._data_version = -1
+        self._next_recovery = 0.0
+
+    def mark_data_version(self) -> None:
+        self._data_version = self.store.data_version()
+
+    def recover_dead_instances(self) -> list[tuple[JobId, str]]:
+        """Settle jobs left `running` by instances whose process is gone; tidy their start journals."""
+        now = time.time()
+        heartbeats = {i["id"]: i["heartbeat_at"] for i in self.store.instances()}
+        changed: list[tuple[JobId, str]] = []
+        owners = set(self.store.owners_of_running_jobs())
+        for owner in owners:
+            if owner == self.instance_id or instance_is_alive(self.instances_dir, owner, heartbeats.get(owner), now):
+                continue
+            log.warning("instance %s is gone; recovering its running jobs", owner)
+            policy = RecoveryPolicy.from_registry(self.registry, read_journal(self.instances_dir, owner), self.isolation_of)
+            changed.extend(self.store.recover_instance(owner, policy))
+            journal_path(self.instances_dir, owner).unlink(missing_ok=True)
+        self._remove_stale_journals(owners, heartbeats, now)
+        for job_id, state in changed:
+            self._publish(JobEvent("state", job_id, None, state, {"source": "recovery"}))
+        return changed
+
+    def _remove_stale_journals(self, owners: set[str], heartbeats: dict, now: float) -> None:
+        """Journals of dead instances that own no running job (they stopped cleanly enough)."""
+        try:
+            journals = list(self.instances_dir.glob("*.starts"))
+        except OSError:
+            return
+        for path in journals:
+            owner = path.name.removesuffix(".starts")
+            if owner == self.instance_id or owner in owners:
+                continue
+            if not instance_is_alive(self.instances_dir, owner, heartbeats.get(owner), now):
+                path.unlink(missing_ok=True)
+
+    def poll(self, owned: Iterable[JobId]) -> tuple[bool, list[JobId]]:
+        """One poll of the store. Returns (something changed that the scheduler should see,
+        owned jobs that another process asked to cancel)."""
+        now = time.time()
+        version = self.store.data_version()
+        changed = version != self._data_version
+        if changed:
+            self._publish(JobEvent("external_change"))  # another process committed: views re-read
+        self._data_version = version
+        owned = list(owned)
+        cancels = self.store.cancel_requested_among(owned) if changed and owned else []
+        promoted = self.store.promote_due(now)
+        for job_id, queue in promoted:
+            self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))
+        recovered = []
+        if time.monotonic() >= self._next_recovery:
+            self._next_recovery = time.monotonic() + RECOVERY_EVERY
+            self.store.heartbeat(self.instance_id)
+            recovered = self.recover_dead_instances()
+        return bool(changed or promoted or recovered), cancels
