@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier
@@ -169,9 +170,16 @@ def run(options: AppOptions) -> int:
     del watcher, window
     stuck, abandoned = services.worker.stuck_runs, services.worker.busy_abandoned_threads
     services.store.close()
-    if stuck or abandoned:
+    if stuck or abandoned or _handler_threads_left():
         _exit_now(stuck, abandoned, code)
     return code
+
+
+def _handler_threads_left() -> bool:
+    """A thread-isolated handler may have started a non-daemon thread that never ends;
+    Python would wait for it at exit, forever."""
+    ours = threading.main_thread()
+    return any(t is not ours and not t.daemon and t.is_alive() for t in threading.enumerate())
 
 
 def _exit_now(stuck: int, abandoned: int, code: int) -> None:
@@ -184,6 +192,8 @@ def _exit_now(stuck: int, abandoned: int, code: int) -> None:
     if abandoned:
         log.warning("%d abandoned handler(s) still running (their jobs failed already); exiting without waiting",
                     abandoned)  # fmt: skip
+    if not stuck and not abandoned:
+        log.info("a handler left a thread running; exiting without waiting for it")
     for handler in logging.getLogger().handlers:
         try:
             handler.flush()

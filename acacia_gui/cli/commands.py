@@ -95,6 +95,8 @@ def cmd_enqueue(args: argparse.Namespace, config: Config) -> int:
     with _closing(backend):
         job_id = backend.ops.enqueue(args.type, payload, queue=args.queue, priority=args.priority, delay=args.delay,
                                      max_attempts=args.max_attempts, timeout=args.timeout,
+                                     cancel_grace=args.cancel_grace, memory_limit=args.memory_limit,
+                                     cpu_time_limit=args.cpu_time_limit, nice=args.nice,
                                      allow_unknown=args.allow_unknown)  # fmt: skip
         if args.wait:
             try:
@@ -110,8 +112,9 @@ def cmd_enqueue(args: argparse.Namespace, config: Config) -> int:
 
 
 def _enqueue_batch(args: argparse.Namespace, config: Config) -> int:
-    given = [f"--{name.replace('_', '-')}" for name in ("payload", "queue", "priority", "delay", "max_attempts",
-                                                         "timeout") if getattr(args, name) is not None]  # fmt: skip
+    given = [f"--{name.replace('_', '-')}" for name in ("payload", "queue", "priority", "delay", "max_attempts", "timeout",
+                                                         "cancel_grace", "memory_limit", "cpu_time_limit", "nice")
+             if getattr(args, name) is not None]  # fmt: skip
     if args.type is not None or given or args.wait:
         extra = ", ".join(([args.type] if args.type is not None else []) + given + (["--wait"] if args.wait else []))
         raise UsageError(f"acacia enqueue: --batch takes every job from the file; drop {extra}")

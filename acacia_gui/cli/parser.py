@@ -23,6 +23,8 @@ from ..core.definitions import (
     SORT_FIELDS,
     JobState,
 )
+from ..core.errors import InvalidOptionError
+from ..core.limits import parse_memory_limit
 
 STATES = [s.value for s in JobState]
 ECHO_LIMIT = 40  # characters of a bad value repeated in a message
@@ -59,6 +61,14 @@ def whole_number(text: str) -> int:
         return int(text, 10)
     except ValueError:  # also for more than 4300 digits
         raise argparse.ArgumentTypeError(f"{shown(text)} is not a whole number (or is far too long)") from None
+
+
+def memory_size(text: str) -> int:
+    """An argparse type for --memory-limit: bytes or a size such as 512MB or 2GiB."""
+    try:
+        return parse_memory_limit(int(text) if text.strip().isdigit() else text)
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("memory_limit ")) from None
 
 
 def bounded(low: int, high: int) -> Callable[[str], int]:
@@ -150,6 +160,11 @@ def build_parser() -> Parser:
     enqueue.add_argument("--delay", type=finite_float, metavar="S", help="run no sooner than S seconds from now")
     enqueue.add_argument("--max-attempts", type=whole_number, metavar="N")
     enqueue.add_argument("--timeout", type=finite_float, metavar="S", help="cancel the run after S seconds")
+    enqueue.add_argument("--cancel-grace", type=finite_float, metavar="S",
+                         help="seconds a cancelled handler gets before its process is killed (default: the handler's, 5)")
+    enqueue.add_argument("--memory-limit", type=memory_size, metavar="SIZE", help="e.g. 512MB or 2GiB (default: the handler's)")
+    enqueue.add_argument("--cpu-time-limit", type=finite_float, metavar="S", help="seconds of CPU the run may use")
+    enqueue.add_argument("--nice", type=bounded(0, 19), metavar="N", help="0 (normal) to 19 (lowest CPU priority)")
     enqueue.add_argument("--batch", metavar="FILE", help='JSON lines {"type": ..., "payload": ...}; - for stdin')
     enqueue.add_argument("--allow-unknown", action="store_true", help="queue even if no plugin handles TYPE yet")
     enqueue.add_argument("--wait", action="store_true", help="show progress; exit 0 on success, 1 on failure")

@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.limits import format_bytes
+
 
 def unicode_ok(stream: Any = None) -> bool:
     encoding = (getattr(stream or sys.stdout, "encoding", None) or "").lower().replace("-", "")
@@ -83,12 +85,15 @@ def job_details(job: dict[str, Any]) -> str:
     fields = [
         ("queue", job["queue"]), ("priority", job["priority"]), ("attempts", f"{job['attempts']}/{job['max_attempts']}"),
         ("timeout", f"{job['timeout']:g} s" if job.get("timeout") else "none"),
+        ("runs in", _runs_in(job)),
         ("progress", bar(job.get("progress"), 20, fancy=unicode_ok()) + (f"  {job['progress_message']}"
                                                                            if job.get("progress_message") else "")),
         ("created", when(job.get("created_at"))), ("run at", when(job.get("run_at"))),
         ("started", when(job.get("started_at"))), ("finished", when(job.get("finished_at"))),
         ("payload", json.dumps(job.get("payload"), ensure_ascii=False)),
     ]  # fmt: skip
+    if job.get("interruptions"):
+        fields.insert(3, ("interrupted", f"{job['interruptions']} time(s) by a crash of the app (attempts not used)"))
     if job.get("result") is not None:
         fields.append(("result", json.dumps(job["result"], ensure_ascii=False)))
     if job.get("error"):
@@ -110,14 +115,37 @@ def job_details(job: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _runs_in(job: dict[str, Any]) -> str:
+    """'a worker process (memory 512 MB, nice 5)' — the job's own limits; the handler's apply otherwise."""
+    places = {"process": "a worker process", "thread": "a thread of the app"}
+    where = places.get(job.get("isolation") or "", "as its handler says (not loaded here)")
+    limits = [f"grace {job['cancel_grace']:g} s" if job.get("cancel_grace") is not None else "",
+              f"memory {format_bytes(job['memory_limit'])}" if job.get("memory_limit") else "",
+              f"CPU {job['cpu_time_limit']:g} s" if job.get("cpu_time_limit") else "",
+              f"nice {job['nice']}" if job.get("nice") else ""]  # fmt: skip
+    shown = ", ".join(limit for limit in limits if limit)
+    return f"{where}; {shown}" if shown else where
+
+
+def _handler_limits(h: dict[str, Any]) -> str:
+    limits = [f"mem {format_bytes(h['memory_limit'])}" if h.get("memory_limit") else "",
+              f"cpu {h['cpu_time_limit']:g}s" if h.get("cpu_time_limit") else "",
+              f"nice {h['nice']}" if h.get("nice") else ""]  # fmt: skip
+    return ", ".join(limit for limit in limits if limit) or "-"
+
+
 def handlers_text(result: dict[str, Any]) -> str:
     handlers = result.get("handlers") or []
     rows = [
-        (h["type"], h["queue"], f"{h['timeout']:g}s" if h.get("timeout") else "-", h["max_attempts"],
-         h.get("plugin") or "-", h.get("title") or "")
+        (h["type"], h["queue"], h.get("isolation") or "-", f"{h['timeout']:g}s" if h.get("timeout") else "-",
+         h["max_attempts"], _handler_limits(h), h.get("plugin") or "-", h.get("title") or "")
         for h in handlers
     ]  # fmt: skip
-    text = table(("TYPE", "QUEUE", "TIMEOUT", "TRIES", "PLUGIN", "TITLE"), rows) if rows else "no handlers loaded"
+    text = (table(("TYPE", "QUEUE", "RUNS IN", "TIMEOUT", "TRIES", "LIMITS", "PLUGIN", "TITLE"), rows)
+            if rows else "no handlers loaded")  # fmt: skip
+    notes = [f"{h['type']} runs on a thread: {h['isolation_note']}" for h in handlers if h.get("isolation_note")]
+    if notes:
+        text += "\n\n" + "\n".join(notes)
     problems = ((result.get("plugins") or {}).get("problems")) or []
     if problems:
         text += "\n\nplugins that failed to load:"

@@ -61,7 +61,8 @@ def _seconds(name: str, value: object, low: float, high: float, *, allow_zero: b
     if isinstance(value, bool) or not isinstance(value, int | float) or (isinstance(value, float) and math.isnan(value)):
         raise InvalidOptionError(f"{name} must be a number of seconds, got {value!r}")
     if value < low or value > high or (not allow_zero and value == 0):
-        bound = f"more than 0 and at most {high:g}" if not allow_zero else f"between {low:g} and {high:g}"
+        top = f"{high:,.0f}" if float(high).is_integer() else f"{high:g}"
+        bound = f"more than 0 and at most {top}" if not allow_zero else f"between {low:g} and {top}"
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise InvalidOptionError(f"{name} must be {bound} seconds, got {shown}")
     return float(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,6 +56,24 @@ class RegisteredHandler:
     def handle(self, ctx: Context, job: Job) -> Any:
         return self.func(ctx, job)
 
+    @property
+    def runs_in(self) -> str:
+        """Where its jobs run: 'process' (a supervised worker process) or 'thread' (inside the
+        app): a handler that asked for a process but cannot be imported again by one (a
+        lambda, a closure) runs on a thread, and so does every handler where processes are
+        not supported (Windows)."""
+        if self.isolation == "process" and self.origin and os.name == "posix":
+            return "process"
+        return "thread"
+
+    def isolation_note(self) -> str:
+        """Why a handler that asked for a worker process runs on a thread ('' otherwise)."""
+        if self.isolation != "process" or self.runs_in == "process":
+            return ""
+        if os.name != "posix":
+            return "worker processes are not supported on this system"
+        return "a worker process cannot import it again (a lambda or a nested function)"
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready metadata for the socket, the CLI and the window."""
         return {
@@ -67,7 +86,8 @@ class RegisteredHandler:
             "schema": self.schema,
             "on_interrupt": self.on_interrupt,
             "plugin": self.plugin,
-            "isolation": self.isolation,
+            "isolation": self.runs_in,
+            "isolation_note": self.isolation_note(),
             "cancel_grace": self.cancel_grace,
             "memory_limit": self.memory_limit,
             "cpu_time_limit": self.cpu_time_limit,

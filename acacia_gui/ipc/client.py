@@ -58,10 +58,17 @@ class OpsMixin:
 
     def enqueue(self, type: str, payload: Any = None, *, queue: str | None = None, priority: int | None = None,
                 delay: float | None = None, max_attempts: int | None = None, timeout: float | None = None,
+                cancel_grace: float | None = None, memory_limit: int | str | None = None,
+                cpu_time_limit: float | None = None, nice: int | None = None,
                 allow_unknown: bool = False) -> int:  # fmt: skip
-        """Enqueue one job; returns its id. Raises InvalidJobError subclasses on bad input."""
+        """Enqueue one job; returns its id. Raises InvalidJobError subclasses on bad input.
+
+        The limits (None: the handler's) apply when its handler runs in a worker process:
+        cancel_grace seconds before a cancelled run is killed, memory_limit (bytes or "512MB"),
+        cpu_time_limit seconds of CPU, nice 0-19."""
         params = _drop_none({"type": type, "payload": payload, "queue": queue, "priority": priority, "delay": delay,
-                             "max_attempts": max_attempts, "timeout": timeout})  # fmt: skip
+                             "max_attempts": max_attempts, "timeout": timeout, "cancel_grace": cancel_grace,
+                             "memory_limit": memory_limit, "cpu_time_limit": cpu_time_limit, "nice": nice})  # fmt: skip
         if allow_unknown:
             params["allow_unknown"] = True
         return self.call("enqueue", params)["id"]

@@ -140,6 +140,10 @@ class Dispatcher:
             delay=p.raw("delay", 0.0),
             max_attempts=p.raw("max_attempts", None),
             timeout=p.raw("timeout", None),
+            cancel_grace=p.raw("cancel_grace", None),
+            memory_limit=p.raw("memory_limit", None),
+            cpu_time_limit=p.raw("cpu_time_limit", None),
+            nice=p.raw("nice", None),
         )
 
     def _op_enqueue(self, p: Params) -> dict[str, Any]:
@@ -193,6 +197,8 @@ class Dispatcher:
         logs = p.integer("logs", 0, low=0, high=MAX_LOG_LINES)
         p.done()
         result = self._job(job_id).to_dict()
+        handler = self.queue.registry.get_handler(result["type"])
+        result["isolation"] = handler.runs_in if handler is not None else None
         if with_events:
             result["events"] = self.store.get_events(job_id)
         if logs:

@@ -29,7 +29,8 @@ class Op:
     needs_app: bool = False
 
 
-_JOB = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout")
+_JOB = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout", "cancel_grace", "memory_limit",
+        "cpu_time_limit", "nice")
 
 OP_TABLE: tuple[Op, ...] = (
     Op("hello", ("version", "client"), "_op_hello", ("hello",),

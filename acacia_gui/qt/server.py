@@ -114,6 +114,8 @@ class LocalServer(QObject):
         self.max_clients = max_clients
         self.max_pending_output = max_pending_output
         self._server = QLocalServer(self)
+        self._fork_guard = False
+        self._listen_fd: int | None = None  # the listening socket's descriptor, while listening
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self._server.setMaxPendingConnections(256)
         if hasattr(self._server, "setListenBacklogSize"):
@@ -154,9 +156,25 @@ class LocalServer(QObject):
             QLocalServer.removeServer(self.address)
         if not self._server.listen(self.address):
             raise ServerError(f"cannot listen on {self.address}: {self._server.errorString()}")
+        self._listen_fd = int(self._server.socketDescriptor())
+        if hasattr(os, "register_at_fork") and not self._fork_guard:
+            self._fork_guard = True
+            os.register_at_fork(after_in_child=self._close_in_forked_child)
+
+    def _close_in_forked_child(self) -> None:
+        """A thread-isolated handler that forks a helper must not take our listening socket
+        along: after the app died, the helper would answer in its place and a restart would
+        be refused as 'already running'. Only the child's copy is closed."""
+        fd = self._listen_fd
+        if fd is not None and fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def close(self) -> None:
         """Stop listening (the socket file goes) and close every connection."""
+        self._listen_fd = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

@@ -30,6 +30,7 @@ class InstanceLock:
         self.instances_dir = instances_dir
         self.instance_id = instance_id
         self._fd: int | None = None
+        self._fork_guard = False
 
     @property
     def path(self) -> Path:
@@ -45,6 +46,20 @@ class InstanceLock:
                 os.close(fd)
                 raise
         self._fd = fd
+        if hasattr(os, "register_at_fork") and not self._fork_guard:
+            self._fork_guard = True
+            os.register_at_fork(after_in_child=self._forget_in_child)
+
+    def _forget_in_child(self) -> None:
+        """A handler on a thread of the app may fork a helper (os.fork, a multiprocessing
+        fork pool): the helper must not keep this lock, or a restart after the app died
+        would wait for it. Closing our copy of the descriptor leaves the parent's lock held."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def release(self) -> None:
         if self._fd is None:

@@ -49,9 +49,7 @@ class ProcessPool:
 
     def isolation_of(self, handler: RegisteredHandler) -> str:
         """'process' when the handler asked for it and a worker process can load it again."""
-        if handler.isolation == "process" and self.available and handler.origin:
-            return "process"
-        return "thread"
+        return handler.runs_in if self.available else "thread"
 
     # -- pool threads ---------------------------------------------------------------------
     def run(self, run: Run, capture_log: Callable[[int, float, str, str], None]) -> Completion:

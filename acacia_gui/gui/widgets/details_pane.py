@@ -181,6 +181,10 @@ class DetailsPane(QWidget):
             facts.append(f"ran {format_duration(duration)}")
         if job.timeout:
             facts.append(f"timeout {format_duration(job.timeout)}")
+        if handler is not None:
+            facts.append("runs in a worker process" if handler.runs_in == "process" else "runs on a thread of the app")
+        if job.interruptions:
+            facts.append(f"cut short {job.interruptions} time(s) by an app crash")
         if state == "running":
             if job.progress is not None:
                 facts.append(f"{job.progress * 100:.0f} %")

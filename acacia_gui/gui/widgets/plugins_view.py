@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.limits import format_bytes
 from ...core.registry import RegisteredHandler
 from ..formatting import format_duration, pretty_json
 from ..icons import icon
@@ -34,7 +35,18 @@ def handler_text(handler: RegisteredHandler) -> str:
     lines.append(f"Queue: {handler.queue}")
     lines.append(f"Timeout: {format_duration(handler.timeout) if handler.timeout else 'none'}")
     lines.append(f"Attempts: {handler.max_attempts}")
-    lines.append(f"If the app dies mid-run: {'mark interrupted' if handler.on_interrupt == 'fail' else 'run again'}")
+    lines.append(f"If the app dies mid-run: {'mark interrupted' if handler.on_interrupt == 'fail' else 'run again'}"
+                 + ("" if handler.on_interrupt == "fail" else f" (at most {handler.max_interruptions} times)"))
+    if handler.runs_in == "process":
+        limits = [f"memory {format_bytes(handler.memory_limit)}" if handler.memory_limit else "",
+                  f"CPU time {format_duration(handler.cpu_time_limit)}" if handler.cpu_time_limit else "",
+                  f"nice {handler.nice}" if handler.nice else ""]  # fmt: skip
+        shown = ", ".join(limit for limit in limits if limit) or "none"
+        lines.append(f"Runs in: a supervised worker process (a crash or a hard cancel stops only this job); "
+                     f"killed {format_duration(handler.cancel_grace)} after a cancel it ignores; limits: {shown}")
+    else:
+        note = handler.isolation_note()
+        lines.append("Runs in: a thread of the app" + (f" ({note})" if note else " (isolation='thread')"))
     lines += ["", "Payload schema:", pretty_json(handler.schema) if handler.schema is not None else "(any JSON)"]
     return "\n".join(lines)
 
@@ -76,7 +88,7 @@ class PluginsView(QWidget):
         self.tree = QTreeWidget(split)
         self.tree.setObjectName("pluginTree")
         self.tree.setAccessibleName("Plugins, handlers and problems")
-        self.tree.setHeaderLabels(["Plugin / handler", "Job type", "Queue"])
+        self.tree.setHeaderLabels(["Plugin / handler", "Job type", "Queue", "Runs in"])
         self.tree.setColumnWidth(0, 260)
         self.tree.setColumnWidth(1, 150)
         self.details = QPlainTextEdit(split)
@@ -111,7 +123,7 @@ class PluginsView(QWidget):
                 handler = report.handlers.get(job_type)
                 if handler is None:
                     continue
-                child = QTreeWidgetItem([handler.title or job_type, job_type, handler.queue])
+                child = QTreeWidgetItem([handler.title or job_type, job_type, handler.queue, handler.runs_in])
                 child.setToolTip(0, handler.description or job_type)
                 child.setData(0, DETAILS_ROLE, handler_text(handler))
                 item.addChild(child)
