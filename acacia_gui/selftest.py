@@ -33,9 +33,24 @@ from . import __version__
 from .config import load_config
 from .core.errors import AcaciaError
 from .ipc.client import Client
+from .plugins.loader import ensure_plugin_dir, examples_dir
 
 EXAMPLE_JOB = ("demo.sleep", {"seconds": 0.2})
-EXPECTED_HANDLERS = ("demo.sleep",)
+EXPECTED_HANDLERS = ("demo.sleep", "selftest.where", "selftest.spin")
+PROBE_PLUGIN = '''"""Written by `acacia --self-test`: where handlers run, and a handler that ignores cancel."""
+import os
+from acacia_gui.jobs import handler
+
+@handler("selftest.where", title="Self-test: which process runs handlers")
+def where(ctx, job):
+    return {"pid": os.getpid()}
+
+@handler("selftest.spin", title="Self-test: a handler that ignores cancel", cancel_grace=0)
+def spin(ctx, job):
+    print(f"spinning in pid {os.getpid()}", flush=True)
+    while True:
+        pass
+'''
 LOG_TAIL_LINES = 30
 
 T = TypeVar("T")
@@ -95,12 +110,64 @@ class SelfTest:
 
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
+        self.prepare_plugins()
         self.start_server()
         client = self.connect(deadline)
         with client:
             self.check_handlers(client)
             self.run_example_job(client, deadline)
+            self.check_worker_process(client, deadline)
+            self.hard_cancel(client, deadline)
         self.stop_server()
+
+    def prepare_plugins(self) -> None:
+        """The first-run copy of the example plugins (what `serve` does on a new data dir), plus a probe."""
+        plugins = self.data_dir / "plugins"
+        self.data_dir.mkdir(mode=0o700, parents=True)
+        if not ensure_plugin_dir(plugins, examples_dir()):
+            raise SelfTestError(f"could not create the plugin folder {plugins}")
+        probe = plugins / "selftest_probe.py"
+        probe.write_text(PROBE_PLUGIN, encoding="utf-8")
+        probe.chmod(0o600)
+
+    def _finish(self, client: Client, job_id: int, deadline: float, *states: str) -> dict:
+        while (job := client.get(job_id, logs=20))["state"] not in states:
+            if time.monotonic() > deadline:
+                raise SelfTestError(f"job {job_id} is still {job['state']} (waiting for {' or '.join(states)})")
+            time.sleep(0.02)
+        return job
+
+    def check_worker_process(self, client: Client, deadline: float) -> None:
+        assert self.server is not None
+        job_id = client.enqueue("selftest.where")
+        job = self._finish(client, job_id, deadline, "succeeded", "failed", "cancelled")
+        pid = (job.get("result") or {}).get("pid")
+        if job["state"] != "succeeded" or not pid or pid == self.server.pid:
+            raise SelfTestError(f"job {job_id} did not run in a worker process: {job['state']}, result {job.get('result')}, "
+                                f"{job.get('error') or ''}")  # fmt: skip
+        self.say(f"job {job_id} ran in worker process {pid} (the app is {self.server.pid})")
+
+    def hard_cancel(self, client: Client, deadline: float) -> None:
+        job_id = client.enqueue("selftest.spin")
+        job = self._finish(client, job_id, deadline, "running")
+        while not any("spinning in pid" in line["message"] for line in job.get("logs") or []):
+            if time.monotonic() > deadline:
+                raise SelfTestError(f"job {job_id} never reported its worker process")
+            time.sleep(0.02)
+            job = client.get(job_id, logs=20)
+        line = next(line["message"] for line in job["logs"] if "spinning in pid" in line["message"])
+        pid = int(line.rsplit(" ", 1)[1])
+        cancelled_at = time.monotonic()
+        client.cancel(job_id)
+        job = self._finish(client, job_id, deadline, "cancelled", "failed", "succeeded")
+        took = time.monotonic() - cancelled_at
+        if job["state"] != "cancelled":
+            raise SelfTestError(f"job {job_id} ended {job['state']} after a cancel: {job.get('error')}")
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise SelfTestError(f"the worker process {pid} of cancelled job {job_id} is still alive")
+            time.sleep(0.02)
+        self.say(f"hard cancel: job {job_id} spinning in worker {pid} was cancelled in {took:.2f} s; its process is gone")
 
     def start_server(self) -> None:
         command = server_command(self.data_dir)
@@ -190,6 +257,20 @@ class SelfTest:
         except OSError:
             return ""
         return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie nobody reaped yet is not running
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def describe_runtime() -> str:

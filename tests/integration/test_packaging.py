@@ -43,6 +43,8 @@ def _assert_self_test_passed(result: subprocess.CompletedProcess[str]) -> None:
     assert "handlers: " in result.stdout and "demo.sleep" in result.stdout
     assert "succeeded" in result.stdout
     assert "stopped the app with SIGTERM: exit status 0" in result.stdout
+    assert "ran in worker process" in result.stdout  # a handler ran in a worker process started from the bundle
+    assert "hard cancel: job" in result.stdout and "its process is gone" in result.stdout
     assert "self-test passed" in result.stdout
 
 

@@ -36,6 +36,10 @@ def test_self_test_runs_a_job_through_the_socket_and_cleans_up(tmp_path: Path) -
     assert "stopped the app with SIGTERM: exit status 0" in out
     pid = int(re.search(r"\(pid (\d+)\)", out).group(1))
     assert _gone(pid)
+    worker = int(re.search(r"ran in worker process (\d+) \(the app is (\d+)\)", out).group(1))
+    assert worker != pid and _gone(worker)
+    cancelled = re.search(r"hard cancel: job \d+ spinning in worker (\d+) was cancelled in [\d.]+ s; its process is gone", out)
+    assert cancelled and _gone(int(cancelled.group(1)))
     data_dir = Path(re.search(r"data dir (\S+) \(temporary\)", out).group(1))
     assert not data_dir.parent.exists(), "the temporary data dir was left behind"
 
