@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..core.definitions import EventKind
 from ..core.errors import StoreError
 from ..core.events import JobEvent
 from ..core.job import Job, JobState
@@ -69,7 +70,7 @@ class JobOutput:
             progress, self._progress = self._progress, {}
             self._progress_unsaved.update(progress)
         for job_id, (fraction, message) in progress.items():
-            self._publish(JobEvent("progress", job_id, self._queue_of(job_id), JobState.RUNNING.value,
+            self._publish(JobEvent(EventKind.PROGRESS, job_id, self._queue_of(job_id), JobState.RUNNING.value,
                                    {"progress": fraction, "message": message}))  # fmt: skip
         now = time.monotonic()
         if self._progress_unsaved and now - self._last_progress_save >= PROGRESS_PERSIST_EVERY:
@@ -96,5 +97,5 @@ class JobOutput:
             log.exception("could not save %d log line(s); dropping them", len(lines))
             return
         for job_id, at, level, message in lines:
-            self._publish(JobEvent("log", job_id, self._queue_of(job_id),
+            self._publish(JobEvent(EventKind.LOG, job_id, self._queue_of(job_id),
                                    data={"at": at, "level": level, "message": message}))  # fmt: skip

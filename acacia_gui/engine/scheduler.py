@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..core.context import Context
+from ..core.definitions import EventKind, Source
 from ..core.errors import Shutdown, StoreError
 from ..core.events import JobEvent
 from ..core.job import Job, JobState
@@ -349,13 +350,15 @@ class Scheduler:
 
     def _on_bus_event(self, event: JobEvent) -> None:
         """Called in the publisher's thread."""
-        if event.kind == "cancel_requested":
+        if event.kind == EventKind.CANCEL_REQUESTED:
             self._request_cancel(event.job_id)
-        elif event.kind == "queue" and event.data.get("paused") and event.queue:
+        elif event.kind == EventKind.QUEUE and event.data.get("paused") and event.queue:
             with self._state_lock:
                 self._paused_queues.add(event.queue)  # its buffered jobs go back to the queue
             self.wake()
-        elif event.kind in ("enqueued", "queue") or (event.kind == "state" and event.data.get("source") != "worker"):
+        elif event.kind in (EventKind.ENQUEUED, EventKind.QUEUE) or (
+            event.kind == EventKind.STATE and event.data.get("source") != Source.WORKER
+        ):
             self.wake()
 
     def _request_cancel(self, job_id: int) -> None:
@@ -468,11 +471,11 @@ class Scheduler:
     def _announce_completion(self, run: Run, completion: Completion) -> None:
         self._output.forget(completion.job_id)
         if completion.progress is not None or completion.progress_message:
-            self._publish(JobEvent("progress", completion.job_id, run.job.queue, completion.state.value,
+            self._publish(JobEvent(EventKind.PROGRESS, completion.job_id, run.job.queue, completion.state.value,
                                    {"progress": 1.0 if completion.state is JobState.SUCCEEDED else completion.progress,
                                     "message": completion.progress_message}))  # fmt: skip
-        data = {"type": run.job.type, "error": completion.error, "attempt": completion.attempt, "source": "worker"}
-        event = JobEvent("state", completion.job_id, run.job.queue, completion.state.value, data)
+        data = {"type": run.job.type, "error": completion.error, "attempt": completion.attempt, "source": Source.WORKER}
+        event = JobEvent(EventKind.STATE, completion.job_id, run.job.queue, completion.state.value, data)
         self._publish(event)
         if self._on_finished is not None:
             self._on_finished(event)
@@ -494,8 +497,8 @@ class Scheduler:
             self._announce_running(self._started_unannounced.popleft())
 
     def _announce_running(self, job: Job) -> None:
-        self._publish(JobEvent("state", job.id, job.queue, JobState.RUNNING.value,
-                               {"type": job.type, "attempt": job.attempts, "source": "worker"}))  # fmt: skip
+        self._publish(JobEvent(EventKind.STATE, job.id, job.queue, JobState.RUNNING.value,
+                               {"type": job.type, "attempt": job.attempts, "source": Source.WORKER}))  # fmt: skip
 
     def _start_run(self, job: Job) -> None:
         with self._state_lock:

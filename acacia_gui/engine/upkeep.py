@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..core.definitions import EventKind, Source
 from ..core.events import JobEvent
 from ..core.job import JobId, JobState
 from ..core.recovery import RecoveryPolicy
@@ -55,7 +56,7 @@ class Upkeep:
             journal_path(self.instances_dir, owner).unlink(missing_ok=True)
         self._remove_stale_journals(owners, heartbeats, now)
         for job_id, state in changed:
-            self._publish(JobEvent("state", job_id, None, state, {"source": "recovery"}))
+            self._publish(JobEvent(EventKind.STATE, job_id, None, state, {"source": Source.RECOVERY}))
         return changed
 
     def _remove_stale_journals(self, owners: set[str], heartbeats: dict, now: float) -> None:
@@ -78,13 +79,13 @@ class Upkeep:
         version = self.store.data_version()
         changed = version != self._data_version
         if changed:
-            self._publish(JobEvent("external_change"))  # another process committed: views re-read
+            self._publish(JobEvent(EventKind.EXTERNAL_CHANGE))  # another process committed: views re-read
         self._data_version = version
         owned = list(owned)
         cancels = self.store.cancel_requested_among(owned) if changed and owned else []
         promoted = self.store.promote_due(now)
         for job_id, queue in promoted:
-            self._publish(JobEvent("state", job_id, queue, JobState.QUEUED.value, {"source": "worker"}))
+            self._publish(JobEvent(EventKind.STATE, job_id, queue, JobState.QUEUED.value, {"source": Source.WORKER}))
         recovered = []
         if time.monotonic() >= self._next_recovery:
             self._next_recovery = time.monotonic() + RECOVERY_EVERY

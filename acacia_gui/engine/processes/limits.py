@@ -14,6 +14,7 @@ per thread), so later jobs of the slot run at normal priority again.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 import os
 import threading
@@ -83,15 +84,16 @@ def explain(completion: Completion, limits: dict[str, Any]) -> Completion:
 
 
 def should_recycle(completion: Completion) -> bool:
-    """After a failure, replace a process the handler may have left damaged (memory, descriptors)."""
-    if completion.state.value == "succeeded":
-        return False
-    if completion.error and ("MemoryError" in completion.error or "memory limit" in completion.error):
+    """Replace a process the handler may have left damaged: a failure out of memory, or
+    descriptors left open (a handler that leaked them may still have succeeded, and the
+    slot's next job would find none left)."""
+    failed = completion.state.value != "succeeded"
+    if failed and completion.error and ("MemoryError" in completion.error or "memory limit" in completion.error):
         return True
     try:
         return len(os.listdir("/proc/self/fd")) >= RECYCLE_AT_OPEN_FILES
-    except OSError:  # e.g. no descriptor left to list them with
-        return True
+    except OSError as exc:  # no descriptor left to list them with, or no /proc (macOS)
+        return failed or exc.errno in (errno.EMFILE, errno.ENFILE)
 
 
 def set_thread_nice(nice: int) -> None:

@@ -75,6 +75,7 @@ def supervise(process: WorkerProcess, run: Run, capture_log: LogSink) -> Outcome
                     process.drain_wake()
                 elif key.data != "conn":
                     process.read_output(key.data)
+            dead = not process.alive()  # checked before reading: what it sent before dying is read first
             try:
                 while (message := process.receive()) is not None:
                     if message["op"] == "done":
@@ -82,6 +83,8 @@ def supervise(process: WorkerProcess, run: Run, capture_log: LogSink) -> Outcome
                         return Outcome(completion_from_message(message["completion"]), not message.get("recycle"))
                     _deliver(message, run, capture_log)
             except (EOFError, OSError, ValueError, KeyError, TypeError):
+                return _died(process, run, limits)
+            if dead:  # no EOF came: a process the handler forked holds the pipe open
                 return _died(process, run, limits)
     finally:
         run.wake = None
