@@ -117,6 +117,7 @@ class WorkerMain:
         self.jobs: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self.current: tuple[int, Context] | None = None
         self.current_lock = threading.Lock()
+        self.early_cancels: dict[Any, str] = {}  # job id → cause, for a cancel that came before its job
         self.handlers = HandlerCache()
         self.capture = JobLogCapture(self.outbox.log)
 
@@ -138,10 +139,14 @@ class WorkerMain:
             os._exit(0)  # the app closed the pipe or died: nothing here may outlive it
 
     def _cancel(self, job_id: Any, cause: str) -> None:
+        """A cancel may overtake its job: the reader gets it before the main thread took the
+        job from the queue. It is kept, and applied when that job starts."""
         with self.current_lock:
             current = self.current
-        if current is not None and current[0] == job_id:
-            current[1].cancel(CAUSES.get(cause, CAUSES["cancel"])())
+            if current is None or current[0] != job_id:
+                self.early_cancels[job_id] = cause
+                return
+        current[1].cancel(CAUSES.get(cause, CAUSES["cancel"])())
 
     def serve(self) -> None:
         self.capture.install()
@@ -169,6 +174,10 @@ class WorkerMain:
         job.attach_reporter(self.outbox.progress)
         with self.current_lock:
             self.current = (job.id, ctx)
+            early = self.early_cancels.pop(job.id, None)
+            self.early_cancels.clear()  # any other is for a job that is over
+        if early is not None:
+            ctx.cancel(CAUSES.get(early, CAUSES["cancel"])())
         try:
             handler, problem = self.handlers.get(message["origin"], job.type)
             if handler is None:
