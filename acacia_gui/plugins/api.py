@@ -19,8 +19,12 @@ def handler(job_type: str, **options: Any) -> Callable[[F], F]:
     """Declare `func(ctx, job)` as the handler of `job_type`.
 
     Options: title, description, queue, timeout, max_attempts, schema (a JSON schema of
-    the payload), on_interrupt ('retry' or 'fail'), retry_backoff (seconds). Bad options
-    raise at import, so the loader reports them against the plugin file.
+    the payload), on_interrupt ('retry' or 'fail'), max_interruptions (app crashes a run
+    may suffer before the job ends `interrupted`, default 3), retry_backoff (seconds);
+    isolation ('process', the default: a supervised worker process; 'thread': inside the
+    app), cancel_grace (seconds a cancelled handler gets before its process is killed,
+    default 5), memory_limit (bytes or '512MB'), cpu_time_limit (seconds), nice (0-19).
+    Bad options raise at import, so the loader reports them against the plugin file.
     """
     def mark(func: F) -> F:
         entry = make_registered_handler(job_type, func, **options)
