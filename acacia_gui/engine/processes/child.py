@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()  # a crash prints the Python stack to stderr, which is the job's log
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)
-    limits.lower_open_files()
+    limits.set_process_limits()
     WorkerMain(Connection(conn_fd)).serve()
     return 0
 

@@ -101,9 +101,13 @@ def set_thread_nice(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-def lower_open_files() -> None:
+def set_process_limits() -> None:
+    """At start: a small descriptor table of its own, and no core files (a crash's Python
+    stack is in the job's log instead, and a core per crashing job would fill the disk)."""
     if resource is None:
         return
+    _, core_hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, core_hard))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = OPEN_FILES_SOFT_LIMIT if hard == resource.RLIM_INFINITY else min(OPEN_FILES_SOFT_LIMIT, hard)
     if soft == resource.RLIM_INFINITY or soft > target:
