@@ -90,10 +90,18 @@ def should_recycle(completion: Completion) -> bool:
     failed = completion.state.value != "succeeded"
     if failed and completion.error and ("MemoryError" in completion.error or "memory limit" in completion.error):
         return True
+    return _lowest_free_descriptor() >= RECYCLE_AT_OPEN_FILES
+
+
+def _lowest_free_descriptor() -> int:
+    """dup() returns the lowest free descriptor: past RECYCLE_AT_OPEN_FILES, every one below
+    it is taken. Two system calls, cheap enough for every job (listing /proc/self/fd is not)."""
     try:
-        return len(os.listdir("/proc/self/fd")) >= RECYCLE_AT_OPEN_FILES
-    except OSError as exc:  # no descriptor left to list them with, or no /proc (macOS)
-        return failed or exc.errno in (errno.EMFILE, errno.ENFILE)
+        fd = os.dup(0)
+    except OSError as exc:  # none left at all
+        return RECYCLE_AT_OPEN_FILES if exc.errno in (errno.EMFILE, errno.ENFILE) else 0
+    os.close(fd)
+    return fd
 
 
 def set_thread_nice(nice: int) -> None:
