@@ -1,12 +1,20 @@
-"""The seed's interfaces as Protocols, plus the JobStore every backend implements."""
+"""The seed's interfaces as Protocols, plus the store contracts every backend implements.
+
+`JobStore` is what reads and user actions need, `WorkerStore` what the engine needs; a
+backend implements both (tests/contract is the suite each one passes).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .context import Context
+from .definitions import MAX_LOG_LINES
 from .job import Job, JobId
+from .recovery import RecoveryPolicy
+from .runner import Completion
 
 
 @runtime_checkable
@@ -44,33 +52,266 @@ class Worker(Protocol):
         ...
 
 
-class JobStore(Protocol):
-    """Durable storage of jobs, queues, events and logs (SQLite today, PostgreSQL later).
+@dataclass(frozen=True)
+class QueueInfo:
+    """A queue as the store keeps it, with how many of its jobs are in each state (every state a key)."""
 
-    Every method is thread-safe and every state change commits before it returns.
-    `source` names who caused a change: api, cli, socket, gui, worker, recovery.
+    name: str
+    concurrency: int  # 0: no limit but the worker's
+    paused: bool
+    counts: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "concurrency": self.concurrency, "paused": self.paused, "counts": self.counts}
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """Durable jobs, queues, events and logs: the reads and user actions (JobQueue, dispatcher, CLI, window).
+
+    What every backend promises (tests/contract checks it on each one):
+
+    - Thread-safe: any method may be called from any thread at once, and several store
+      objects (in several processes) may share one database.
+    - A method that changes something does it in one transaction, committed before it
+      returns; if it raises, nothing changed. A database failure (disk full, read-only,
+      locked too long) raises StoreError; the other errors are named per method.
+    - Reads see everything committed before they start, by any store object.
+    - `source` is a Source value (api, cli, socket, gui, worker, recovery): who asked. It is
+      written with the event each state change records (`get_events`).
+    - A Job returned is a new object with every attribute set (`context` None): changing
+      it changes nothing stored.
+    - Ids increase and are never reused, not even after the newest job is deleted.
     """
 
     def insert_jobs(self, jobs: Sequence[Job], source: str, payload_texts: Sequence[str] | None = None) -> list[JobId]:
-        """`payload_texts`: the payloads already encoded as JSON (validation did it once)."""
+        """Insert jobs already validated by JobQueue.prepare, all or none; returns their ids, increasing.
+
+        Sets on each job: `id`, `state` (`scheduled` when it has a delay, else `queued`),
+        `created_at`, `run_at` (now + delay), `queue` ('default' when None) and
+        `max_attempts` (1 when None). Creates the queues it names that do not exist yet
+        (not paused, no limit) and records one event per job (old state None, message
+        'enqueued'). `payload_texts`: the payloads already encoded as JSON, in order
+        (JobQueue passes them so a payload is encoded once); encoded here when None.
+        """
         ...
 
-    def get_job(self, job_id: JobId) -> Job | None: ...
+    # -- reading ------------------------------------------------------------------------
+    def get_job(self, job_id: JobId) -> Job | None:
+        """The job as stored now, or None when there is no such job."""
+        ...
 
-    def list_jobs(self, **filters: Any) -> list[Job]: ...
+    def require_job(self, job_id: JobId) -> Job:
+        """get_job, but raises JobNotFoundError when there is no such job."""
+        ...
 
-    def count_jobs(self, **filters: Any) -> int: ...
+    def list_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None,
+                  ids: Iterable[int] | None = None, order_by: str = "id", descending: bool = False,
+                  limit: int | None = None, offset: int = 0) -> list[Job]:  # fmt: skip
+        """The jobs matching every filter given, in order, from `offset`, at most `limit`.
 
-    def cancel_job(self, job_id: JobId, source: str) -> Job: ...
+        `state`, `queue`, `type`: one value or a list of values (None or [] matches any).
+        `search`: a substring of the type, the payload's JSON text, the error or the
+        progress message (ASCII letters match either case; `%`, `_` and `\\` are plain
+        characters), or the job's id written out in full. `ids`: only these jobs.
+        Order: by `order_by` (a SortField) then by id, both ascending or both descending;
+        an empty value (NULL) comes before every value ascending and after them descending,
+        and text is ordered by code point: the window keeps loaded rows in this same order.
+        Raises InvalidOptionError for a field that is not a SortField.
+        """
+        ...
 
-    def retry_job(self, job_id: JobId, source: str) -> Job: ...
+    def count_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None) -> int:
+        """How many jobs list_jobs would return with these filters and no limit."""
+        ...
 
-    def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int: ...
+    def counts_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state; every JobState value is a key (0 when none)."""
+        ...
 
-    def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]: ...
+    def finished_since(self, since: float) -> int:
+        """How many jobs have `finished_at` >= `since` (a time.time() value)."""
+        ...
 
-    def set_queue_paused(self, name: str, paused: bool) -> None: ...
+    def get_events(self, job_id: JobId) -> list[dict[str, Any]]:
+        """A job's state changes, oldest first: dicts of at, source, old_state, new_state, message.
 
-    def set_queue_concurrency(self, name: str, concurrency: int) -> None: ...
+        Empty for an unknown (or deleted) job.
+        """
+        ...
 
-    def close(self) -> None: ...
+    def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
+                 last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """A job's log lines, oldest first, as dicts of id, at, level, message.
+
+        Those whose id is greater than `after` (up to `limit`), or, with `last`, its
+        last `last` lines. Line ids increase in the order append_logs received the lines.
+        """
+        ...
+
+    def count_logs(self, job_id: JobId) -> int:
+        """How many log lines a job has."""
+        ...
+
+    def list_queues(self) -> list[QueueInfo]:
+        """Every queue, by name. 'default' always exists; a queue exists once a job or a
+        queue setting named it, and is never removed."""
+        ...
+
+    def get_queue(self, name: str) -> QueueInfo:
+        """One queue; raises JobNotFoundError when no queue has that name."""
+        ...
+
+    # -- user actions -------------------------------------------------------------------
+    def cancel_job(self, job_id: JobId, source: str) -> Job:
+        """Cancel a job that is not over; returns it as it is afterwards.
+
+        Queued or scheduled: now `cancelled` (finished_at set, error 'cancelled before it
+        ran', one event). Running: only `cancel_requested` is set (no event): the owning
+        worker sees it (WorkerStore.cancel_requested_among) and writes the end.
+        Raises JobNotFoundError, or InvalidTransitionError when the job is already over.
+        """
+        ...
+
+    def retry_job(self, job_id: JobId, source: str) -> Job:
+        """A failed, cancelled or interrupted job → `queued` now, with a fresh set of attempts.
+
+        Clears attempts, result, error, traceback, progress, started_at, finished_at and
+        cancel_requested; records an event with the message 'retry'. Returns the job.
+        Raises JobNotFoundError, or InvalidTransitionError for any other state.
+        """
+        ...
+
+    def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:
+        """Delete jobs with their events and logs, all or none; returns how many (repeats count once).
+
+        Raises JobNotFoundError for an unknown id, InvalidTransitionError when one is
+        running (cancel it first); then nothing is deleted.
+        """
+        ...
+
+    def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]:
+        """Delete every job that is over (of `queue`, or of all), with its events and logs.
+
+        Returns the deleted ids, in no particular order.
+        """
+        ...
+
+    def set_queue_paused(self, name: str, paused: bool) -> None:
+        """Pause or resume a queue (created if missing). Claims skip a paused queue's jobs;
+        its running jobs go on. Raises InvalidOptionError for a bad queue name."""
+        ...
+
+    def set_queue_concurrency(self, name: str, concurrency: int) -> None:
+        """How many of a queue's jobs may run at once over every instance (0: no limit but
+        the workers'); the queue is created if missing. Raises InvalidOptionError for a bad
+        name or a number outside 0..MAX_QUEUE_CONCURRENCY."""
+        ...
+
+    def close(self) -> None:
+        """Release this object's connections. Call it once, when no other thread uses the store."""
+        ...
+
+
+@runtime_checkable
+class WorkerStore(Protocol):
+    """What the engine (Scheduler, Upkeep, JobOutput) calls on the store: instances,
+    claims and completions, start marks, recovery, due jobs, progress, logs, upkeep.
+
+    The JobStore's promises hold here too: thread-safe, one committed transaction per
+    change (all or nothing; StoreError when the database fails). An instance id names one
+    running engine; a job that is `running` always has exactly one owner instance. A
+    write made for a run (completion, start mark, progress) applies only while that run
+    still owns its job, so a late or abandoned run never overwrites a newer state.
+    """
+
+    # -- instances ----------------------------------------------------------------------
+    def register_instance(self, instance_id: str) -> None:
+        """Record a live instance (pid, hostname, started_at, heartbeat_at); refreshes its
+        heartbeat if it is already recorded."""
+        ...
+
+    def heartbeat(self, instance_id: str) -> None:
+        """Set an instance's heartbeat_at to now (nothing for an unknown id)."""
+        ...
+
+    def unregister_instance(self, instance_id: str) -> None:
+        """Forget an instance that stopped cleanly; its jobs are left as they are."""
+        ...
+
+    def instances(self) -> list[dict[str, Any]]:
+        """The recorded instances: dicts of id, pid, hostname, started_at, heartbeat_at."""
+        ...
+
+    def owners_of_running_jobs(self) -> list[str]:
+        """The distinct instance ids that own at least one running job."""
+        ...
+
+    def recover_instance(self, instance_id: str, policy: RecoveryPolicy) -> list[tuple[JobId, str]]:
+        """Settle the running jobs of a dead instance, in one transaction; returns (job id, new state).
+
+        Each job gets what core.recovery.decide says, told whether it started: its start
+        mark is set or `policy.started` lists (job, attempt). A queued one is free to
+        claim again (owner and cancel_requested cleared, run_at now); an interrupted one
+        has finished_at and the message as its error; a refunded attempt is given back;
+        an interruption is counted. Each gets an event from source 'recovery' carrying
+        the decision's message. The instance is unregistered. The caller must know the
+        instance is dead: this does not check.
+        """
+        ...
+
+    # -- the queue ----------------------------------------------------------------------
+    def promote_due(self, now: float | None = None) -> list[tuple[JobId, str]]:
+        """Scheduled jobs whose run_at <= `now` (default: the clock) → queued, with an event
+        from source 'worker' (message 'due'); returns (job id, queue) pairs."""
+        ...
+
+    def complete_and_claim(self, completions: Sequence[Completion], instance_id: str, free_slots: int,
+                           prefetch: int = 0, no_prefetch_types: Iterable[str] = (),
+                           started: Sequence[tuple[JobId, float]] = ()) -> tuple[list[Completion], list[Job]]:  # fmt: skip
+        """Write start marks and finished runs, then claim jobs: one transaction (group commit).
+
+        `started`: (job id, time) of runs that began; sets started_at of those still
+        owned by `instance_id` that have none. `completions`: finished runs; one applies
+        only while its run owns the job (running, owned by `instance_id`, same attempt),
+        the first such one per job; the applied ones are returned. An applied completion
+        writes its state, result, error, traceback, progress (1.0 when it succeeded),
+        run_at (when given), finished_at (when final), gives the attempt back when
+        `refund_attempt`, and records an event from source 'worker'.
+        Then up to `free_slots` + `prefetch` queued jobs are claimed for `instance_id`,
+        best first (priority, highest first, then id), never more from a queue than its
+        concurrency leaves room for (running jobs of every instance count) and none from
+        a paused queue. A claimed job is `running`, owned, has one more attempt, cleared
+        progress and errors, and an event from source 'worker' (message 'attempt N').
+        The first `free_slots` get started_at now; the rest are claimed ahead: started_at
+        stays empty until `started` reports them, and they stop before the first job
+        whose type is in `no_prefetch_types`. Two callers never claim the same job.
+        """
+        ...
+
+    def cancel_requested_among(self, job_ids: Iterable[JobId]) -> list[JobId]:
+        """Which of these jobs someone asked to cancel (JobStore.cancel_job on a running job)."""
+        ...
+
+    # -- output -------------------------------------------------------------------------
+    def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
+        """Write (job id, progress 0..1 or None, message) of running jobs; others are ignored. No event."""
+        ...
+
+    def append_logs(self, lines: Sequence[tuple[JobId, float, str, str]]) -> None:
+        """Append (job id, at, level, message) log lines, in order. The engine bounds how many a job gets."""
+        ...
+
+    # -- upkeep -------------------------------------------------------------------------
+    def data_version(self) -> int:
+        """A cheap 'did anyone else commit?': compared with its last value on the same
+        thread, it has changed once another store object, thread or process committed.
+        This thread's own commits need not change it. Compare for equality only."""
+        ...
+
+    def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:
+        """Start the backend's housekeeping off the committing threads while the engine runs
+        (SQLite: WAL checkpoints every `every` seconds); returns a function that stops it
+        and waits. A backend with nothing to do returns a function doing nothing. Call it
+        from the engine's thread before other threads open connections."""
+        ...

@@ -1,12 +1,11 @@
-"""Row shapes shared by the store's modules: the job columns, QueueInfo, row → Job."""
+"""Row shapes shared by the SQLite store's modules: the job columns, row → Job (and QueueInfo, from the contract)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
-from typing import Any
 
+from ..core.interfaces import QueueInfo as QueueInfo  # the contract's value type, re-exported for the store's modules
 from ..core.job import Job, JobState
 
 JOB_COLUMNS = (
@@ -14,17 +13,6 @@ JOB_COLUMNS = (
     "progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id, cancel_requested, "
     "interruptions, cancel_grace, memory_limit, cpu_time_limit, nice"
 )
-
-
-@dataclass(frozen=True)
-class QueueInfo:
-    name: str
-    concurrency: int
-    paused: bool
-    counts: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "concurrency": self.concurrency, "paused": self.paused, "counts": self.counts}
 
 
 _STATES = {state.value: state for state in JobState}

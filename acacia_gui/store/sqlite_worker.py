@@ -1,17 +1,15 @@
-"""The worker's side of SqliteJobStore: instances, recovery, claiming, completions, progress, logs.
+"""SqliteWorkerStore: the engine's side of the SQLite store (the WorkerStore half of SqliteJobStore).
 
-A mixin of SqliteJobStore (it uses the store's `conn`, `_write` and `_event`); split out
-so the store module keeps connections, the schema, reads and user actions. Every method
-that changes state commits before it returns.
+Instances, recovery, due jobs, claims and completions, start marks, progress, logs and
+the WAL checkpoints, on the shared SqliteDatabase. Every method that changes state does
+it in one `db.write()` transaction, committed before it returns.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -20,63 +18,26 @@ from ..core.job import Job, JobId
 from ..core.recovery import RecoveryPolicy, decide
 from ..core.runner import Completion
 from .rows import JOB_COLUMNS, row_to_job
-
-log = logging.getLogger(__name__)
-
-BACKSTOP_CHECKPOINT_PAGES = 4_000  # see checkpoint_in_background (SQLite's default is 1,000)
+from .sqlite_db import SqliteDatabase
 
 
-class WorkerStoreMixin:
-    """Writes made by a running worker (PoolWorker), and the WAL checkpoints it runs."""
+class SqliteWorkerStore:
+    """Writes made by a running engine (the Scheduler and its collaborators)."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: a cheap 'anything new?' poll."""
+        return self.db.data_version()
 
     def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:
-        """Move WAL checkpoints, and the fsync each one ends with, off the committing threads.
-
-        By default SQLite checkpoints inside a commit every 1,000 WAL pages, which stalls
-        that commit for milliseconds (the enqueue→start p99 showed it). From now on a
-        daemon thread runs a PASSIVE checkpoint every `every` seconds, and this thread's
-        connection and every new one checkpoint on commit only as a backstop, when a
-        write storm with no pause has let the WAL reach BACKSTOP_CHECKPOINT_PAGES (a
-        background checkpoint cannot finish while writes keep coming). Call it from the
-        long-running app's main thread before other threads open connections. Returns a
-        function that stops the thread, runs a last checkpoint and restores the default.
-        """
-        self._checkpoint_on_commit = False
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
-        stop = threading.Event()
-
-        def checkpoint_now() -> None:
-            try:
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as exc:  # busy or closed: the next round (or the next writer) does it
-                log.debug("background checkpoint of %s skipped: %s", self.path, exc)
-
-        def run() -> None:
-            while not stop.wait(every):
-                checkpoint_now()
-            conn = getattr(self._local, "conn", None)
-            if conn is not None:  # this thread's connection ends with it
-                with self._connections_lock:
-                    if conn in self._all_connections:
-                        self._all_connections.remove(conn)
-                conn.close()
-
-        thread = threading.Thread(target=run, name="acacia-wal-checkpoint", daemon=True)
-        thread.start()
-
-        def stop_checkpoints() -> None:
-            stop.set()
-            thread.join()
-            self._checkpoint_on_commit = True
-            self.conn.execute("PRAGMA wal_autocheckpoint = 1000")
-            checkpoint_now()
-
-        return stop_checkpoints
-
+        """WAL checkpoints on a background thread (SqliteDatabase.checkpoint_in_background)."""
+        return self.db.checkpoint_in_background(every)
 
     def register_instance(self, instance_id: str) -> None:
         now = time.time()
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO instances (id, pid, hostname, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
@@ -84,19 +45,19 @@ class WorkerStoreMixin:
             )
 
     def heartbeat(self, instance_id: str) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute("UPDATE instances SET heartbeat_at = ? WHERE id = ?", (time.time(), instance_id))
 
     def unregister_instance(self, instance_id: str) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
 
     def owners_of_running_jobs(self) -> list[str]:
-        rows = self.conn.execute("SELECT DISTINCT instance_id FROM jobs WHERE state = 'running'")
+        rows = self.db.conn.execute("SELECT DISTINCT instance_id FROM jobs WHERE state = 'running'")
         return [row[0] for row in rows]
 
     def instances(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT id, pid, hostname, started_at, heartbeat_at FROM instances")
+        rows = self.db.conn.execute("SELECT id, pid, hostname, started_at, heartbeat_at FROM instances")
         return [dict(zip(("id", "pid", "hostname", "started_at", "heartbeat_at"), r, strict=True)) for r in rows]
 
     def recover_instance(self, instance_id: str, policy: RecoveryPolicy | None = None) -> list[tuple[JobId, str]]:
@@ -108,7 +69,7 @@ class WorkerStoreMixin:
         policy = policy or RecoveryPolicy()
         changed: list[tuple[JobId, str]] = []
         now = time.time()
-        with self._write() as conn:
+        with self.db.write() as conn:
             rows = conn.execute(
                 "SELECT id, type, attempts, started_at, interruptions FROM jobs WHERE state = 'running' AND instance_id = ?",
                 (instance_id,),
@@ -127,7 +88,7 @@ class WorkerStoreMixin:
                      1 if decision.refund_attempt else 0, 1 if decision.interrupted else 0,
                      decision.interrupted, now, job_id),
                 )  # fmt: skip
-                self._event(conn, job_id, "recovery", "running", new, decision.message, at=now)
+                self.db.event(conn, job_id, "recovery", "running", new, decision.message, at=now)
                 changed.append((job_id, new))
             conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
         return changed
@@ -135,10 +96,10 @@ class WorkerStoreMixin:
     def promote_due(self, now: float | None = None) -> list[tuple[JobId, str]]:
         """Scheduled jobs whose time has come → queued. Returns (id, queue) pairs."""
         now = time.time() if now is None else now
-        conn = self.conn
+        conn = self.db.conn
         if conn.execute("SELECT 1 FROM jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1", (now,)).fetchone() is None:
             return []
-        with self._write() as conn:
+        with self.db.write() as conn:
             rows = conn.execute(
                 "UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ? RETURNING id, queue", (now,)
             ).fetchall()
@@ -171,7 +132,7 @@ class WorkerStoreMixin:
         now = time.time()
         starts = dict(started)
         finishing = {c.job_id for c in completions}
-        with self._write() as conn:
+        with self.db.write() as conn:
             if starts.keys() - finishing:  # the others are marked by their completion's UPDATE
                 conn.executemany(
                     "UPDATE jobs SET started_at = ? WHERE id = ? AND state = 'running' AND instance_id = ?"
@@ -278,12 +239,12 @@ class WorkerStoreMixin:
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
-        return [r[0] for r in self.conn.execute(f"SELECT id FROM jobs WHERE cancel_requested = 1 AND id IN ({marks})", ids)]
+        return [r[0] for r in self.db.conn.execute(f"SELECT id FROM jobs WHERE cancel_requested = 1 AND id IN ({marks})", ids)]
 
     def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
         if not updates:
             return
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.executemany(
                 "UPDATE jobs SET progress = ?, progress_message = ? WHERE id = ? AND state = 'running'",
                 [(progress, message, job_id) for job_id, progress, message in updates],
@@ -292,6 +253,5 @@ class WorkerStoreMixin:
     def append_logs(self, lines: Sequence[tuple[JobId, float, str, str]]) -> None:
         if not lines:
             return
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.executemany("INSERT INTO job_logs (job_id, at, level, message) VALUES (?, ?, ?, ?)", lines)
-

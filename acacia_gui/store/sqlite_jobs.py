@@ -1,0 +1,272 @@
+"""SqliteJobs: the reads and user actions of the SQLite store (the JobStore half of SqliteJobStore).
+
+Every method runs on the shared SqliteDatabase: reads on the calling thread's connection,
+changes in one `db.write()` transaction, committed before the method returns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..core.definitions import CANCELLABLE_STATES, MAX_LOG_LINES, MAX_QUEUE_CONCURRENCY, RETRYABLE_STATES, SORT_FIELDS
+from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError
+from ..core.job import Job, JobId, JobState, encode_payload, validate_queue_name
+from .rows import JOB_COLUMNS, QueueInfo, row_to_job
+from .sqlite_db import SqliteDatabase
+
+
+class SqliteJobs:
+    """Jobs, queues, events and logs as the JobQueue, the dispatcher, the CLI and the window see them."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+        self._known_queues: set[str] = set()  # queue rows known to exist (queues are never deleted)
+
+    # -- queues --------------------------------------------------------------------
+    def _ensure_queues(self, conn: sqlite3.Connection, names: Iterable[str], now: float) -> None:
+        """Create missing queue rows; insert_jobs skips this for queues it saw committed."""
+        conn.executemany(
+            "INSERT INTO queues (name, concurrency, paused, created_at) VALUES (?, 0, 0, ?) ON CONFLICT (name) DO NOTHING",
+            [(name, now) for name in set(names)],
+        )
+
+    def list_queues(self) -> list[QueueInfo]:
+        conn = self.db.conn
+        queues = conn.execute("SELECT name, concurrency, paused FROM queues ORDER BY name").fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for queue, state, n in conn.execute("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"):
+            counts.setdefault(queue, {})[state] = n
+        return [
+            QueueInfo(name, concurrency, bool(paused), {s.value: counts.get(name, {}).get(s.value, 0) for s in JobState})
+            for name, concurrency, paused in queues
+        ]
+
+    def get_queue(self, name: str) -> QueueInfo:
+        for info in self.list_queues():
+            if info.name == name:
+                return info
+        raise JobNotFoundError(f"no queue named {name!r}")
+
+    def set_queue_paused(self, name: str, paused: bool) -> None:
+        validate_queue_name(name)
+        with self.db.write() as conn:
+            self._ensure_queues(conn, [name], time.time())
+            conn.execute("UPDATE queues SET paused = ? WHERE name = ?", (int(paused), name))
+
+    def set_queue_concurrency(self, name: str, concurrency: int) -> None:
+        validate_queue_name(name)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 0 <= concurrency <= MAX_QUEUE_CONCURRENCY:
+            raise InvalidOptionError(
+                f"concurrency must be a whole number from 0 (no limit) to {MAX_QUEUE_CONCURRENCY}, got {concurrency!r}"
+            )
+        with self.db.write() as conn:
+            self._ensure_queues(conn, [name], time.time())
+            conn.execute("UPDATE queues SET concurrency = ? WHERE name = ?", (concurrency, name))
+
+    # -- enqueue -------------------------------------------------------------------
+    def insert_jobs(self, jobs: Sequence[Job], source: str, payload_texts: Sequence[str] | None = None) -> list[JobId]:
+        """Insert already-validated jobs in one transaction; fills in their ids and times.
+
+        `payload_texts`: the payloads already encoded by encode_payload (JobQueue passes
+        them, so a payload is encoded once); encoded here when not given.
+        """
+        now = time.time()
+        texts = payload_texts if payload_texts is not None else [encode_payload(job.payload) for job in jobs]
+        rows = []
+        for job, payload_text in zip(jobs, texts, strict=True):
+            delay = job.delay or 0.0
+            job.run_at = now + delay
+            job.state = JobState.SCHEDULED if delay > 0 else JobState.QUEUED
+            job.created_at = now
+            job.queue = job.queue or "default"
+            rows.append((job.type, job.queue, job.priority, job.state.value, payload_text,
+                         job.max_attempts or 1, job.run_at, job.timeout, now, job.cancel_grace, job.memory_limit,
+                         job.cpu_time_limit, job.nice))  # fmt: skip
+        new_queues = {job.queue for job in jobs} - self._known_queues
+        with self.db.write() as conn:
+            if new_queues:
+                self._ensure_queues(conn, new_queues, now)
+            ids = self._insert_rows(conn, rows)
+            events = [(job_id, now, source, row[3]) for job_id, row in zip(ids, rows, strict=True)]
+            sql = "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, NULL, ?, 'enqueued')"
+            if len(events) == 1:
+                conn.execute(sql, events[0])
+            else:
+                conn.executemany(sql, events)
+        self._known_queues.update(new_queues)  # only once committed: a rolled-back queue row is not known
+        for job_id, job in zip(ids, jobs, strict=True):
+            job.id = job_id
+            job.max_attempts = job.max_attempts or 1
+        return ids
+
+    @staticmethod
+    def _insert_rows(conn: sqlite3.Connection, rows: list[tuple]) -> list[JobId]:
+        """Insert job rows; returns their ids.
+
+        Many rows go in one executemany: under BEGIN IMMEDIATE nobody else inserts, and
+        AUTOINCREMENT gives each row one more than the largest id ever used, so the ids
+        are the consecutive run ending at last_insert_rowid().
+        """
+        sql = ("INSERT INTO jobs (type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at,"
+               " cancel_grace, memory_limit, cpu_time_limit, nice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")  # fmt: skip
+        if len(rows) == 1:
+            return [conn.execute(sql, rows[0]).lastrowid]
+        if not rows:
+            return []
+        conn.executemany(sql, rows)
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last - len(rows) + 1, last + 1))
+
+    # -- reading -------------------------------------------------------------------
+    def get_job(self, job_id: JobId) -> Job | None:
+        row = self.db.conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row_to_job(row) if row else None
+
+    def require_job(self, job_id: JobId) -> Job:
+        job = self.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(f"no job with id {job_id}")
+        return job
+
+    def _where(self, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None,
+               ids: Iterable[int] | None = None) -> tuple[str, list[Any]]:  # fmt: skip
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("state", state), ("queue", queue), ("type", type)):
+            if value is None or value == []:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(str(v) for v in values)
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append(
+                "(type LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
+                " OR progress_message LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?)"
+            )
+            params.extend([pattern, pattern, pattern, pattern, search.strip()])
+        if ids is not None:
+            id_list = list(ids)
+            clauses.append(f"id IN ({', '.join('?' * len(id_list)) or 'NULL'})")
+            params.extend(id_list)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None,
+                  ids: Iterable[int] | None = None, order_by: str = "id", descending: bool = False,
+                  limit: int | None = None, offset: int = 0) -> list[Job]:  # fmt: skip
+        """Jobs matching every given filter (a value or a list of values), in order."""
+        if order_by not in SORT_FIELDS:
+            raise InvalidOptionError(f"cannot order by {order_by!r}; choose one of {', '.join(sorted(SORT_FIELDS))}")
+        where, params = self._where(state, queue, type, search, ids)
+        direction = "DESC" if descending else "ASC"
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {order_by} {direction}, id {direction}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [int(limit), int(offset)]
+        return [row_to_job(row) for row in self.db.conn.execute(sql, params)]
+
+    def count_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None) -> int:
+        where, params = self._where(state, queue, type, search)
+        return self.db.conn.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0]
+
+    def counts_by_state(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in JobState}
+        for state, n in self.db.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state"):
+            counts[state] = n
+        return counts
+
+    def finished_since(self, since: float) -> int:
+        return self.db.conn.execute("SELECT count(*) FROM jobs WHERE finished_at >= ?", (since,)).fetchone()[0]
+
+    def get_events(self, job_id: JobId) -> list[dict[str, Any]]:
+        rows = self.db.conn.execute(
+            "SELECT at, source, old_state, new_state, message FROM events WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+        return [dict(zip(("at", "source", "old_state", "new_state", "message"), row, strict=True)) for row in rows]
+
+    def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
+                 last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """A job's log lines in order: those after line id `after` (up to `limit`), or its `last` ones."""
+        if last is not None:
+            rows = self.db.conn.execute(
+                "SELECT * FROM (SELECT id, at, level, message FROM job_logs WHERE job_id = ? ORDER BY id DESC LIMIT ?)"
+                " ORDER BY id",
+                (job_id, last),
+            )
+        else:
+            rows = self.db.conn.execute(
+                "SELECT id, at, level, message FROM job_logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (job_id, after, limit),
+            )
+        return [dict(zip(("id", "at", "level", "message"), row, strict=True)) for row in rows]
+
+    def count_logs(self, job_id: JobId) -> int:
+        return self.db.conn.execute("SELECT count(*) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()[0]
+
+    # -- user actions --------------------------------------------------------------
+    def cancel_job(self, job_id: JobId, source: str) -> Job:
+        """Queued/scheduled → cancelled at once; running → cancel_requested (the owner stops it)."""
+        with self.db.write() as conn:
+            job = self.require_job(job_id)  # on the transaction's connection
+            if job.state not in CANCELLABLE_STATES:
+                raise InvalidTransitionError(f"job {job_id} is {job.state} and cannot be cancelled")
+            if job.state is JobState.RUNNING:
+                conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+                job.cancel_requested = True
+                return job
+            now = time.time()
+            conn.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled before it ran' WHERE id = ?",
+                (now, job_id),
+            )
+            self.db.event(conn, job_id, source, job.state.value, "cancelled", at=now)
+        return self.require_job(job_id)
+
+    def retry_job(self, job_id: JobId, source: str) -> Job:
+        """Failed/cancelled/interrupted → queued, with a fresh set of attempts."""
+        with self.db.write() as conn:
+            job = self.require_job(job_id)  # on the transaction's connection
+            if job.state not in RETRYABLE_STATES:
+                raise InvalidTransitionError(
+                    f"job {job_id} is {job.state}; only failed, cancelled or interrupted jobs can be retried"
+                )
+            now = time.time()
+            conn.execute(
+                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, result = NULL, error = NULL, traceback = NULL,"
+                " progress = NULL, progress_message = '', started_at = NULL, finished_at = NULL, cancel_requested = 0"
+                " WHERE id = ?",
+                (now, job_id),
+            )
+            self.db.event(conn, job_id, source, job.state.value, "queued", "retry", at=now)
+        return self.require_job(job_id)
+
+    def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:
+        """Delete jobs that are not running (with their events and logs). Returns how many."""
+        ids = list(dict.fromkeys(job_ids))
+        with self.db.write() as conn:
+            for job_id in ids:
+                if self.require_job(job_id).state is JobState.RUNNING:
+                    raise InvalidTransitionError(f"job {job_id} is running; cancel it before deleting it")
+            _delete_ids(conn, ids)
+        return len(ids)
+
+    def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]:
+        """Delete every succeeded/failed/cancelled/interrupted job (of one queue, or all)."""
+        where, params = self._where(state=[s.value for s in JobState if s.is_final], queue=queue)
+        with self.db.write() as conn:
+            ids = [row[0] for row in conn.execute(f"SELECT id FROM jobs{where}", params)]
+            _delete_ids(conn, ids)
+        return ids
+
+
+def _delete_ids(conn: sqlite3.Connection, ids: list[JobId]) -> None:
+    """Delete jobs with their events and logs (inside the caller's transaction)."""
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM events WHERE job_id IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM job_logs WHERE job_id IN ({marks})", chunk)
