@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -384,7 +385,20 @@ def probe(address: str, timeout: float = 1.0) -> dict[str, Any] | None:
 
     Anything that accepts the connection counts as running (a hung or incompatible app
     still owns the data dir): its answer is then {"error": {...}} instead of a hello.
+    A connection dropped before any answer is asked again for up to a second: that is a
+    listener going away (the socket of an app killed a moment ago can live on for a few
+    milliseconds in a child it was starting, until that child's exec closes it).
     """
+    deadline = time.monotonic() + max(timeout, 1.0)
+    while True:
+        answer = _probe_once(address, timeout)
+        lost = answer is not None and (answer.get("error") or {}).get("code") == ConnectionLostError.code
+        if not lost or time.monotonic() >= deadline:
+            return answer
+        time.sleep(0.05)
+
+
+def _probe_once(address: str, timeout: float) -> dict[str, Any] | None:
     try:
         conn = Connection(address, None, timeout)
     except AcaciaError:
