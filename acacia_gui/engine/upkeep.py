@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..core.definitions import EventKind, Source
 from ..core.events import JobEvent
+from ..core.interfaces import WorkerStore
 from ..core.job import JobId, JobState
 from ..core.recovery import RecoveryPolicy
 from ..store.instances import instance_is_alive
@@ -27,7 +28,7 @@ RECOVERY_EVERY = 2.0  # seconds between checks for dead instances' jobs
 class Upkeep:
     """Polling (`poll`, every poll interval) and crash recovery."""
 
-    def __init__(self, store, instances_dir: Path, instance_id: str, publish: Callable[[JobEvent], None],
+    def __init__(self, store: WorkerStore, instances_dir: Path, instance_id: str, publish: Callable[[JobEvent], None],
                  isolation_of: Callable[[object], str] | None = None) -> None:  # fmt: skip
         self.store = store
         self.instances_dir = instances_dir
