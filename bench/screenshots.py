@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from acacia_gui.app import build_services  # noqa: E402
+from acacia_gui.core.recovery import RecoveryPolicy  # noqa: E402
 from acacia_gui.config import AppOptions, load_config  # noqa: E402
 from acacia_gui.core.context import Context  # noqa: E402
 from acacia_gui.core.job import Job  # noqa: E402
@@ -83,7 +84,7 @@ def make_interrupted(services, source: str) -> int:
     job_id = services.queue.enqueue(Context.background(), Job("shell.run", {"command": "./nightly-backup.sh"}),
                                     source=source)  # fmt: skip
     services.store.complete_and_claim([], "gone-instance", 1)
-    services.store.recover_instance("gone-instance", ["shell.run"])
+    services.store.recover_instance("gone-instance", RecoveryPolicy.from_registry(services.registry))
     return job_id
 
 
