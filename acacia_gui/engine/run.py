@@ -18,6 +18,7 @@ class Run:
     `finished` is set by the pool thread once the outcome is decided; `abandoned` by the
     watchdog (thread isolation only: a process run is killed instead). `wake` is set by
     a process supervisor so that a cancel reaches it at once instead of at its next poll.
+    `queued_behind` marks a short job handed to a worker process while another runs there.
     """
 
     job: Job
@@ -29,6 +30,7 @@ class Run:
     cancelled_at: float | None = None
     abandoned: bool = False
     wake: Callable[[], None] | None = None
+    queued_behind: bool = False  # handed to a worker process behind the job it runs: holds no slot yet
 
     def cancel(self, cause: BaseException | None = None) -> None:
         """Cancel the run's context and wake its supervisor (any thread)."""

@@ -66,7 +66,8 @@ class Pool(Protocol):
 class ProcessRunner(Protocol):
     """Runs a job in a supervised worker process (engine.processes.ProcessPool)."""
 
-    def run(self, run: Run, capture_log: Callable[[int, float, str, str], None]) -> Completion: ...
+    def run(self, run: Run, capture_log: Callable[[int, float, str, str], None],
+            post: Callable[[Run, Completion], None], take_more: Callable[[int], list[Run]]) -> None: ...
 
     def isolation_of(self, handler) -> str: ...
 
@@ -302,13 +303,38 @@ class Scheduler:
         self.wake()
         return run
 
+    def take_for_process(self, limit: int) -> list[Run]:
+        """A slot's supervisor hands the next short jobs to its worker process while the current
+        one runs, so the process never waits for a round trip. Same rules as take_buffered,
+        but the jobs hold no slot until they start (`queued_behind`); only process jobs, in
+        buffer order, at most `limit`; their starts are journaled in one write."""
+        with self._state_lock:
+            ready = self._ahead.ready
+            if not ready or self._stopping or not self._started or self._cancel_before_start or self._paused_queues:
+                return []
+            jobs: list[Job] = []
+            while ready and len(jobs) < limit:
+                handler = self._registry.get_handler(ready[0].type) if self._registry else None
+                if handler is None or self._processes is None or self._processes.isolation_of(handler) != "process":
+                    break
+                jobs.append(ready.popleft())
+            self._journal.record(*jobs)
+            runs = []
+            for job in jobs:
+                run = self._make_run(job)
+                run.queued_behind = True
+                self._running[job.id] = run
+                self._started_unannounced.append(job)
+                runs.append(run)
+        return runs
+
     def _execute(self, run: Run) -> None:
         """A pool task's work for one run: run it here or in the slot's process; never raises."""
+        if run.isolation == "process" and self._processes is not None:
+            self._processes.run(run, self._output.capture_log, self.post_completion, self.take_for_process)
+            return  # it posted every run it took
         try:
-            if run.isolation == "process" and self._processes is not None:
-                completion = self._processes.run(run, self._output.capture_log)
-            else:
-                completion = self._run_in_thread(run)
+            completion = self._run_in_thread(run)
         except BaseException as exc:
             log.exception("job %s: internal error", run.job.id)
             completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
@@ -328,8 +354,10 @@ class Scheduler:
                 if run.finished is None and not run.abandoned and not (thread_only and run.isolation == "process")]  # fmt: skip
 
     def _busy_slots(self) -> int:
-        """Runs holding a slot: a finished run whose write waits has freed its slot already."""
-        return sum(1 for run in list(self._running.values()) if run.finished is None and not run.abandoned)
+        """Runs holding a slot: a finished run whose write waits has freed its slot already, and
+        one waiting in a worker process behind another holds none yet."""
+        return sum(1 for run in list(self._running.values())
+                   if run.finished is None and not run.abandoned and not run.queued_behind)  # fmt: skip
 
     def _abandoned_count(self) -> int:
         return sum(1 for run in list(self._running.values()) if run.abandoned)

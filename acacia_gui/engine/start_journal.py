@@ -50,18 +50,22 @@ class StartJournal:
         if remove:
             self.path.unlink(missing_ok=True)
 
-    def record(self, job: Job) -> None:
-        """A job is about to be handed to its handler. Claimed-ahead jobs (no started_at yet)
-        are journaled first; a job claimed for a free slot had its start written by the claim."""
-        if job.started_at is not None:
+    def record(self, *jobs: Job) -> None:
+        """Jobs are about to be handed to their handler. Claimed-ahead jobs (no started_at yet)
+        are journaled first, in one write; a job claimed for a free slot had its start
+        written by the claim."""
+        now = time.time()
+        new = [job for job in jobs if job.started_at is None]
+        if not new:
             return
-        job.started_at = time.time()
-        line = f"{job.id} {job.attempts}\n".encode()
+        for job in new:
+            job.started_at = now
+        lines = "".join(f"{job.id} {job.attempts}\n" for job in new).encode()
         with self._lock:
             if self._fd is not None:
-                os.write(self._fd, line)
-                self._size += len(line)
-            self._unmarked.append((job.id, job.started_at, job.attempts))
+                os.write(self._fd, lines)
+                self._size += len(lines)
+            self._unmarked.extend((job.id, now, job.attempts) for job in new)
 
     @property
     def unmarked(self) -> bool:

@@ -33,6 +33,8 @@ def chatty(ctx, job):
 
 
 def polite(ctx, job):
+    with open(job.payload["started_file"], "w") as f:
+        f.write(str(os.getpid()))
     while not ctx.wait(0.01):
         pass
     ctx.check()

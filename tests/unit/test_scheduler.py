@@ -18,10 +18,14 @@ from acacia_gui.core.job import Job
 from acacia_gui.core.queue import JobQueue
 from acacia_gui.core.registry import Registry
 from acacia_gui.engine.loop import ManualLoop
+from acacia_gui.engine.processes.messages import completion_from_message, job_to_message
 from acacia_gui.engine.processes.pool import ProcessPool
+from acacia_gui.engine.processes.spawner import Spawner
+from acacia_gui.engine.processes.worker_process import WorkerProcess
 from acacia_gui.engine.run_queue import ThreadExecutor
 from acacia_gui.engine.scheduler import Scheduler
 from acacia_gui.store.sqlite import SqliteJobStore
+from tests.conftest import wait_until
 from tests.unit import engine_handlers
 
 
@@ -156,12 +160,13 @@ def test_hard_cancel_kills_a_spinning_handler_after_its_grace(processes, tmp_pat
     assert processes.wait(processes.enqueue("where"), "succeeded").result["pid"] != pid
 
 
-def test_a_polite_handler_stops_on_cancel_and_keeps_its_process(processes):
+def test_a_polite_handler_stops_on_cancel_and_keeps_its_process(processes, tmp_path):
     processes.registry.register_handler("polite", engine_handlers.polite)
     processes.registry.register_handler("where", engine_handlers.where)
     processes.start()
-    polite = processes.enqueue("polite")
-    processes.wait(polite, "running")
+    started = tmp_path / "started"
+    polite = processes.enqueue("polite", {"started_file": str(started)})
+    processes.loop.run_until(started.exists)  # its handler runs (the row says `running` from the claim on)
     before = set(processes.pool.pids)
     processes.queue.cancel(polite)
     assert processes.wait(polite, "cancelled").error == "cancelled while running"
@@ -183,6 +188,54 @@ def test_a_timeout_fails_the_job_and_kills_a_handler_that_ignores_it(processes, 
     processes.start()
     job = processes.wait(processes.enqueue("spin", {"pid_file": str(tmp_path / "p")}), "failed")
     assert job.error.startswith("timed out after 0.3 s")
+
+
+def test_a_job_cancelled_while_it_waits_in_a_worker_process_never_starts(tmp_path):
+    """The app hands short jobs to a worker process ahead; one cancelled before its turn is
+    skipped there, its attempt given back, and the running one is not disturbed."""
+    process = WorkerProcess.start(Spawner(), 0)
+    try:
+        started = tmp_path / "started"
+        first = _job(1, {"started_file": str(started)})
+        second = _job(2, {"started_file": str(tmp_path / "never")})
+        process.send({"op": "run", "runs": [{"job": job_to_message(job), "origin": "module:tests.unit.engine_handlers:polite",
+                                             "remaining": None, "limits": {}, "retry_backoff": 0}
+                                            for job in (first, second)]})  # fmt: skip
+        wait_until(started.exists)
+        process.send({"op": "cancel", "job_id": 2, "cause": "cancel"})
+        process.send({"op": "cancel", "job_id": 1, "cause": "cancel"})
+        done = []
+        while len(done) < 2:
+            process.selector.select(1.0)
+            while (message := process.receive()) is not None:
+                if message["op"] == "done":
+                    done.append(completion_from_message(message["completion"]))
+        assert [(c.job_id, c.state.value, c.error, c.refund_attempt) for c in done] == [
+            (1, "cancelled", "cancelled while running", False), (2, "cancelled", "cancelled before it ran", True)]
+        assert not (tmp_path / "never").exists()
+    finally:
+        process.close()
+
+
+def _job(job_id: int, payload: dict) -> Job:
+    job = Job("polite", payload, queue="default", max_attempts=1)
+    job.id, job.attempts = job_id, 1
+    return job
+
+
+def test_short_jobs_are_handed_to_a_worker_process_ahead_and_all_succeed_in_order(tmp_path):
+    harness = Harness(tmp_path, concurrency=1, processes=True)
+    try:
+        harness.registry.register_handler("where", engine_handlers.where)
+        harness.start()
+        ids = [harness.enqueue("where") for _ in range(300)]
+        for job_id in ids:
+            harness.wait(job_id, "succeeded")
+        jobs = [harness.store.require_job(job_id) for job_id in ids]
+        assert [j.started_at for j in jobs] == sorted(j.started_at for j in jobs)  # one slot: one after another
+        assert len({j.result["pid"] for j in jobs}) == 1 and all(j.attempts == 1 for j in jobs)
+    finally:
+        harness.close()
 
 
 def test_plugin_reload_replaces_idle_processes(processes):

@@ -38,6 +38,7 @@ from .messages import completion_to_message, decode, encode, job_from_message
 
 FLUSH_EVERY = 0.1  # seconds: progress and log lines reach the app at most this late
 MAX_PENDING_LOG_LINES = 10_000  # between two flushes; past it lines are counted, not kept
+MAX_EARLY_CANCELS = 1_000  # cancels kept for jobs not started here (bounds those that came too late)
 
 CAUSES = {"cancel": lambda: Cancelled("cancelled"), "deadline": lambda: DeadlineExceeded("deadline exceeded"),
           "shutdown": lambda: Shutdown("the app is stopping")}  # fmt: skip
@@ -127,7 +128,8 @@ class WorkerMain:
                 message = decode(self.conn.recv_bytes())
                 op = message["op"]
                 if op == "run":
-                    self.jobs.put(message)
+                    for run in message["runs"]:
+                        self.jobs.put(run)
                 elif op == "cancel":
                     self._cancel(message.get("job_id"), message.get("cause", "cancel"))
                 elif op == "init":
@@ -139,11 +141,13 @@ class WorkerMain:
             os._exit(0)  # the app closed the pipe or died: nothing here may outlive it
 
     def _cancel(self, job_id: Any, cause: str) -> None:
-        """A cancel may overtake its job: the reader gets it before the main thread took the
-        job from the queue. It is kept, and applied when that job starts."""
+        """A cancel may come for a job still waiting here (the app hands over short jobs ahead):
+        it is kept, and that job is skipped when its turn comes."""
         with self.current_lock:
             current = self.current
             if current is None or current[0] != job_id:
+                if len(self.early_cancels) >= MAX_EARLY_CANCELS:  # cancels of jobs long done: forget them
+                    self.early_cancels.clear()
                 self.early_cancels[job_id] = cause
                 return
         current[1].cancel(CAUSES.get(cause, CAUSES["cancel"])())
@@ -173,11 +177,12 @@ class WorkerMain:
         job.context = ctx
         job.attach_reporter(self.outbox.progress)
         with self.current_lock:
-            self.current = (job.id, ctx)
             early = self.early_cancels.pop(job.id, None)
-            self.early_cancels.clear()  # any other is for a job that is over
-        if early is not None:
-            ctx.cancel(CAUSES.get(early, CAUSES["cancel"])())
+            if early is None:
+                self.current = (job.id, ctx)
+        if early is not None:  # cancelled while it waited here: it never starts
+            ctx.release()
+            return _not_started(job, early), False
         try:
             handler, problem = self.handlers.get(message["origin"], job.type)
             if handler is None:
@@ -225,6 +230,16 @@ class WorkerMain:
         thread.start()
         thread.join()
         return box[0]
+
+
+def _not_started(job: Job, cause: str) -> Completion:
+    """The outcome of a job cancelled before it started here: its attempt is given back."""
+    if cause == "cancel":
+        return Completion(job.id, job.attempts, JobState.CANCELLED, error="cancelled before it ran", refund_attempt=True,
+                          message="cancelled")  # fmt: skip
+    why = "the app is stopping" if cause == "shutdown" else "its timeout passed while it waited for its turn"
+    return Completion(job.id, job.attempts, JobState.QUEUED, run_at=time.time(), refund_attempt=True,
+                      message=f"returned to the queue before it started: {why}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ pickle, so a misbehaving handler can send nothing but data. App → child: `init
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from ...core.job import Job, JobState
@@ -47,8 +47,12 @@ def job_from_message(data: dict[str, Any]) -> Job:
     return job
 
 
+_COMPLETION_FIELDS = tuple(f.name for f in fields(Completion))
+
+
 def completion_to_message(completion: Completion) -> dict[str, Any]:
-    data = asdict(completion)
+    """Its fields as they are (no deep copy: asdict() would copy every result twice)."""
+    data = {name: getattr(completion, name) for name in _COMPLETION_FIELDS}
     data["state"] = completion.state.value
     return data
 

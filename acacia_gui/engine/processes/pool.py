@@ -12,18 +12,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from ...core.registry import RegisteredHandler
-from ...core.runner import Completion
+from ...core.runner import Completion, abandoned_completion
 from ..run import Run
 from .spawner import Spawner
-from .supervisor import supervise
+from .supervisor import Supervision
 from .worker_process import WorkerProcess
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_JOBS_PER_PROCESS = 1000
+STARTING_WAIT = 10.0  # seconds a slot waits for a process already being started
+DEFAULT_MAX_JOBS_PER_PROCESS = 10_000  # a fresh process costs ~80 ms of CPU: about 8 µs a job at this rate
 
 
 def process_isolation_available() -> bool:
@@ -39,6 +41,7 @@ class ProcessPool:
         self.available = enabled and process_isolation_available()
         self._spawner = Spawner()
         self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)  # notified when a started process joins the idle ones
         self._idle: list[WorkerProcess] = []
         self._busy: set[WorkerProcess] = set()
         self._starting = 0
@@ -52,15 +55,19 @@ class ProcessPool:
         return handler.runs_in if self.available else "thread"
 
     # -- pool threads ---------------------------------------------------------------------
-    def run(self, run: Run, capture_log: Callable[[int, float, str, str], None]) -> Completion:
-        process = self._acquire()
+    def run(self, run: Run, capture_log: Callable[[int, float, str, str], None],
+            post: Callable[[Run, Completion], None], take_more: Callable[[int], list[Run]]) -> None:  # fmt: skip
+        """Run `run` (and the short jobs `take_more` hands over while it runs) in a worker
+        process; each one's Completion goes to `post`. Never raises for a run's fault."""
         try:
-            outcome = supervise(process, run, capture_log)
-        except BaseException:
-            self._discard(process, kill=True)
-            raise
-        self._release(process, outcome.reusable)
-        return outcome.completion
+            process = self._acquire()
+        except OSError as exc:
+            log.exception("could not start a worker process")
+            post(run, abandoned_completion(run.job, f"could not start a worker process for it: {exc}"))
+            return
+        reusable = Supervision(process, capture_log, post, take_more, self.max_jobs_per_process,
+                               self._start_spare).supervise(run)
+        self._release(process, reusable)
 
     def _acquire(self) -> WorkerProcess:
         stale: list[WorkerProcess] = []
@@ -76,13 +83,32 @@ class ProcessPool:
         for old in stale:
             self._close_soon(old)
         if process is None:
-            process = self._start()  # only when no warm process is left (first jobs, or more slots than warm ones)
+            process = self._wait_for_starting()
+        if process is None:
+            process = self._start()  # only when none is ready or on its way (more slots than warm processes)
             with self._lock:
                 self._busy.add(process)
         return process
 
+    def _wait_for_starting(self) -> WorkerProcess | None:
+        """A process already being started (a replacement, the prewarm) is taken when ready,
+        instead of starting yet another."""
+        deadline = time.monotonic() + STARTING_WAIT
+        with self._ready:
+            while self._starting > 0 and not self._idle:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._ready.wait(left)
+            while self._idle:
+                process = self._idle.pop()
+                if process.generation == self._generation and process.alive():
+                    self._busy.add(process)
+                    return process
+                self._close_soon(process)
+        return None
+
     def _release(self, process: WorkerProcess, reusable: bool) -> None:
-        process.jobs_run += 1
         keep = (reusable and not process.closed and process.jobs_run < self.max_jobs_per_process
                 and process.alive())  # fmt: skip
         with self._lock:
@@ -93,12 +119,6 @@ class ProcessPool:
         if not keep:
             self._close_soon(process)
             self._top_up()
-
-    def _discard(self, process: WorkerProcess, *, kill: bool) -> None:
-        with self._lock:
-            self._busy.discard(process)
-        process.close(kill=kill)
-        self._top_up()
 
     # -- the scheduler ----------------------------------------------------------------------
     def prewarm(self, count: int) -> None:
@@ -145,6 +165,14 @@ class ProcessPool:
             self.spawned += 1
         return WorkerProcess.start(self._spawner, generation)
 
+    def _start_spare(self) -> None:
+        """A process nears its recycling: its successor starts now, so the slot does not wait for it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._starting += 1
+        threading.Thread(target=self._start_idle, name="acacia-worker-start", daemon=True).start()
+
     def _top_up(self) -> None:
         """Start processes in the background until idle + busy + starting reaches the wanted count."""
         with self._lock:
@@ -162,12 +190,14 @@ class ProcessPool:
             log.exception("could not start a worker process")
             with self._lock:
                 self._starting -= 1
+                self._ready.notify_all()
             return
         with self._lock:
             self._starting -= 1
             keep = not self._closed and process.generation == self._generation
             if keep:
                 self._idle.append(process)
+            self._ready.notify_all()
         if not keep:
             process.close()
 

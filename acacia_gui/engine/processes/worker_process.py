@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -27,6 +29,8 @@ try:
 except ImportError:  # pragma: no cover - psutil is a dependency; without it only the process group is killed
     psutil = None
 
+_HEADER = struct.Struct("!i")
+_LONG_HEADER = struct.Struct("!Q")
 TERM_TO_KILL = 2.0  # seconds between SIGTERM and SIGKILL of a process group
 MAX_OUTPUT_LINE = 10_000  # characters of one stdout/stderr line kept in the job's log
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
@@ -78,6 +82,13 @@ class WorkerProcess:
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         for fd in self._streams:
             self.selector.register(fd, selectors.EVENT_READ, fd)
+        self._conn_fd = conn.fileno()
+        self._inbox = bytearray()  # bytes read from the pipe, not yet a whole message
+        self._conn_poll = select.poll()
+        self._conn_poll.register(conn.fileno(), select.POLLIN)
+        self._output_poll = select.poll()
+        for fd in self._streams:
+            self._output_poll.register(fd, select.POLLIN)
         self.closed = False
         self.returncode: int | None = None
 
@@ -113,10 +124,41 @@ class WorkerProcess:
         self.conn.send_bytes(encode(message))
 
     def receive(self) -> dict[str, Any] | None:
-        """The next message if one is ready, else None; EOFError when the process closed the pipe."""
-        if not self.conn.poll(0):
+        """The next message if one is ready, else None; EOFError when the process closed the pipe.
+
+        Reads whatever the pipe holds in one system call and splits it into messages
+        (multiprocessing.connection's framing: a signed 4-byte length, or -1 and 8 bytes),
+        so a burst of outcomes costs one read, not two per message."""
+        message = self._next_frame()
+        if message is not None:
+            return decode(message)
+        if not self._conn_poll.poll(0):
             return None
-        return decode(self.conn.recv_bytes(MAX_MESSAGE_BYTES))
+        chunk = os.read(self._conn_fd, 256 * 1024)
+        if not chunk:
+            raise EOFError("the worker process closed its pipe")
+        self._inbox.extend(chunk)
+        message = self._next_frame()
+        return decode(message) if message is not None else None
+
+    def _next_frame(self) -> bytes | None:
+        inbox = self._inbox
+        if len(inbox) < 4:
+            return None
+        (size,) = _HEADER.unpack_from(inbox)
+        start = 4
+        if size == -1:
+            if len(inbox) < 12:
+                return None
+            (size,) = _LONG_HEADER.unpack_from(inbox, 4)
+            start = 12
+        if size < 0 or size > MAX_MESSAGE_BYTES:
+            raise ValueError(f"a message of {size} bytes from the worker process")
+        if len(inbox) < start + size:
+            return None
+        frame = bytes(inbox[start:start + size])
+        del inbox[:start + size]
+        return frame
 
     def wake(self) -> None:
         """Interrupt the supervisor's wait (any thread)."""
@@ -161,9 +203,11 @@ class WorkerProcess:
                 sink(level, text)
 
     def drain_output(self) -> None:
+        """Read what stdout and stderr hold now (a job's last lines, before the next job's)."""
+        ready = {fd for fd, _ in self._output_poll.poll(0)}
         for fd in list(self._streams):
-            if fd in self.selector.get_map():
-                self.read_output(fd, final=not self.alive())
+            if fd in ready and fd in self.selector.get_map():
+                self.read_output(fd)
 
     # -- life and death -----------------------------------------------------------------
     def alive(self) -> bool:
