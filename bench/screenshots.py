@@ -27,10 +27,10 @@ from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from acacia_gui.app import build_services  # noqa: E402
-from acacia_gui.core.recovery import RecoveryPolicy  # noqa: E402
 from acacia_gui.config import AppOptions, load_config  # noqa: E402
 from acacia_gui.core.context import Context  # noqa: E402
 from acacia_gui.core.job import Job  # noqa: E402
+from acacia_gui.core.recovery import RecoveryPolicy  # noqa: E402
 
 BROKEN_PLUGIN = '''"""A plugin with a mistake, to show how the Plugins view reports it."""
 from acacia_gui.jobs import handler
