@@ -136,3 +136,53 @@ def test_serve_that_cannot_start_its_worker_exits_1_clearly(sandbox):
     serve.stop()
     log = serve.log()
     assert "acacia: could not start running jobs" in log and "Traceback" not in log
+
+
+TORTURE = textwrap.dedent('''
+    """Test plugin: short, repeatable jobs (the default on_interrupt="retry"), one attempt each."""
+    import time
+    from acacia_gui.jobs import handler
+
+    @handler("torture.work")
+    def work(ctx, job):
+        time.sleep(0.003)
+        return job.id
+''')
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_at_any_moment_leaves_every_repeatable_one_attempt_job_succeeded(sandbox):
+    """The issue's promise: with the default max_attempts=1, SIGKILLs of the app while short
+    jobs stream through worker processes (many claimed ahead, some waiting inside a worker)
+    leave every job `succeeded` after a restart, none lost, none failed, the file sound."""
+    plugin = sandbox.plugins_dir / "torture.py"
+    plugin.write_text(TORTURE)
+    os.chmod(plugin, 0o600)
+    store = SqliteJobStore(sandbox.data_dir / "acacia.db")
+    batch = "\n".join(json.dumps({"type": "torture.work"}) for _ in range(600))
+    enqueued = sandbox.cli("enqueue", "--batch", "-", input=batch)
+    assert enqueued.returncode == 0, enqueued.stderr
+    ids = [int(line) for line in enqueued.stdout.split()]
+    killed = []
+    for _ in range(4):
+        serve = ServeProcess(sandbox, "--workers", "2").start()
+        done_before = store.count_jobs(state="succeeded")
+        # kill once it made progress beyond the jobs the previous kill sent back (they run first)
+        wait_until(lambda b=done_before: store.count_jobs(state="succeeded") >= b + 90, timeout=60)
+        workers = descendants(serve.proc.pid)
+        serve.proc.send_signal(signal.SIGKILL)
+        serve.proc.wait(10)
+        serve.stop()
+        killed.append(store.count_jobs(state="running"))
+        wait_until(lambda w=workers: all_gone(w), timeout=10, message="the worker processes die with the app")
+        assert store.integrity_check() == "ok"
+    with ServeProcess(sandbox, "--workers", "2"):
+        wait_until(lambda: store.count_jobs(state=["queued", "running", "scheduled"]) == 0, timeout=120)
+    states = {j.state for j in store.list_jobs(limit=1000)}
+    assert states == {"succeeded"}, {s: store.count_jobs(state=s) for s in states}
+    assert store.count_jobs() == len(ids)
+    assert any(killed), "no kill caught a job mid-run: the test proved nothing"
+    assert all(j.attempts == 1 for j in store.list_jobs(limit=1000))
+    assert sum(1 for j in store.list_jobs(limit=1000) if j.interruptions) >= 1
+    assert store.integrity_check() == "ok"
+    store.close()
