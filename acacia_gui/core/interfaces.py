@@ -82,6 +82,10 @@ class JobStore(Protocol):
     - A Job returned is a new object with every attribute set (`context` None): changing
       it changes nothing stored.
     - Ids increase and are never reused, not even after the newest job is deleted.
+    - A broken job (another program wrote what the backend cannot read) is still read:
+      `get_job` and `list_jobs` return it with each broken value replaced (the payload
+      None) and `error` saying what is broken; a queue named only by jobs (its settings
+      gone) is listed with the default settings.
     """
 
     def insert_jobs(self, jobs: Sequence[Job], source: str, payload_texts: Sequence[str] | None = None) -> list[JobId]:
@@ -151,6 +155,15 @@ class JobStore(Protocol):
 
     def count_logs(self, job_id: JobId) -> int:
         """How many log lines a job has."""
+        ...
+
+    def get_events_page(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
+                        last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """A job's events (get_events) with their ids, oldest first: dicts of id, at, source,
+        old_state, new_state, message. Those whose id is greater than `after` (up to
+        `limit`), or, with `last`, its last `last` ones. Event ids increase in commit order
+        across all jobs and are never reused (a `watch` replays from them).
+        """
         ...
 
     def list_queues(self) -> list[QueueInfo]:
@@ -223,6 +236,10 @@ class WorkerStore(Protocol):
     running engine; a job that is `running` always has exactly one owner instance. A
     write made for a run (completion, start mark, progress) applies only while that run
     still owns its job, so a late or abandoned run never overwrites a newer state.
+    A broken job never makes these writes fail for the others: a claim, a completion,
+    promote_due or recover_instance that meets one sets it aside (`failed`, an error and
+    an event saying what was broken) and goes on; a job whose queue has no settings is
+    claimed with the defaults (not paused, no limit).
     """
 
     # -- instances ----------------------------------------------------------------------

@@ -169,7 +169,7 @@ class Job:
 def validate_job_type(job_type: object) -> str:
     if not isinstance(job_type, str) or not job_type.strip():
         raise InvalidJobTypeError("job type must be a non-empty string such as 'image.resize'")
-    if not JOB_TYPE_PATTERN.match(job_type):
+    if not JOB_TYPE_PATTERN.fullmatch(job_type):
         raise InvalidJobTypeError(
             f"invalid job type {job_type!r}: use letters, digits and . _ - : / (at most 200 characters)"
         )
@@ -177,7 +177,7 @@ def validate_job_type(job_type: object) -> str:
 
 
 def validate_queue_name(queue: object) -> str:
-    if not isinstance(queue, str) or not QUEUE_PATTERN.match(queue):
+    if not isinstance(queue, str) or not QUEUE_PATTERN.fullmatch(queue):
         raise InvalidOptionError(f"invalid queue name {queue!r}: use letters, digits and . _ - (at most 64 characters)")
     return queue
 

@@ -101,6 +101,10 @@ class SqliteJobStore:
     def count_logs(self, job_id: JobId) -> int:
         return self.jobs.count_logs(job_id)
 
+    def get_events_page(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
+                        last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        return self.jobs.get_events_page(job_id, after=after, limit=limit, last=last)
+
     def list_queues(self) -> list[QueueInfo]:
         return self.jobs.list_queues()
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..core.definitions import CANCELLABLE_STATES, MAX_LOG_LINES, MAX_QUEUE_CONCURRENCY, RETRYABLE_STATES, SORT_FIELDS
 from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError
 from ..core.job import Job, JobId, JobState, encode_payload, validate_queue_name
-from .rows import JOB_COLUMNS, QueueInfo, row_to_job
+from .rows import JOB_COLUMNS, QueueInfo, is_bad_row_error, read_broken_job, row_to_job
 from .sqlite_db import SqliteDatabase
 
 
@@ -34,14 +34,21 @@ class SqliteJobs:
         )
 
     def list_queues(self) -> list[QueueInfo]:
+        """Every queue: those with a `queues` row, and those only jobs name (another program
+        wrote the jobs, or deleted the row), with the default settings the claims give them."""
         conn = self.db.conn
-        queues = conn.execute("SELECT name, concurrency, paused FROM queues ORDER BY name").fetchall()
+        settings = {name: (concurrency, paused) for name, concurrency, paused in
+                    conn.execute("SELECT name, concurrency, paused FROM queues")}  # fmt: skip
         counts: dict[str, dict[str, int]] = {}
-        for queue, state, n in conn.execute("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"):
-            counts.setdefault(queue, {})[state] = n
+        for queue, state, n in conn.execute(  # a broken queue name (not even UTF-8, maybe) is left out
+            "SELECT CASE WHEN typeof(queue) = 'text' AND queue NOT GLOB '*[^A-Za-z0-9_.-]*' THEN queue END, state, count(*)"
+            " FROM jobs GROUP BY queue, state"
+        ):  # fmt: skip
+            if queue is not None:
+                counts.setdefault(queue, {})[state] = n
         return [
             QueueInfo(name, concurrency, bool(paused), {s.value: counts.get(name, {}).get(s.value, 0) for s in JobState})
-            for name, concurrency, paused in queues
+            for name, (concurrency, paused) in sorted({**dict.fromkeys(counts, (0, 0)), **settings}.items())
         ]
 
     def get_queue(self, name: str) -> QueueInfo:
@@ -122,8 +129,18 @@ class SqliteJobs:
 
     # -- reading -------------------------------------------------------------------
     def get_job(self, job_id: JobId) -> Job | None:
-        row = self.db.conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return row_to_job(row) if row else None
+        """The job, or None. A broken row (rows.py) reads too: broken values replaced, `error` saying what is broken."""
+        conn = self.db.conn
+        cursor = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        try:
+            row = cursor.fetchone()
+            return row_to_job(row) if row else None
+        except Exception as exc:
+            if not is_bad_row_error(exc):
+                raise
+        finally:
+            cursor.close()
+        return read_broken_job(conn, job_id)
 
     def require_job(self, job_id: JobId) -> Job:
         job = self.get_job(job_id)
@@ -157,16 +174,28 @@ class SqliteJobs:
     def list_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None,
                   ids: Iterable[int] | None = None, order_by: str = "id", descending: bool = False,
                   limit: int | None = None, offset: int = 0) -> list[Job]:  # fmt: skip
-        """Jobs matching every given filter (a value or a list of values), in order."""
+        """Jobs matching every given filter (a value or a list of values), in order. A broken
+        row is listed too, as get_job reads it."""
         if order_by not in SORT_FIELDS:
             raise InvalidOptionError(f"cannot order by {order_by!r}; choose one of {', '.join(sorted(SORT_FIELDS))}")
         where, params = self._where(state, queue, type, search, ids)
         direction = "DESC" if descending else "ASC"
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {order_by} {direction}, id {direction}"
+        order = f" ORDER BY {order_by} {direction}, id {direction}"
         if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
+            order += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
-        return [row_to_job(row) for row in self.db.conn.execute(sql, params)]
+        conn = self.db.conn
+        cursor = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs{where}{order}", params)
+        try:
+            return [row_to_job(row) for row in cursor]
+        except Exception as exc:
+            if not is_bad_row_error(exc):
+                raise
+        finally:
+            cursor.close()
+        # A broken row: the same ids in the same order, each read on its own.
+        ids_in_order = [row[0] for row in conn.execute(f"SELECT id FROM jobs{where}{order}", params)]
+        return [job for job in map(self.get_job, ids_in_order) if job is not None]
 
     def count_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None) -> int:
         where, params = self._where(state, queue, type, search)
@@ -260,6 +289,22 @@ class SqliteJobs:
             ids = [row[0] for row in conn.execute(f"SELECT id FROM jobs{where}", params)]
             _delete_ids(conn, ids)
         return ids
+
+    # -- event pages (a watch's replay) ----------------------------------------------
+    def get_events_page(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
+                        last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """A job's events with their ids, oldest first: those after event id `after` (up to `limit`), or its `last` ones."""
+        columns = "id, at, source, old_state, new_state, message"
+        if last is not None:
+            rows = self.db.conn.execute(
+                f"SELECT * FROM (SELECT {columns} FROM events WHERE job_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+                (job_id, last),
+            )
+        else:
+            rows = self.db.conn.execute(
+                f"SELECT {columns} FROM events WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?", (job_id, after, limit)
+            )
+        return [dict(zip(("id", "at", "source", "old_state", "new_state", "message"), row, strict=True)) for row in rows]
 
 
 def _delete_ids(conn: sqlite3.Connection, ids: list[JobId]) -> None:

@@ -3,6 +3,12 @@
 Instances, recovery, due jobs, claims and completions, start marks, progress, logs and
 the WAL checkpoints, on the shared SqliteDatabase. Every method that changes state does
 it in one `db.write()` transaction, committed before it returns.
+
+A broken row (rows.py: written by another program with the schema's CHECKs off, or
+holding what they cannot see) never fails the engine's writes for every job: a write it
+spoils is rolled back to a savepoint, the broken rows it may have met are set aside
+(failed, their original copied to `jobs_quarantine`, an event saying why) and the write
+runs again without them.
 """
 
 from __future__ import annotations
@@ -12,13 +18,37 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.job import Job, JobId
 from ..core.recovery import RecoveryPolicy, decide
 from ..core.runner import Completion
-from .rows import JOB_COLUMNS, row_to_job
+from .rows import (
+    COLUMN_RULES,
+    JOB_COLUMNS,
+    BrokenRowError,
+    is_bad_row_error,
+    row_problems,
+    row_to_job,
+    set_aside_row,
+)
 from .sqlite_db import SqliteDatabase
+
+T = TypeVar("T")
+
+# The queues that have queued jobs, with their settings, one index seek per queue (a loose
+# scan of jobs_ready): a queue with no `queues` row (another program wrote its jobs, or
+# deleted the row) runs with the defaults. A name outside the queue alphabet comes back as
+# NULL (Python might not even decode it): such a row is broken, and the claim sets it aside.
+READY_QUEUES = (
+    "WITH RECURSIVE ready (name) AS ("
+    " SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' ORDER BY queue LIMIT 1)"
+    " UNION ALL SELECT (SELECT queue FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND queue > ready.name"
+    " ORDER BY queue LIMIT 1) FROM ready WHERE ready.name IS NOT NULL)"
+    " SELECT CASE WHEN typeof(ready.name) = 'text' AND ready.name NOT GLOB '*[^A-Za-z0-9_.-]*' THEN ready.name END,"
+    " CASE WHEN typeof(q.concurrency) = 'integer' AND q.concurrency > 0 THEN q.concurrency ELSE 0 END, q.paused IS 1"
+    " FROM ready LEFT JOIN queues q ON q.name = ready.name WHERE ready.name IS NOT NULL"
+)
 
 
 class SqliteWorkerStore:
@@ -67,30 +97,41 @@ class SqliteWorkerStore:
         start journal (policy.started) lists it: attempts never undercount real runs.
         """
         policy = policy or RecoveryPolicy()
-        changed: list[tuple[JobId, str]] = []
         now = time.time()
+        def owned(conn: sqlite3.Connection) -> list[JobId]:
+            return [row[0] for row in conn.execute("SELECT id FROM jobs WHERE state = 'running' AND instance_id = ?",
+                                                   (instance_id,))]  # fmt: skip
+
         with self.db.write() as conn:
-            rows = conn.execute(
-                "SELECT id, type, attempts, started_at, interruptions FROM jobs WHERE state = 'running' AND instance_id = ?",
-                (instance_id,),
-            ).fetchall()
-            started_ids = [r[0] for r in rows if r[3] is not None or (r[0], r[2]) in policy.started]
-            for job_id, job_type, attempts, started_at, interruptions in rows:
-                beside = [other for other in started_ids if other != job_id]
-                decision = decide(job_id, job_type, attempts, started_at is not None, interruptions, policy, beside)
-                new = decision.state.value
-                final = decision.state.is_final
-                conn.execute(
-                    "UPDATE jobs SET state = ?, instance_id = NULL, error = ?, finished_at = ?, run_at = ?,"
-                    " cancel_requested = 0, attempts = attempts - ?, interruptions = interruptions + ?,"
-                    " started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END WHERE id = ?",
-                    (new, decision.message if final else None, now if final else None, now,
-                     1 if decision.refund_attempt else 0, 1 if decision.interrupted else 0,
-                     decision.interrupted, now, job_id),
-                )  # fmt: skip
-                self.db.event(conn, job_id, "recovery", "running", new, decision.message, at=now)
-                changed.append((job_id, new))
+            changed, broken = self._without_broken_rows(
+                conn, lambda c: self._recover_rows(c, instance_id, policy, now), owned, "recovery", now
+            )
             conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
+        return [*changed, *((job_id, "failed") for job_id in broken)]
+
+    def _recover_rows(self, conn: sqlite3.Connection, instance_id: str, policy: RecoveryPolicy,
+                      now: float) -> list[tuple[JobId, str]]:  # fmt: skip
+        changed: list[tuple[JobId, str]] = []
+        rows = conn.execute(
+            "SELECT id, type, attempts, started_at, interruptions FROM jobs WHERE state = 'running' AND instance_id = ?",
+            (instance_id,),
+        ).fetchall()
+        started_ids = [r[0] for r in rows if r[3] is not None or (r[0], r[2]) in policy.started]
+        for job_id, job_type, attempts, started_at, interruptions in rows:
+            beside = [other for other in started_ids if other != job_id]
+            decision = decide(job_id, job_type, attempts, started_at is not None, interruptions, policy, beside)
+            new = decision.state.value
+            final = decision.state.is_final
+            conn.execute(
+                "UPDATE jobs SET state = ?, instance_id = NULL, error = ?, finished_at = ?, run_at = ?,"
+                " cancel_requested = 0, attempts = attempts - ?, interruptions = interruptions + ?,"
+                " started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END WHERE id = ?",
+                (new, decision.message if final else None, now if final else None, now,
+                 1 if decision.refund_attempt else 0, 1 if decision.interrupted else 0,
+                 decision.interrupted, now, job_id),
+            )  # fmt: skip
+            self.db.event(conn, job_id, "recovery", "running", new, decision.message, at=now)
+            changed.append((job_id, new))
         return changed
 
     def promote_due(self, now: float | None = None) -> list[tuple[JobId, str]]:
@@ -99,15 +140,27 @@ class SqliteWorkerStore:
         conn = self.db.conn
         if conn.execute("SELECT 1 FROM jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1", (now,)).fetchone() is None:
             return []
-        with self.db.write() as conn:
-            rows = conn.execute(
+
+        def promote(conn: sqlite3.Connection) -> list[tuple[JobId, str]]:
+            cursor = conn.execute(
                 "UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ? RETURNING id, queue", (now,)
-            ).fetchall()
+            )
+            try:
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
             conn.executemany(
                 "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
                 " VALUES (?, ?, 'worker', 'scheduled', 'queued', 'due')",
                 [(job_id, now) for job_id, _ in rows],
             )
+            return rows
+
+        def due(conn: sqlite3.Connection) -> list[JobId]:
+            return [row[0] for row in conn.execute("SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ?", (now,))]
+
+        with self.db.write() as conn:
+            rows, _ = self._without_broken_rows(conn, promote, due, "worker", now)
         return [(job_id, queue) for job_id, queue in rows]
 
     def complete_and_claim(
@@ -132,7 +185,9 @@ class SqliteWorkerStore:
         now = time.time()
         starts = dict(started)
         finishing = {c.job_id for c in completions}
-        with self.db.write() as conn:
+        wanted = free_slots + prefetch
+
+        def write(conn: sqlite3.Connection) -> tuple[list[Completion], list[Job]]:
             if starts.keys() - finishing:  # the others are marked by their completion's UPDATE
                 conn.executemany(
                     "UPDATE jobs SET started_at = ? WHERE id = ? AND state = 'running' AND instance_id = ?"
@@ -140,9 +195,63 @@ class SqliteWorkerStore:
                     [(at, job_id, instance_id) for job_id, at in starts.items() if job_id not in finishing],
                 )
             applied = self._apply_completions(conn, completions, instance_id, now, starts)
-            wanted = free_slots + prefetch
             claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
+            return applied, claimed
+
+        def suspects(conn: sqlite3.Connection) -> list[JobId]:
+            return [*starts, *finishing, *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]
+
+        with self.db.write() as conn:
+            (applied, claimed), _ = self._without_broken_rows(conn, write, suspects, "worker", now)
         return applied, claimed
+
+    def _without_broken_rows(self, conn: sqlite3.Connection, write: Callable[[sqlite3.Connection], T],
+                             suspects: Callable[[sqlite3.Connection], Iterable[JobId]], source: str,
+                             now: float) -> tuple[T, list[JobId]]:  # fmt: skip
+        """Run `write(conn)` in a savepoint. If a broken row spoils it, roll it back, set aside
+        the broken rows among `suspects(conn)` (the rows the write may have met) and run it
+        again. Returns its result and the ids set aside. Raises what spoiled it when no
+        suspect is broken (then it was not a row's fault)."""
+        set_aside: list[JobId] = []
+        while True:
+            conn.execute("SAVEPOINT without_broken_rows")
+            try:
+                result = write(conn)
+            except Exception as exc:
+                if not is_bad_row_error(exc):
+                    raise  # the whole transaction is rolled back by db.write()
+                conn.execute("ROLLBACK TO without_broken_rows")
+                conn.execute("RELEASE without_broken_rows")
+                broken = {}
+                for job_id in dict.fromkeys(suspects(conn)):
+                    problems = row_problems(conn, job_id)
+                    if problems and job_id not in set_aside:
+                        broken[job_id] = problems
+                if not broken:
+                    raise
+                for job_id, problems in broken.items():
+                    old_state = conn.execute(  # NULL when the state itself is broken
+                        f"SELECT CASE WHEN {COLUMN_RULES['state'][0]} THEN state END FROM jobs WHERE id = ?", (job_id,)
+                    ).fetchone()[0]
+                    message = set_aside_row(conn, job_id, problems, now)
+                    self.db.event(conn, job_id, source, old_state, "failed", message[:500], at=now)
+                    set_aside.append(job_id)
+                continue
+            conn.execute("RELEASE without_broken_rows")
+            return result, set_aside
+
+    def _claim_suspects(self, conn: sqlite3.Connection, wanted: int) -> list[JobId]:
+        """The rows a claim may read: the first `wanted` queued jobs of every queue, and every
+        queued job whose queue name is broken (a scan, but only after a claim failed)."""
+        ids = [row[0] for row in conn.execute(
+            "SELECT id FROM jobs WHERE state = 'queued' AND NOT (typeof(queue) = 'text' AND queue NOT GLOB '*[^A-Za-z0-9_.-]*')"
+        )]  # fmt: skip
+        for name, _, _ in conn.execute(READY_QUEUES).fetchall():
+            if name is not None:
+                ids.extend(row[0] for row in conn.execute(
+                    "SELECT id FROM jobs WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, id LIMIT ?", (name, wanted)
+                ))  # fmt: skip
+        return ids
 
     def _apply_completions(self, conn: sqlite3.Connection, completions: Sequence[Completion], instance_id: str,
                            now: float, starts: dict[JobId, float]) -> list[Completion]:  # fmt: skip
@@ -186,13 +295,20 @@ class SqliteWorkerStore:
     def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float,
                prefetch: int = 0, no_prefetch_types: Iterable[str] = ()) -> list[Job]:  # fmt: skip
         wanted = free_slots + prefetch
-        queues = conn.execute("SELECT name, concurrency FROM queues WHERE paused = 0").fetchall()
+        ready = conn.execute(READY_QUEUES).fetchall()
+        if any(name is None for name, _, _ in ready):
+            raise BrokenRowError("a queued job's queue name is broken")
+        queues = [(name, limit) for name, limit, paused in ready if not paused]
         if not queues:
             return []
         limited = {name: limit for name, limit in queues if limit > 0}
         running: dict[str, int] = {}
         if limited:
-            running = dict(conn.execute("SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue").fetchall())
+            running = dict(conn.execute(
+                f"SELECT queue, count(*) FROM jobs WHERE state = 'running' AND queue IN ({', '.join('?' * len(limited))})"
+                " GROUP BY queue",
+                list(limited),
+            ).fetchall())  # fmt: skip
         candidates: list[tuple[int, int, str]] = []  # (-priority, id, type)
         for name, limit in queues:
             room = wanted if limit == 0 else min(wanted, limit - running.get(name, 0))
@@ -217,13 +333,17 @@ class SqliteWorkerStore:
             return []
         marks = ", ".join("?" * len(ids))
         starting = ids[:free_slots]  # the rest are claimed ahead: started_at stays empty until they start
-        rows = conn.execute(
+        cursor = conn.execute(
             f"UPDATE jobs SET state = 'running', instance_id = ?, attempts = attempts + 1,"
             f" started_at = CASE WHEN id IN ({', '.join('?' * len(starting)) or 'NULL'}) THEN ? END,"
             f" finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
             f" WHERE id IN ({marks}) AND state = 'queued' RETURNING {JOB_COLUMNS}",
             [instance_id, *starting, now, *ids],
-        ).fetchall()
+        )
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()  # a row that cannot be decoded must not leave the statement open
         conn.executemany(
             "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
             " VALUES (?, ?, 'worker', 'queued', 'running', ?)",

@@ -14,10 +14,15 @@ process would have). For example, once store/postgres exists:
     "postgres": postgres_database,  # CREATE DATABASE acacia_test_<random> from $ACACIA_TEST_POSTGRES; DROP it after
 
 The stores opened are closed after the test, then the context manager exits.
+
+A backend also gives SABOTAGE a class doing to its database what another program could
+(a row the store cannot read, a queue's settings deleted): the `sabotage` fixture, for
+the promise that such a row fails alone (test_broken_rows.py).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -41,6 +46,47 @@ BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {
 }
 
 
+class SqliteSabotage:
+    """What another program can do to a SQLite database behind the store's back: the `sqlite3`
+    shell or a script, through a plain connection of Python's sqlite3 module."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "contract.db"
+
+    def _write(self, sql: str, params: tuple = (), *, past_the_checks: bool = False) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            if past_the_checks:
+                conn.execute("PRAGMA ignore_check_constraints = ON")
+            conn.execute(sql, params)
+        finally:
+            conn.close()
+
+    def spoil_payload(self, job_id: int) -> None:
+        """A payload the schema lets through but that cannot be read: a JSON string whose bytes are not UTF-8."""
+        self._write("UPDATE jobs SET payload = '\"' || CAST(x'ff' AS TEXT) || '\"' WHERE id = ?", (job_id,))
+
+    def break_row(self, job_id: int) -> None:
+        """A row no schema rule would let through (the rules switched off): a payload that is
+        not JSON, a priority and a progress that are not numbers, a type and a queue name
+        that are not even UTF-8."""
+        self._write(
+            "UPDATE jobs SET payload = '{not json', priority = 'high', progress = 'half',"
+            " type = CAST(x'ff74' AS TEXT), queue = CAST(x'ff71' AS TEXT) WHERE id = ?",
+            (job_id,), past_the_checks=True,
+        )  # fmt: skip
+
+    def forget_queue(self, name: str) -> None:
+        """The queue's settings row deleted; its jobs stay."""
+        self._write("DELETE FROM queues WHERE name = ?", (name,))
+
+
+# Per backend: what another program could do to its database (see SqliteSabotage).
+SABOTAGE: dict[str, Callable[[Path], Any]] = {
+    "sqlite": SqliteSabotage,
+}
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """Opens store objects on one fresh database of the backend under test; closes them after."""
@@ -61,3 +107,9 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
 def store(open_store: Opener) -> Any:
     """A store on a fresh, empty database, parameterised over BACKENDS."""
     return open_store()
+
+
+@pytest.fixture
+def sabotage(open_store: Opener, request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """Another program's hands on the database under test (SABOTAGE of its backend)."""
+    return SABOTAGE[request.node.callspec.params["open_store"]](tmp_path)

@@ -70,18 +70,29 @@ def assert_never_ran_twice_at_once(rows, killed_pids: set[int]) -> None:
 
 
 def test_two_processes_claim_from_one_file_without_overlap(tmp_path):
+    """What the product promises: every job runs exactly once, never in two processes at once.
+
+    That both processes get work is arranged so it holds under any timing, however loaded
+    the machine: both run before anything is enqueued, and the first three jobs
+    ("rec.meet") each hold their slot until the other process has started a job. A process
+    has two slots and claims nothing ahead before a run of its own has ended, so it can
+    hold at most two of them: the other process must start one (or a job after them).
+    """
     store = SqliteJobStore(tmp_path / "acacia.db")
-    ids = enqueue(store, "rec.sleep", 150, 0.005)
     procs = [start_worker(tmp_path), start_worker(tmp_path)]
     try:
-        wait_until(lambda: store.count_jobs(state="succeeded") == len(ids), timeout=60)
+        jobs = [Job("rec.meet", {"seconds": 60}, max_attempts=5) for _ in range(3)]
+        jobs += [Job("rec.sleep", {"seconds": 0.005}, max_attempts=5) for _ in range(150)]
+        ids = JobQueue(store, Registry()).enqueue_many(Context.background(), jobs)  # one transaction: meet jobs first
+        wait_until(lambda: store.count_jobs(state="succeeded") == len(ids), timeout=120)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)
     rows = read_record(tmp_path)
-    starts = [(job_id) for kind, _, job_id, _, _ in rows if kind == "start"]
+    starts = [job_id for kind, _, job_id, _, _ in rows if kind == "start"]
     assert sorted(starts) == sorted(ids), "every job ran exactly once"
+    assert_never_ran_twice_at_once(rows, killed_pids=set())
     assert {pid for _, pid, _, _, _ in rows} == {p.pid for p in procs}, "both processes did work"
     assert store.integrity_check() == "ok"
 

@@ -4,6 +4,8 @@ Usage: python worker_process.py DB INSTANCES_DIR RECORD_FILE CONCURRENCY
 Handler "rec.sleep" writes "start|end <pid> <job id> <attempt> <time>" lines to RECORD_FILE
 (O_APPEND, one write per line) and sleeps payload["seconds"], interruptibly.
 Handler "rec.fragile" is the same but declares on_interrupt="fail".
+Handler "rec.meet" records the same lines, but instead of sleeping waits until another
+process has recorded a start (at most payload["seconds"]).
 """
 
 from __future__ import annotations
@@ -36,9 +38,25 @@ def main() -> int:
         write("end", job)
         return job.id
 
+    def meet(ctx, job):
+        """Wait (up to payload["seconds"]) until another process has started a job: while it
+        waits, it holds its slot, so one process cannot take every job."""
+        write("start", job)
+        deadline = time.monotonic() + job.payload.get("seconds", 60)
+        me = str(os.getpid())
+        while time.monotonic() < deadline:
+            with open(record) as lines:
+                if any(line.split()[:1] == ["start"] and line.split()[1] != me for line in lines):
+                    break
+            ctx.wait(0.01)
+        ctx.check()
+        write("end", job)
+        return job.id
+
     app = QCoreApplication(sys.argv[:1])
     registry = Registry()
     registry.register_handler("rec.sleep", sleeper, max_attempts=5)
+    registry.register_handler("rec.meet", meet, max_attempts=5)
     registry.register_handler("rec.fragile", sleeper, max_attempts=5, on_interrupt="fail")
     store = SqliteJobStore(db)
     worker = PoolWorker(JobQueue(store, registry), concurrency=concurrency, instances_dir=__import__("pathlib").Path(instances))

@@ -36,6 +36,8 @@ BAD_JOBS = [
     (Job("   ", {}), InvalidJobTypeError, "non-empty"),
     (Job(None, {}), InvalidJobTypeError, "non-empty"),
     (Job("has space", {}), InvalidJobTypeError, "invalid job type"),
+    (Job("demo.sleep\n", {}), InvalidJobTypeError, "invalid job type"),  # not the schema's CHECK failing later
+    (Job("x", {}, queue="default\n"), InvalidOptionError, "invalid queue name"),
     (Job("x", {"v": math.nan}), InvalidPayloadError, "NaN"),
     (Job("x", {"v": math.inf}), InvalidPayloadError, "NaN"),
     (Job("x", {1, 2}), InvalidPayloadError, "not JSON"),

@@ -7,6 +7,7 @@ process-isolated ones are module-level functions in tests/unit/engine_handlers.p
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -245,3 +246,41 @@ def test_plugin_reload_replaces_idle_processes(processes):
     processes.scheduler.plugins_reloaded()
     processes.loop.run_until(lambda: first not in processes.pool.pids)
     assert processes.wait(processes.enqueue("where"), "succeeded").result["pid"] != first
+
+
+def foreign_write(harness: Harness, *statements: str) -> None:
+    """Another program writing the file past the schema's rules (a plain sqlite3 connection)."""
+    conn = sqlite3.connect(harness.store.path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        for statement in statements:
+            conn.execute(statement)
+    finally:
+        conn.close()
+
+
+def test_rows_another_program_broke_fail_alone_and_every_other_job_runs(harness):
+    harness.registry.register_handler("add", lambda ctx, job: job.payload["a"] + 1, isolation="thread")
+    ids = [harness.enqueue("add", {"a": i}) for i in range(6)]
+    orphan = harness.enqueue("add", {"a": 100}, queue="orphan")
+    foreign_write(
+        harness,
+        f"UPDATE jobs SET payload = '{{oops' WHERE id = {ids[1]}",
+        f"UPDATE jobs SET payload = '\"' || CAST(x'ff' AS TEXT) || '\"', priority = 'high' WHERE id = {ids[4]}",
+        "DELETE FROM queues WHERE name = 'orphan'",
+    )
+    harness.start()
+    for i, job_id in enumerate(ids):
+        if job_id in (ids[1], ids[4]):
+            assert harness.wait(job_id, "failed").error.startswith("set aside: its row in the database was broken")
+        else:
+            assert harness.wait(job_id, "succeeded").result == i + 1
+    assert harness.wait(orphan, "succeeded").result == 101
+    assert harness.store.get_queue("orphan").counts["succeeded"] == 1
+    # Written while the worker runs: the next claim meets it, sets it aside and goes on.
+    foreign_write(harness, "INSERT INTO jobs (type, queue, state, payload, run_at, created_at)"
+                           " VALUES ('add', 'default', 'queued', 'a = 1', 0, 0)")  # fmt: skip
+    broken = harness.store.list_jobs(descending=True, limit=1)[0].id
+    later = harness.enqueue("add", {"a": 7})
+    assert harness.wait(later, "succeeded").result == 8
+    assert "payload is not valid JSON" in harness.wait(broken, "failed").error

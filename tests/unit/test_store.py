@@ -8,6 +8,7 @@ import inspect
 import re
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,11 @@ from acacia_gui.core.errors import InvalidOptionError, StoreError
 from acacia_gui.core.job import Job
 from acacia_gui.core.queue import JobQueue
 from acacia_gui.core.registry import Registry
-from acacia_gui.store import sqlite_jobs, sqlite_worker
+from acacia_gui.store import sqlite_db, sqlite_jobs, sqlite_worker
+from acacia_gui.store.rows import COLUMN_RULES, COLUMNS, OWNER_RULE
 from acacia_gui.store.sqlite import SCHEMA_VERSION, SqliteJobStore
 from acacia_gui.store.sqlite_jobs import SqliteJobs
-from acacia_gui.store.sqlite_worker import SqliteWorkerStore
+from acacia_gui.store.sqlite_worker import READY_QUEUES, SqliteWorkerStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -125,3 +127,140 @@ def test_the_parts_share_only_the_database_s_public_methods():
         assert not re.findall(r"\bdb\._\w+", source), module.__name__
         siblings = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.level == 1}
         assert siblings == {"rows", "sqlite_db"}, (module.__name__, siblings)
+
+
+# -- rows other programs write (schema 3) ---------------------------------------------
+MIGRATIONS = Path(sqlite_db.__file__).with_name("migrations")
+
+
+def foreign_write(path: Path, sql: str, params: tuple = (), *, past_the_checks: bool = False) -> None:
+    """Write as another program would: a plain connection of Python's sqlite3 module."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        if past_the_checks:
+            conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute(sql, params)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "payload = '{not json'", "payload = x'7b7d'", "result = 'not json'", "priority = 'high'", "priority = 1.5",
+        "attempts = 'one'", "run_at = 'soon'", "timeout = 'long'", "progress = 2", "progress_message = x'00'",
+        "type = 'has spaces'", "type = CAST(x'ff' AS TEXT)", "queue = 'x/y'", "queue = ''", "error = x'00'",
+        "created_at = 'today'", "memory_limit = 1.5", "nice = 20", "cancel_requested = 'yes'", "instance_id = 'me'",
+    ],
+)  # fmt: skip
+def test_the_schema_refuses_a_row_acacia_could_not_read(store, change):
+    add(store)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        foreign_write(store.path, f"UPDATE jobs SET {change} WHERE id = 1")
+    assert store.get_job(1).payload == {"i": 0}
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 shell is not installed (apt-get install sqlite3)")
+def test_the_sqlite3_shell_cannot_write_a_broken_row(store):
+    add(store)
+    store.close()
+    insert = ("INSERT INTO jobs (type, queue, state, payload, run_at, created_at)"
+              " VALUES ('demo.sleep', 'default', 'queued', '{\"seconds\": 1', 0.0, 0.0);")  # fmt: skip
+    for sql in (insert, "UPDATE jobs SET payload = 'seconds=1' WHERE id = 1;"):
+        shell = subprocess.run(["sqlite3", str(store.path), sql], capture_output=True, text=True, timeout=30)
+        assert shell.returncode != 0 and "CHECK constraint failed" in shell.stderr, shell
+    good = subprocess.run(["sqlite3", str(store.path), "INSERT INTO jobs (type, queue, state, payload, run_at, created_at)"
+                           " VALUES ('demo.sleep', 'default', 'queued', '{\"seconds\": 1}', 0.0, 0.0);"],
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert [j.payload for j in store.list_jobs()] == [{"i": 0}, {"seconds": 1}]
+
+
+def test_the_broken_row_rules_are_the_schema_s_checks(store):
+    """rows.COLUMN_RULES tell which column of a row breaks the schema: each is its column's CHECK, word for word."""
+    schema = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
+    checks = re.findall(r"CHECK \((.*)\)", schema)
+    assert sorted(checks) == sorted([rule for rule, _, _ in COLUMN_RULES.values()] + [OWNER_RULE])
+    assert list(COLUMN_RULES) == list(COLUMNS[1:])
+
+
+def test_ready_queues_cost_one_index_seek_per_queue(store):
+    """A claim finds the queues with queued jobs (with a `queues` row or not) by a loose scan of jobs_ready."""
+    plan = [row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {READY_QUEUES}")]
+    assert "SEARCH jobs USING INDEX jobs_ready (queue>?)" in plan, plan
+    assert not [step for step in plan if step.startswith("SCAN jobs") and "jobs_ready" not in step], plan
+
+
+def old_database(path: Path, version: int) -> sqlite3.Connection:
+    """An empty database as Acacia wrote it at schema `version` (its migration scripts, run as they were)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for script in sorted(MIGRATIONS.glob("*.sql"))[:version]:
+        conn.executescript(script.read_text(encoding="utf-8"))
+    conn.execute(f"PRAGMA user_version = {version}")
+    return conn
+
+
+def test_upgrading_sets_broken_rows_aside_and_keeps_every_other_row_as_it_was(tmp_path):
+    path = tmp_path / "v2.db"
+    old = old_database(path, 2)
+    insert = ("INSERT INTO jobs (type, queue, priority, state, payload, attempts, run_at, result, created_at, started_at,"
+              " finished_at, instance_id) VALUES (?, ?, ?, ?, ?, ?, 100.0, ?, 100.0, ?, ?, ?)")  # fmt: skip
+    rows = {
+        "good": ("demo.sleep", "default", 5, "queued", '{"seconds": 1}', 0, None, None, None, None),
+        "done": ("demo.sleep", "default", 0, "succeeded", "{}", 1, '{"ok": true}', 101.0, 102.0, None),
+        "orphan": ("demo.sleep", "orphan", 0, "queued", "[]", 0, None, None, None, None),
+        "not json": ("demo.sleep", "default", 0, "queued", "{'seconds': 1}", 0, None, None, None, None),
+        "blob": ("demo.sleep", "default", 0, "queued", b"{}", 0, None, None, None, None),
+        "result": ("demo.sleep", "default", 0, "succeeded", "{}", 1, "ok", 101.0, 102.0, None),
+        "priority": ("demo.sleep", "default", "high", "queued", "{}", 0, None, None, None, None),
+        "running": ("demo.sleep", "default", 0, "running", "{", 1, None, 101.0, None, "instance-gone"),
+        "type": ("demo sleep", "default", 0, "queued", "{}", 0, None, None, None, None),
+    }
+    ids = {name: old.execute(insert, values).lastrowid for name, values in rows.items()}
+    doomed = old.execute(insert, rows["good"]).lastrowid
+    old.execute("DELETE FROM jobs WHERE id = ?", (doomed,))  # the largest id ever used is not in the table
+    old.execute("CREATE VIEW report AS SELECT state, count(*) FROM jobs GROUP BY state")  # another program's
+    old.close()
+
+    store = SqliteJobStore(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    good, done = store.get_job(ids["good"]), store.get_job(ids["done"])
+    assert (good.state, good.priority, good.payload) == ("queued", 5, {"seconds": 1})
+    assert (done.state, done.result, done.started_at, done.finished_at) == ("succeeded", {"ok": True}, 101.0, 102.0)
+    assert store.get_queue("orphan").counts["queued"] == 1  # its queue row was made
+    broken = {name: ids[name] for name in ("not json", "blob", "result", "priority", "running", "type")}
+    for name, job_id in broken.items():
+        job = store.get_job(job_id)
+        assert (job.state, job.instance_id) == ("failed", None), name
+        assert job.error.startswith("set aside by the upgrade to schema 3: its row was broken (")
+        assert "jobs_quarantine" in job.error
+        assert store.get_events(job_id)[-1]["source"] == "recovery"
+    assert "(payload)" in store.get_job(broken["not json"]).error and store.get_job(broken["not json"]).payload is None
+    assert store.get_job(broken["priority"]).priority == 0 and store.get_job(broken["type"]).type == "unreadable"
+    assert store.get_job(broken["result"]).result is None
+    kept = store.conn.execute("SELECT id, typeof(payload), payload, priority, reason FROM jobs_quarantine ORDER BY id").fetchall()
+    assert [row[0] for row in kept] == sorted(broken.values())
+    assert kept[1][1:3] == ("blob", b"{}") and kept[3][3] == "high"  # the originals, verbatim
+    assert kept[0][4] == "schema 3 upgrade: broken payload"
+    indexes = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'")}
+    assert indexes == {"jobs_ready", "jobs_due", "jobs_running", "jobs_state", "jobs_finished"}
+    assert add(store) == [doomed + 1]  # ids are still never reused
+    assert store.conn.execute("SELECT count(*) FROM sqlite_temp_master").fetchone()[0] == 0
+    assert dict(store.conn.execute("SELECT * FROM report")) == {"queued": 3, "succeeded": 1, "failed": 6}
+    assert store.integrity_check() == "ok"
+    assert [j.id for j in store.complete_and_claim([], "me", 10)[1]] == [ids["good"], ids["orphan"], doomed + 1]
+
+
+def test_a_row_past_the_checks_is_set_aside_whole_into_quarantine(store):
+    add(store, 3)
+    foreign_write(store.path, "UPDATE jobs SET payload = 'oops', run_at = 'soon', nice = 99 WHERE id = 2", past_the_checks=True)
+    assert [j.id for j in store.complete_and_claim([], "me", 10)[1]] == [1, 3]
+    job = store.get_job(2)
+    assert job.state == "failed" and job.nice is None and job.payload is None and isinstance(job.run_at, float)
+    assert "payload is not valid JSON text" in job.error and "nice is not" in job.error and "run_at is not" in job.error
+    quarantined = store.conn.execute("SELECT id, payload, run_at, nice, reason FROM jobs_quarantine").fetchall()
+    assert quarantined == [(2, "oops", "soon", 99, quarantined[0][4])] and "payload" in quarantined[0][4]
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert store.conn.execute("SELECT count(*) FROM jobs WHERE NOT (" + " AND ".join(
+        f"({rule})" for rule, _, _ in COLUMN_RULES.values()) + ")").fetchone()[0] == 0  # fmt: skip
