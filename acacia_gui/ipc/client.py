@@ -19,11 +19,12 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..config import load_config
 from ..core.errors import AcaciaError
+from .batch import enqueue_in_chunks
 from .ops import OPS_BY_NAME
 from .protocol import (
     PROTOCOL_VERSION,
@@ -46,6 +47,20 @@ _READ_SIZE = 1 << 16
 
 def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
+
+
+def _with_create(params: dict[str, Any], create: bool) -> dict[str, Any]:
+    if create:
+        params["create"] = True
+    return params
+
+
+def raise_first_error(result: dict[str, Any]) -> None:
+    """A per-id result (cancel_many, retry_many, delete_many) → raise its first id's error, if any."""
+    errors = result.get("errors") or []
+    if errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        raise error_from_reply(first.get("error"))
 
 
 class OpsMixin:
@@ -75,11 +90,18 @@ class OpsMixin:
         return self.call("enqueue", params)["id"]
 
     def enqueue_many(self, jobs: list[dict[str, Any]], *, allow_unknown: bool = False) -> list[int]:
-        """All or nothing, in one transaction; an error's `details["index"]` names the bad job."""
+        """All or nothing, in one transaction; an error's `details["index"]` names the bad job.
+        (Client overrides this: over the socket, a batch larger than one request goes in chunks.)"""
         params: dict[str, Any] = {"jobs": jobs}
         if allow_unknown:
             params["allow_unknown"] = True
         return self.call("enqueue", params)["ids"]
+
+    def logs(self, job_id: int, *, after: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """A page of the job's log lines after line id `after`, oldest first:
+        {"id", "state", "lines": [{"id", "at", "level", "message"}], "next", "more"};
+        while `more`, ask again with `after=page["next"]`."""
+        return self.call("logs", _drop_none({"id": job_id, "after": after, "limit": limit}))
 
     def get(self, job_id: int, *, events: bool = False, logs: int = 0) -> dict[str, Any]:
         params: dict[str, Any] = {"id": job_id}
@@ -98,25 +120,46 @@ class OpsMixin:
                                              "offset": offset}))  # fmt: skip
 
     def cancel(self, job_id: int) -> dict[str, Any]:
+        """The job afterwards (`cancel_requested` when it was running); raises if it cannot be."""
         return self.call("cancel", {"id": job_id})
+
+    def cancel_many(self, job_ids: Iterable[int]) -> dict[str, Any]:
+        """Each job that can be cancelled is: {"ids": [...], "jobs": [...], "errors": [{"id", "error"}]}
+        (docs/protocol.md, "Acting on several jobs"; `raise_first_error` turns errors into an exception)."""
+        return self.call("cancel", {"ids": list(job_ids)})
 
     def retry(self, job_id: int) -> dict[str, Any]:
         return self.call("retry", {"id": job_id})
 
-    def delete(self, job_ids: list[int]) -> int:
-        return self.call("delete", {"ids": list(job_ids)})["deleted"]
+    def retry_many(self, job_ids: Iterable[int]) -> dict[str, Any]:
+        """Like cancel_many: each job that can be retried is, the others are reported per id."""
+        return self.call("retry", {"ids": list(job_ids)})
+
+    def delete(self, job_ids: Iterable[int] | int) -> int:
+        """Delete one job or several; returns how many. Raises the first id's error if any
+        could not be deleted (the others are deleted all the same; delete_many reports each)."""
+        if isinstance(job_ids, int):
+            return self.call("delete", {"id": job_ids})["deleted"]
+        result = self.call("delete", {"ids": list(job_ids)})
+        raise_first_error(result)
+        return result["deleted"]
+
+    def delete_many(self, job_ids: Iterable[int]) -> dict[str, Any]:
+        """{"deleted": n, "ids": [...], "errors": [{"id", "error"}]}: every deletable job goes."""
+        return self.call("delete", {"ids": list(job_ids)})
 
     def delete_finished(self, queue: str | None = None) -> list[int]:
         return self.call("delete", _drop_none({"finished": True, "queue": queue}))["ids"]
 
-    def pause(self, queue: str) -> dict[str, Any]:
-        return self.call("pause", {"queue": queue})
+    def pause(self, queue: str, *, create: bool = False) -> dict[str, Any]:
+        """An unknown queue raises JobNotFoundError (a typo), unless `create` asks for a new one."""
+        return self.call("pause", _with_create({"queue": queue}, create))
 
-    def resume(self, queue: str) -> dict[str, Any]:
-        return self.call("resume", {"queue": queue})
+    def resume(self, queue: str, *, create: bool = False) -> dict[str, Any]:
+        return self.call("resume", _with_create({"queue": queue}, create))
 
-    def set_concurrency(self, queue: str, concurrency: int) -> dict[str, Any]:
-        return self.call("set_concurrency", {"queue": queue, "concurrency": concurrency})
+    def set_concurrency(self, queue: str, concurrency: int, *, create: bool = False) -> dict[str, Any]:
+        return self.call("set_concurrency", _with_create({"queue": queue, "concurrency": concurrency}, create))
 
     def set_workers(self, workers: int) -> int:
         return self.call("set_concurrency", {"workers": workers})["workers"]
@@ -284,6 +327,16 @@ class Client(OpsMixin):
                 raise error_from_reply(message.get("error"))
             raise ProtocolError(f"the app sent a reply without 'ok': {str(message)[:200]}")
 
+    def enqueue_many(self, jobs: list[dict[str, Any]], *, allow_unknown: bool = False) -> list[int]:
+        """A batch of any size; returns the ids in order (ipc/batch.py). One that fits in one
+        request is one transaction, all or nothing. A larger one is checked whole first (a bad
+        job fails it before anything is written), then written in chunks, each one transaction:
+        a failure part-way raises with details "enqueued" (the ids written) and "index"."""
+        base: dict[str, Any] = {"allow_unknown": True} if allow_unknown else {}
+        limit = (self.server_info or {}).get("max_line_bytes")
+        return enqueue_in_chunks(lambda params: self.call("enqueue", params), list(jobs), base,
+                                 limit if isinstance(limit, int) and not isinstance(limit, bool) else None)  # fmt: skip
+
     def _raise_parting_words(self) -> None:
         """The app may have answered and closed before our request went out (e.g. 'forbidden')."""
         assert self._conn is not None
@@ -295,9 +348,16 @@ class Client(OpsMixin):
             raise error_from_reply(message.get("error"))
 
     def watch(self, *, job: int | None = None, queue: str | None = None, kinds: list[str] | None = None,
-              idle: float | None = None) -> WatchStream:  # fmt: skip
-        """Stream events on a connection of its own (see WatchStream)."""
-        params = _drop_none({"job": job, "queue": queue, "kinds": kinds})
+              idle: float | None = None, since: int | str | None = None,
+              since_log: int | None = None) -> WatchStream:  # fmt: skip
+        """Stream events on a connection of its own (see WatchStream).
+
+        A job watch first replays what the job's history holds after `since` (default
+        "start": all of it; "now": nothing; or the `id` of the last state event you saw)
+        and its log lines after `since_log` (the last `log_id` you saw), then follows it
+        live until it ends: no event twice, none missed (docs/protocol.md, "Replay
+        (`since`)"). A finished job's watch replays its history and ends."""
+        params = _drop_none({"job": job, "queue": queue, "kinds": kinds, "since": since, "since_log": since_log})
         stream_client = Client(self.address, data_dir=self.data_dir, timeout=self.timeout,
                                connect_timeout=self.connect_timeout)  # fmt: skip
         stream_client.connect()

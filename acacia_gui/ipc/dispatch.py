@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from .. import __version__
 from ..core.context import Context
-from ..core.errors import AcaciaError, InvalidJobError, JobNotFoundError
-from ..core.job import Job, JobState
+from ..core.errors import AcaciaError, InvalidJobError, InvalidTransitionError, JobNotFoundError
+from ..core.job import Job, JobState, validate_queue_name
 from ..core.queue import JobQueue
 from .ops import OP_TABLE, OPS_BY_NAME
-from .params import Params
+from .params import MAX_ID, Params
 from .protocol import (
     MAX_LIST_LIMIT,
     MAX_LOG_LINES,
@@ -36,17 +36,22 @@ from .protocol import (
     Request,
     UnknownOpError,
     check_client_version,
+    error_object,
     error_reply,
     ok_reply,
     parse_request,
     with_details,
 )
-from .watch import EVENT_KINDS, Watch
+from .watch import EVENT_KINDS, SINCE_CHOICES, JobTail, Watch
 
 log = logging.getLogger(__name__)
 
 STATES = frozenset(s.value for s in JobState)
 MAX_BATCH = 100_000
+MAX_LOGS_REPLY_BYTES = 512 * 1024  # of log messages in one `logs` reply (a line holds up to 10,000 characters)
+LOG_READ_PAGE = 500  # log lines read from the store at a time
+MAX_QUEUES_NAMED = 20  # in an unknown queue's message; its details list up to MAX_QUEUES_IN_DETAILS
+MAX_QUEUES_IN_DETAILS = 1000
 
 
 class WorkerControl(Protocol):
@@ -114,10 +119,11 @@ class Dispatcher:
 
     # -- ops ---------------------------------------------------------------------------
     def _op_hello(self, p: Params) -> dict[str, Any]:
-        version = p.raw("version")
+        version = p.raw("version", None)  # optional: a client that knows no versions learns ours
         p.string("client", None, max_length=200)
         p.done()
-        check_client_version(version)
+        if version is not None:
+            check_client_version(version)
         config = self.services.config
         return {
             "app": "acacia",
@@ -148,14 +154,20 @@ class Dispatcher:
 
     def _op_enqueue(self, p: Params) -> dict[str, Any]:
         allow_unknown = p.boolean("allow_unknown", False)
+        validate_only = p.boolean("validate_only", False)
         if "jobs" in p:
-            return self._enqueue_batch(p, allow_unknown)
+            return self._enqueue_batch(p, allow_unknown, validate_only)
         job = self._job_from(p)
         p.done()
+        if validate_only:
+            self.queue.prepare(job, allow_unknown=allow_unknown)
+            return {"valid": 1}
         job_id = self.queue.enqueue(Context.background(), job, source=self.source, allow_unknown=allow_unknown)
         return {"id": job_id, "state": job.state.value, "queue": job.queue}
 
-    def _enqueue_batch(self, p: Params, allow_unknown: bool) -> dict[str, Any]:
+    def _enqueue_batch(self, p: Params, allow_unknown: bool, validate_only: bool = False) -> dict[str, Any]:
+        """All or nothing, in one transaction; with `validate_only`, every job is checked and none is written
+        (how a client splitting a batch larger than one request checks all of it before writing any)."""
         entries = p.raw("jobs")
         p.done()
         if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BATCH:
@@ -170,6 +182,9 @@ class Dispatcher:
                 entry_params.done()
             except AcaciaError as exc:
                 raise with_details(exc, f"jobs[{index}]: {exc}", index=index) from None
+        if validate_only:
+            self._raise_first_invalid(jobs, allow_unknown)
+            return {"valid": len(jobs)}
         try:
             ids = self.queue.enqueue_many(Context.background(), jobs, source=self.source, allow_unknown=allow_unknown)
         except InvalidJobError:
@@ -206,6 +221,31 @@ class Dispatcher:
             result["log_count"] = self.store.count_logs(job_id)
         return result
 
+    def _op_logs(self, p: Params) -> dict[str, Any]:
+        """A page of a job's log lines after line id `after`, oldest first: at most `limit` lines
+        and, past the first line, at most MAX_LOGS_REPLY_BYTES of messages. `more`: ask again
+        with `after` = `next`. `state`: the job's, so a reader knows whether more can come."""
+        job_id = p.job_id()
+        after = p.integer("after", 0, low=0)
+        limit = p.integer("limit", MAX_LOG_LINES, low=1, high=MAX_LOG_LINES)
+        p.done()
+        state = self._job(job_id).state.value
+        lines: list[dict[str, Any]] = []
+        size, cursor, more = 0, after, False
+        while True:
+            wanted = min(LOG_READ_PAGE, limit - len(lines) + 1)  # one more than fits: is there more?
+            page = self.store.get_logs(job_id, after=cursor, limit=wanted)
+            for line in page:
+                size += len(line["message"]) + 80
+                if len(lines) >= limit or (lines and size > MAX_LOGS_REPLY_BYTES):
+                    more = True
+                    break
+                lines.append(line)
+            if more or len(page) < wanted:
+                break
+            cursor = page[-1]["id"]
+        return {"id": job_id, "state": state, "lines": lines, "next": lines[-1]["id"] if lines else after, "more": more}
+
     def _op_list(self, p: Params) -> dict[str, Any]:
         filters = {
             "state": p.strings("state", choices=STATES),
@@ -223,45 +263,91 @@ class Dispatcher:
         jobs = self.store.list_jobs(**filters, order_by=order_by, descending=descending, limit=limit, offset=offset)
         return {"jobs": [job.to_dict() for job in jobs], "total": self.store.count_jobs(**filters)}
 
+    def _one_or_many(self, p: Params) -> list[int] | None:
+        """`ids` (a list: acted on per id) → that list; `id` (the single form) → None."""
+        if "ids" not in p:
+            return None
+        if "id" in p:
+            raise p.error('give "id" (one job) or "ids" (a list of jobs), not both')
+        return p.job_ids()
+
     def _op_cancel(self, p: Params) -> dict[str, Any]:
-        job_id = p.job_id()
+        ids = self._one_or_many(p)
+        job_id = p.job_id() if ids is None else None
         p.done()
-        job = self.queue.cancel(job_id, source=self.source)
-        return {**job.to_dict(), "cancel_requested": job.cancel_requested}
+        if ids is not None:
+            return _per_id(ids, lambda i: _cancelled(self.queue.cancel(i, source=self.source)))
+        return _cancelled(self.queue.cancel(job_id, source=self.source))
 
     def _op_retry(self, p: Params) -> dict[str, Any]:
-        job_id = p.job_id()
+        ids = self._one_or_many(p)
+        job_id = p.job_id() if ids is None else None
         p.done()
+        if ids is not None:
+            return _per_id(ids, lambda i: self.queue.retry(i, source=self.source).to_dict())
         return self.queue.retry(job_id, source=self.source).to_dict()
 
     def _op_delete(self, p: Params) -> dict[str, Any]:
         finished = p.boolean("finished", False)
         queue = p.string("queue", None, max_length=64)
-        ids = p.job_ids() if "ids" in p or not finished else None
+        ids = self._one_or_many(p)
+        if ids is None and "id" not in p and not finished:
+            raise p.error('give "id" (one job), "ids" (a list of jobs) or "finished": true')
+        job_id = p.job_id() if ids is None and "id" in p else None
         p.done()
-        if finished and ids is not None:
-            raise p.error('give either "ids" or "finished": true, not both')
+        if finished and (ids is not None or job_id is not None):
+            raise p.error('give "id", "ids" or "finished": true, only one of them')
         if finished:
             deleted = self.queue.clear_finished(queue=queue, source=self.source)
             return {"deleted": len(deleted), "ids": deleted}
         if queue is not None:
             raise p.error('"queue" only goes with "finished": true')
-        return {"deleted": self.queue.delete(ids or [], source=self.source), "ids": ids}
+        if job_id is not None:
+            self.queue.delete([job_id], source=self.source)
+            return {"deleted": 1, "ids": [job_id]}
+        return self._delete_each(ids or [])
+
+    def _delete_each(self, ids: list[int]) -> dict[str, Any]:
+        """Per id; one transaction when every id can go (the usual case), else one per id."""
+        unique = list(dict.fromkeys(ids))
+        try:
+            self.queue.delete(unique, source=self.source)
+        except (JobNotFoundError, InvalidTransitionError):
+            result = _per_id(unique, lambda i: self.queue.delete([i], source=self.source))
+            del result["jobs"]
+            return {"deleted": len(result["ids"]), **result}
+        return {"deleted": len(unique), "ids": unique, "errors": []}
 
     def _queue_name(self, p: Params) -> str:
         return p.string("queue", max_length=200)
+
+    def _known_queue(self, p: Params, name: str) -> None:
+        """Refuse a queue nobody created (a typo), unless `"create": true` asks for a new one."""
+        if p.boolean("create", False):
+            return
+        validate_queue_name(name)  # a malformed name is invalid_option, whether or not it exists
+        known = [q.name for q in self.store.list_queues()]
+        if name in known or self.store.count_jobs(queue=[name]):
+            return
+        shown = ", ".join(known[:MAX_QUEUES_NAMED]) + (f" and {len(known) - MAX_QUEUES_NAMED} more"
+                                                        if len(known) > MAX_QUEUES_NAMED else "")  # fmt: skip
+        message = (f'no queue named {name!r} (known queues: {shown or "none"}); '
+                   'to create a new queue on purpose, send "create": true')  # fmt: skip
+        raise with_details(JobNotFoundError(message), message, queue=name, known_queues=known[:MAX_QUEUES_IN_DETAILS])
 
     def _queue_info(self, name: str) -> dict[str, Any]:
         return self.store.get_queue(name).to_dict()
 
     def _op_pause(self, p: Params) -> dict[str, Any]:
         name = self._queue_name(p)
+        self._known_queue(p, name)
         p.done()
         self.queue.pause(name, source=self.source)
         return self._queue_info(name)
 
     def _op_resume(self, p: Params) -> dict[str, Any]:
         name = self._queue_name(p)
+        self._known_queue(p, name)
         p.done()
         self.queue.resume(name, source=self.source)
         return self._queue_info(name)
@@ -275,6 +361,7 @@ class Dispatcher:
             return {"workers": worker.concurrency}
         name = self._queue_name(p)
         concurrency = p.integer("concurrency", low=0, high=MAX_QUEUE_CONCURRENCY)
+        self._known_queue(p, name)
         p.done()
         self.queue.set_concurrency(name, concurrency, source=self.source)
         return self._queue_info(name)
@@ -325,9 +412,16 @@ class Dispatcher:
         job_id = p.integer("job", None, low=1)
         queue = p.string("queue", None, max_length=200)
         kinds = p.strings("kinds", choices=EVENT_KINDS)
+        since = p.raw("since", None)
+        since_log = p.integer("since_log", None, low=0)
         p.done()
         if job_id is not None and queue is not None:
             raise p.error('watch either a "job" or a "queue" (or neither, for everything)')
+        if job_id is None and (since is not None or since_log is not None):
+            raise p.error('"since" and "since_log" go with "job" (a queue or everything is watched from now on)')
+        if since is not None and since not in SINCE_CHOICES and (
+                isinstance(since, bool) or not isinstance(since, int) or not 0 <= since <= MAX_ID):  # fmt: skip
+            raise p.error(f'"since" must be "start", "now" or an event id (a whole number >= 0), got {since!r:.60}')
         watch = Watch(job_id=job_id, queue=queue, kinds=frozenset(kinds) if kinds else EVENT_KINDS)
         watch.ack = {"watching": watch.describe()}
         if queue is not None:
@@ -336,7 +430,27 @@ class Dispatcher:
             job = self._job(job_id)
             watch.ack["job"] = job.to_dict()
             watch.ended = job.state.is_final
+            watch.tail = self._job_tail(watch, "start" if since is None else since, since_log)
         return watch
+
+    def _job_tail(self, watch: Watch, since: str | int, since_log: int | None) -> JobTail:
+        """Where a job watch's replay starts: after event `since` ("start": 0; "now": the job's
+        last event) and after log line `since_log` (default: the first line with "start",
+        else the last one). The ack says where (`since`), so a client can resume later."""
+        job = watch.ack["job"]
+        last_event = self.store.get_events_page(job["id"], last=1)
+        horizon = last_event[0] if last_event else None
+        if since == "start":
+            event_after = 0
+        elif since == "now":
+            event_after = horizon["id"] if horizon else 0
+        else:
+            event_after = int(since)
+        if since_log is None and since != "start":
+            last_line = self.store.get_logs(job["id"], last=1)
+            since_log = last_line[0]["id"] if last_line else 0
+        watch.ack["since"] = {"event_id": event_after, "log_id": since_log or 0}
+        return JobTail(self.store, job, watch.kinds, event_after=event_after, log_after=since_log or 0, horizon=horizon)
 
     def watch_end(self, watch: Watch, reason: str) -> dict[str, Any]:
         """The `end` message of a job watch: why, plus the job as it finished (None if deleted)."""
@@ -345,6 +459,26 @@ class Dispatcher:
             job = self.store.get_job(watch.job_id)
             info["job"] = job.to_dict() if job is not None else None
         return info
+
+
+def _cancelled(job: Job) -> dict[str, Any]:
+    return {**job.to_dict(), "cancel_requested": job.cancel_requested}
+
+
+def _per_id(ids: list[int], act: Callable[[int], Any]) -> dict[str, Any]:
+    """Act on each id (repeats once, in order): {"ids": acted on, "jobs": what `act` returned
+    for each of them, "errors": [{"id": …, "error": {"code", "message"}} for the others]}."""
+    done: list[int] = []
+    jobs: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    for job_id in dict.fromkeys(ids):
+        try:
+            jobs.append(act(job_id))
+        except AcaciaError as exc:
+            errors.append({"id": job_id, "error": error_object(exc)})
+            continue
+        done.append(job_id)
+    return {"ids": done, "jobs": jobs, "errors": errors}
 
 
 def _params(op: str, params: dict[str, Any]) -> Params:

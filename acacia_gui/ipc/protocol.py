@@ -1,6 +1,6 @@
 """The wire format shared by the client and the server: UTF-8 JSON lines.
 
-Request  {"id": any, "op": "...", "params": {...}}
+Request  {"id": string | integer | null, "op": "...", "params": {...}}
 Reply    {"id": same, "ok": true, "result": ...}
          {"id": same, "ok": false, "error": {"code": "...", "message": "...", "details"?: {...}}}
 Stream   {"id": same, "event": {...}}      (after a `watch` reply, one per event)
@@ -11,7 +11,7 @@ the same exception class the server raised. Decoding is strict (no NaN/Infinity,
 invalid UTF-8, no integer of more than 4300 digits — Python's own limit; smaller
 out-of-range numbers are refused by each op's range checks) because the lines come
 from anyone on the machine who can reach the socket, and a bad line must be an error
-reply, never a crash.
+reply, never a crash. docs/protocol.md is the reference for all of it.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from ..core.definitions import SORT_FIELDS as SORT_FIELDS
 from ..core.errors import AcaciaError
 from .ops import OPS_BY_NAME
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"  # docs/protocol.md, "Versions": what bumps the major and the minor number
 MAX_ERROR_MESSAGE = 2000
+MAX_REQUEST_ID = 2**63 - 1  # a whole-number request id is a signed 64-bit integer
 
 OPS = frozenset(OPS_BY_NAME)  # the op table (ops.py) is the one list
 
@@ -212,6 +213,11 @@ def parse_request(line: bytes) -> Request:
     if not isinstance(message, dict):
         raise BadRequest(ProtocolError('a request must be a JSON object: {"id": …, "op": "…", "params": {…}}'))
     request_id = message.get("id")
+    if not valid_request_id(request_id):
+        raise BadRequest(ProtocolError(
+            f'a request "id" must be a string, a whole number or null, got {_kind(request_id)}; '
+            "the reply carries it back, so it must compare exactly"
+        ))  # fmt: skip
     op = message.get("op")
     if not isinstance(op, str) or not op:
         raise BadRequest(ProtocolError('the request has no "op" (a string such as "hello")'), request_id)
@@ -230,6 +236,23 @@ def parse_request(line: bytes) -> Request:
     return Request(request_id, op, params)
 
 
+def valid_request_id(request_id: Any) -> bool:
+    """A string, a whole number in the signed 64-bit range, or null (absent): what comes back
+    in the reply must equal what was sent in every language (no floats, bools, objects, arrays)."""
+    if request_id is None or isinstance(request_id, str):
+        return True
+    if isinstance(request_id, bool) or not isinstance(request_id, int):
+        return False
+    return -MAX_REQUEST_ID - 1 <= request_id <= MAX_REQUEST_ID
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "true/false", float: "a number with a fraction or exponent", dict: "an object", list: "an array"}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "a whole number outside the signed 64-bit range"
+    return names.get(type(value), type(value).__name__)
+
+
 def encode_message(message: dict[str, Any]) -> bytes:
     """A dict → one JSON line. ASCII-escaped so any string (even a lone surrogate) is safe."""
     return json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii") + b"\n"
@@ -243,14 +266,19 @@ def ok_reply(request_id: Any, result: Any) -> dict[str, Any]:
     return {"id": request_id, "ok": True, "result": result}
 
 
-def error_reply(request_id: Any, exc: BaseException) -> dict[str, Any]:
+def error_object(exc: BaseException) -> dict[str, Any]:
+    """The wire form of an error: {"code", "message", "details"?} (in a reply, or per id)."""
     code = getattr(exc, "code", None) if isinstance(exc, AcaciaError) else "internal_error"
     message = " ".join(str(exc).split()) or type(exc).__name__
     error: dict[str, Any] = {"code": code or "error", "message": message[:MAX_ERROR_MESSAGE]}
     details = error_details(exc)
     if details:
         error["details"] = details
-    return {"id": request_id, "ok": False, "error": error}
+    return error
+
+
+def error_reply(request_id: Any, exc: BaseException) -> dict[str, Any]:
+    return {"id": request_id, "ok": False, "error": error_object(exc)}
 
 
 def event_message(request_id: Any, event: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,12 @@ is answered with an error and skipped, a client that does not read its replies i
 dropped once its unsent output passes a limit, and a silent client is closed after
 an idle timeout (unless it is watching), and a burst of requests is answered a slice of
 time at a time, so one client cannot starve the worker, the window or other clients.
+
+A client may shut down its write side after its requests (`printf … | socat`): every
+line it sent is still answered — a last line without its newline too — and the
+connection is closed once the replies are written (or, if it started a job watch,
+once the watch ends). QLocalServer only listens; each accepted connection is a
+LocalStream (stream.py), because QLocalSocket closes on end-of-file.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtNetwork import QLocalServer
 
 from ..core.definitions import DEFAULT_MAX_LINE_BYTES, EventKind
 from ..core.errors import AcaciaError
@@ -43,7 +49,8 @@ from ..ipc.protocol import (
     ok_reply,
     parse_request,
 )
-from ..ipc.watch import Watch
+from ..ipc.watch import END, IDLE, Watch
+from .stream import LocalStream
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +58,15 @@ DEFAULT_IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent (not watchi
 DEFAULT_MAX_CLIENTS = 512
 DEFAULT_MAX_PENDING_OUTPUT = 8 * 1024 * 1024  # unsent bytes before a non-reading client is dropped
 MAX_WATCHES_PER_CONNECTION = 32
+WATCH_HIGH_WATER = 1024 * 1024  # unsent bytes above which a job watch waits for its client to read
+WATCH_RETRY_MS = 10  # how soon a waiting job watch looks again
 TURN_BUDGET = 0.02  # seconds of requests one connection may run before the event loop gets a turn
 
 
 @dataclass
 class _Connection:
     id: int
-    socket: QLocalSocket
+    socket: LocalStream
     peer: str
     buffer: bytearray = field(default_factory=bytearray)
     discarding: bool = False  # inside a line that was too long: skip to its newline
@@ -65,6 +74,17 @@ class _Connection:
     last_activity: float = field(default_factory=time.monotonic)
     closed: bool = False
     resume_posted: bool = False  # its remaining lines wait for the next event-loop turn
+
+
+class _Listener(QLocalServer):
+    """QLocalServer that hands each accepted descriptor to `on_accept` (no QLocalSocket)."""
+
+    def __init__(self, on_accept: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._on_accept = on_accept
+
+    def incomingConnection(self, socketDescriptor: int) -> None:  # Qt's virtual, so Qt's names
+        self._on_accept(int(socketDescriptor))
 
 
 class _EventRelay(QObject):
@@ -113,20 +133,20 @@ class LocalServer(QObject):
             "ACACIA_SOCKET_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT)  # fmt: skip
         self.max_clients = max_clients
         self.max_pending_output = max_pending_output
-        self._server = QLocalServer(self)
+        self._server = _Listener(self._on_accepted, self)
         self._fork_guard = False
         self._listen_fd: int | None = None  # the listening socket's descriptor, while listening
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self._server.setMaxPendingConnections(256)
         if hasattr(self._server, "setListenBacklogSize"):
             self._server.setListenBacklogSize(256)
-        self._server.newConnection.connect(self._on_new_connection)
         self._connections: dict[int, _Connection] = {}
-        self._leaving: dict[int, QLocalSocket] = {}  # refused or dropped, flushing their last words
+        self._leaving: dict[int, LocalStream] = {}  # refused, flushing their last words
         self._next_id = 0
         self._relay = _EventRelay(self)
         self._relay.ready.connect(self._on_events, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: Any = None
+        self._waiting_watches: set[tuple[int, int]] = set()  # job watches waiting for their client to read
         self._idle_timer = QTimer(self)
         self._idle_timer.setInterval(int(min(max(self.idle_timeout / 4, 0.05), 5.0) * 1000))
         self._idle_timer.timeout.connect(self._close_idle)
@@ -183,7 +203,6 @@ class LocalServer(QObject):
             self._drop(conn, abort=True)
         for sock in list(self._leaving.values()):
             sock.abort()
-            sock.deleteLater()
         self._leaving.clear()
         if self._server.isListening():
             self._server.close()
@@ -193,53 +212,47 @@ class LocalServer(QObject):
         return len(self._connections)
 
     # -- connections -----------------------------------------------------------------
-    def _on_new_connection(self) -> None:
-        while self._server.hasPendingConnections():
-            sock = self._server.nextPendingConnection()
-            if sock is None:
-                return
-            creds = peer_credentials(int(sock.socketDescriptor()))
-            peer = f"pid {creds.pid} uid {creds.uid}" if creds else "a local peer"
-            if not peer_allowed(creds):
-                log.warning("refused a connection from %s: only uid %d may use %s", peer, os.getuid(), self.address)
-                self.client_refused.emit(peer)
-                self._say_goodbye(sock, AccessDeniedError("only the user who runs Acacia may connect to its socket"))
-                continue
-            if len(self._connections) >= self.max_clients:
-                log.warning("refused %s: already %d clients", peer, len(self._connections))
-                self._say_goodbye(sock, ServerBusyError(f"too many clients ({self.max_clients}); try again shortly"))
-                continue
-            self._next_id += 1
-            conn = _Connection(self._next_id, sock, peer)
-            self._connections[conn.id] = conn
-            sock.readyRead.connect(partial(self._on_ready_read, conn.id))
-            sock.disconnected.connect(partial(self._on_disconnected, conn.id))
-            if sock.bytesAvailable():
-                self._on_ready_read(conn.id)
+    def _on_accepted(self, fd: int) -> None:
+        sock = LocalStream(fd, self)
+        creds = peer_credentials(fd)
+        peer = f"pid {creds.pid} uid {creds.uid}" if creds else "a local peer"
+        if not peer_allowed(creds):
+            log.warning("refused a connection from %s: only uid %d may use %s", peer, os.getuid(), self.address)
+            self.client_refused.emit(peer)
+            self._say_goodbye(sock, AccessDeniedError("only the user who runs Acacia may connect to its socket"))
+            return
+        if len(self._connections) >= self.max_clients:
+            log.warning("refused %s: already %d clients", peer, len(self._connections))
+            self._say_goodbye(sock, ServerBusyError(f"too many clients ({self.max_clients}); try again shortly"))
+            return
+        self._next_id += 1
+        conn = _Connection(self._next_id, sock, peer)
+        self._connections[conn.id] = conn
+        sock.ready_read.connect(partial(self._on_ready_read, conn.id))
+        sock.closed.connect(partial(self._on_disconnected, conn.id))
 
-    def _say_goodbye(self, sock: QLocalSocket, error: AcaciaError) -> None:
+    def _say_goodbye(self, sock: LocalStream, error: AcaciaError) -> None:
         """Answer once, then close after the answer is flushed (abort if it never is)."""
+        sock.write(encode_message(error_reply(None, error)))
+        self._let_go(sock, timeout=2.0)
+
+    def _let_go(self, sock: LocalStream, timeout: float) -> None:
+        """Close after what is queued is written; keep a reference until then."""
+        if not sock.is_open:
+            return
         self._next_id += 1
         key = self._next_id
         self._leaving[key] = sock
-        sock.disconnected.connect(partial(self._forget_leaving, key))
-        sock.write(encode_message(error_reply(None, error)))
-        sock.disconnectFromServer()
-        QTimer.singleShot(2000, partial(self._forget_leaving, key))
-
-    def _forget_leaving(self, key: int) -> None:
-        sock = self._leaving.pop(key, None)
-        if sock is not None:
-            if sock.state() != QLocalSocket.LocalSocketState.UnconnectedState:
-                sock.abort()
-            sock.deleteLater()
+        sock.closed.connect(partial(self._leaving.pop, key, None))
+        sock.close_when_flushed(timeout)
 
     def _on_disconnected(self, conn_id: int) -> None:
         conn = self._connections.get(conn_id)
         if conn is not None:
-            self._drop(conn, abort=False)
+            self._drop(conn, abort=True)
 
     def _drop(self, conn: _Connection, *, abort: bool, reason: str = "") -> None:
+        """Forget a connection; close it at once (`abort`) or after its replies are written."""
         if conn.closed:
             return
         conn.closed = True
@@ -251,9 +264,8 @@ class LocalServer(QObject):
             self.client_dropped.emit(f"{conn.peer}: {reason}")
         if abort:
             conn.socket.abort()
-        elif conn.socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
-            conn.socket.disconnectFromServer()
-        conn.socket.deleteLater()
+        else:
+            self._let_go(conn.socket, timeout=10.0)
 
     def _close_idle(self) -> None:
         limit = time.monotonic() - self.idle_timeout
@@ -267,11 +279,10 @@ class LocalServer(QObject):
         conn = self._connections.get(conn_id)
         if conn is None:
             return
-        data = conn.socket.readAll().data()
-        if not data:
-            return
-        conn.last_activity = time.monotonic()
-        conn.buffer += data
+        data = conn.socket.read_all()
+        if data:
+            conn.last_activity = time.monotonic()
+            conn.buffer += data
         if not conn.resume_posted:
             self._handle_buffered(conn)
 
@@ -280,6 +291,8 @@ class LocalServer(QObject):
         if conn is not None:
             conn.resume_posted = False
             self._handle_buffered(conn)
+            if not conn.resume_posted and not conn.closed:
+                conn.socket.set_reading(True)
 
     def _handle_buffered(self, conn: _Connection) -> None:
         """Answer the complete lines waiting in a connection's buffer, for TURN_BUDGET at most;
@@ -289,6 +302,7 @@ class LocalServer(QObject):
         while not conn.closed:
             if time.monotonic() > deadline and b"\n" in buffer:
                 conn.resume_posted = True
+                conn.socket.set_reading(False)  # the kernel's buffer holds the client back meanwhile
                 QTimer.singleShot(0, partial(self._resume, conn.id))
                 return
             newline = buffer.find(b"\n")
@@ -298,6 +312,8 @@ class LocalServer(QObject):
                         self._send(conn, error_reply(None, self._too_long()))
                     conn.discarding = True
                     buffer.clear()
+                if conn.socket.at_eof:
+                    self._end_of_input(conn)
                 return
             line = bytes(buffer[:newline])
             del buffer[: newline + 1]
@@ -310,6 +326,26 @@ class LocalServer(QObject):
             line = line.rstrip(b"\r")
             if line.strip():
                 self._handle_line(conn, line)
+
+    def _end_of_input(self, conn: _Connection) -> None:
+        """The client shut down its write side and every complete line is answered.
+
+        A last line without its newline is answered like any other (the sender clearly
+        meant it: `printf '{…}' | socat`). The connection closes once its replies are
+        written, unless a watch still streams to it: then when the last watch ends.
+        """
+        line = bytes(conn.buffer).rstrip(b"\r")
+        conn.buffer.clear()
+        if conn.discarding:  # the rest of a line already refused as too long
+            conn.discarding = False
+        elif line.strip():
+            self._handle_line(conn, line)
+        self._close_if_done(conn)
+
+    def _close_if_done(self, conn: _Connection) -> None:
+        """Close a half-closed connection that has nothing left to answer or stream."""
+        if conn.socket.at_eof and not conn.watches and not conn.buffer and not conn.resume_posted:
+            self._drop(conn, abort=False)
 
     def _too_long(self) -> LineTooLongError:
         return LineTooLongError(f"request line longer than {self.max_line_bytes} bytes; it was skipped")
@@ -329,10 +365,10 @@ class LocalServer(QObject):
         if conn.closed:
             return
         sock = conn.socket
-        if sock.bytesToWrite() > self.max_pending_output:
+        if sock.bytes_to_write() > self.max_pending_output:
             sock.flush()
-            if sock.bytesToWrite() > self.max_pending_output:
-                self._drop(conn, abort=True, reason=f"it does not read its replies ({sock.bytesToWrite()} bytes unsent)")
+            if sock.bytes_to_write() > self.max_pending_output:
+                self._drop(conn, abort=True, reason=f"it does not read its replies ({sock.bytes_to_write()} bytes unsent)")
                 return
         try:
             data = encode_message(message)
@@ -355,23 +391,30 @@ class LocalServer(QObject):
             self._send(conn, error_reply(request_id, InternalError("watch failed inside the app; see its log")))
             return
         self._send(conn, ok_reply(request_id, watch.ack))
-        if watch.ended:
-            self._send(conn, end_message(request_id, self.dispatcher.watch_end(watch, "the job had already finished")))
-            return
         self._next_id += 1
         conn.watches[self._next_id] = (request_id, watch)
+        if watch.tail is not None:
+            self._pump(conn, self._next_id)  # the replay: as much as the client takes now, the rest as it reads
 
     def _on_events(self) -> None:
         events = self._relay.drain()
         if not any(conn.watches for conn in self._connections.values()):
             return
+        to_pump: dict[tuple[int, int], None] = {}  # job watches to bring up to date after this burst, in order
         for event in events:
-            self._on_event(event)
+            self._on_event(event, to_pump)
+        for conn_id, key in to_pump:
+            conn = self._connections.get(conn_id)
+            if conn is not None:
+                self._pump(conn, key)
 
-    def _on_event(self, event: JobEvent) -> None:
+    def _on_event(self, event: JobEvent, to_pump: dict[tuple[int, int], None]) -> None:
         data = event.to_dict()
         for conn in list(self._connections.values()):
             for key, (request_id, watch) in list(conn.watches.items()):
+                if watch.tail is not None:
+                    self._on_job_event(conn, key, watch, data, to_pump)
+                    continue
                 send, end = watch.accept(data)
                 if send:
                     self._send(conn, event_message(request_id, data))
@@ -379,6 +422,81 @@ class LocalServer(QObject):
                     del conn.watches[key]
                     reason = "the job was deleted" if data.get("kind") == EventKind.DELETED else "the job finished"
                     self._send(conn, end_message(request_id, self.dispatcher.watch_end(watch, reason)))
+                    self._close_if_done(conn)  # a half-closed client waited only for this watch
+
+    # -- job watches: replay, then what the store records next (ipc/watch.py, JobTail) --
+    def _on_job_event(self, conn: _Connection, key: int, watch: Watch, data: dict[str, Any],
+                      to_pump: dict[tuple[int, int], None]) -> None:  # fmt: skip
+        """A bus event, for a job watch: a committed row (state, log) or another process's commit
+        means "read the store again"; progress and cancel_requested wait in the tail until it has
+        caught up; a deletion ends the watch."""
+        assert watch.tail is not None
+        kind = data.get("kind")
+        if key not in conn.watches:
+            return  # ended meanwhile (by an earlier event of this burst, or the connection closed)
+        if kind == EventKind.EXTERNAL_CHANGE:
+            to_pump[(conn.id, key)] = None
+            return
+        if data.get("job_id") != watch.job_id:
+            return
+        if kind == EventKind.DELETED:
+            to_pump.pop((conn.id, key), None)
+            self._send(conn, event_message(conn.watches[key][0], data))
+            self._end_watch(conn, key, "the job was deleted")
+            return
+        if kind not in (EventKind.STATE, EventKind.ENQUEUED, EventKind.LOG):
+            watch.tail.hold(data)
+        to_pump[(conn.id, key)] = None
+
+    def _pump(self, conn: _Connection, key: int) -> None:
+        """Send a job watch what its tail has, while the client keeps up; end it at the job's end.
+
+        Above WATCH_HIGH_WATER unsent bytes it waits (polling every WATCH_RETRY_MS) for the
+        client to read, so a replay of a long log never piles up in memory or gets the
+        client dropped as one that does not read."""
+        entry = conn.watches.get(key)
+        if entry is None or conn.closed:
+            return
+        request_id, watch = entry
+        assert watch.tail is not None
+        while True:
+            if conn.socket.bytes_to_write() > WATCH_HIGH_WATER:
+                conn.socket.flush()
+                if conn.socket.bytes_to_write() > WATCH_HIGH_WATER:
+                    if (conn.id, key) not in self._waiting_watches:
+                        self._waiting_watches.add((conn.id, key))
+                        QTimer.singleShot(WATCH_RETRY_MS, partial(self._pump_again, conn.id, key))
+                    return
+            try:
+                events, status = watch.tail.next_batch()
+            except Exception:
+                log.exception("watch of job %s failed", watch.job_id)
+                conn.watches.pop(key, None)
+                self._send(conn, error_reply(request_id, InternalError("the watch failed inside the app; see its log")))
+                self._close_if_done(conn)
+                return
+            for event in events:
+                self._send(conn, event_message(request_id, event))
+            if conn.closed or status == IDLE:
+                return
+            if status == END:
+                finished = "the job had already finished" if watch.tail.finished_before_watch else "the job finished"
+                self._end_watch(conn, key, finished)
+                return
+
+    def _pump_again(self, conn_id: int, key: int) -> None:
+        self._waiting_watches.discard((conn_id, key))
+        conn = self._connections.get(conn_id)
+        if conn is not None:
+            self._pump(conn, key)
+
+    def _end_watch(self, conn: _Connection, key: int, reason: str) -> None:
+        entry = conn.watches.pop(key, None)
+        if entry is None:
+            return
+        request_id, watch = entry
+        self._send(conn, end_message(request_id, self.dispatcher.watch_end(watch, reason)))
+        self._close_if_done(conn)  # a half-closed client waited only for this watch
 
 
 def _env_seconds(name: str, default: float) -> float:

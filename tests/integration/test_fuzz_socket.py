@@ -24,13 +24,13 @@ MESSAGES = 6000
 BATCH = 100
 KEYS = ["id", "ids", "type", "payload", "queue", "priority", "delay", "max_attempts", "timeout", "jobs", "state",
         "order_by", "descending", "limit", "offset", "search", "events", "logs", "job", "kinds", "version", "client",
-        "concurrency", "workers"]  # fmt: skip
+        "concurrency", "workers", "create"]  # fmt: skip
 OP_KEYS = {
-    "hello": ["version", "client"], "get": ["id", "events", "logs"], "cancel": ["id"], "retry": ["id"],
+    "hello": ["version", "client"], "get": ["id", "events", "logs"], "cancel": ["id", "ids"], "retry": ["id", "ids"],
     "enqueue": ["type", "payload", "queue", "priority", "delay", "max_attempts", "timeout"],
     "list": ["state", "queue", "type", "search", "order_by", "descending", "limit", "offset"],
-    "delete": ["ids", "queue"], "pause": ["queue"], "resume": ["queue"], "watch": ["job", "queue", "kinds"],
-    "set_concurrency": ["queue", "concurrency", "workers"],
+    "delete": ["id", "ids", "queue"], "pause": ["queue", "create"], "resume": ["queue", "create"],
+    "watch": ["job", "queue", "kinds"], "set_concurrency": ["queue", "concurrency", "workers", "create"],
 }  # fmt: skip
 UNKNOWN_TYPES = ["no.such.type", "x", "", " ", "a" * 300, "demo", "sleep", "dёmo.sleep", "../etc", None]
 
@@ -187,7 +187,7 @@ def test_fuzzing_the_socket_harms_nothing(served):
         done = client.enqueue("demo.sleep", {"seconds": 0}, queue="done")
         stream = client.watch(job=done)
         list(stream)
-        client.pause("held")
+        client.pause("held", create=True)
         ids = [done] + [client.enqueue("demo.sleep", {"seconds": 1}, queue="held", priority=p) for p in range(3)]
         ids.append(client.enqueue("demo.sleep", {"seconds": 1}, delay=3600))
         busy = client.enqueue("demo.sleep", {"seconds": 2}, queue="busy")  # runs right through the fuzz

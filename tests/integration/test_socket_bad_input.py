@@ -19,7 +19,7 @@ def served(tmp_path_factory):
     serve = ServeProcess(box, "--workers", "2", "--max-line-bytes", str(LINE_LIMIT)).start()
     with box.client() as client:
         # A job that must come out of all this untouched.
-        client.pause("held")
+        client.pause("held", create=True)
         job_id = client.enqueue("demo.sleep", {"seconds": 1}, queue="held")
         snapshot = client.get(job_id, events=True)
     yield box, serve, job_id, snapshot

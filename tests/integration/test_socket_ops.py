@@ -55,10 +55,14 @@ def test_enqueue_and_watch_a_job_to_its_end(client):
     assert end["job"]["state"] == "succeeded" and end["job"]["result"] == {"slept": 0.6}
     job = client.get(job_id, events=True, logs=10)
     assert job["events"][0]["source"] == "socket"
-    # Watching a job that has already finished ends at once, with the job.
+    # Watching a job that has already finished replays its history and ends, with the job
+    # (test_socket_watch_replay.py has the details); since "now" skips the history.
     stream = client.watch(job=job_id)
-    assert list(stream) == [] and stream.end["job"]["state"] == "succeeded"
+    replayed = [e["state"] for e in stream if e["kind"] in ("enqueued", "state")]
+    assert replayed == ["queued", "running", "succeeded"] and stream.end["job"]["state"] == "succeeded"
     assert stream.ack["job"]["id"] == job_id
+    stream = client.watch(job=job_id, since="now", kinds=["state"])
+    assert list(stream) == [] and stream.end["job"]["state"] == "succeeded"
 
 
 def test_enqueue_validates_type_and_schema(client):
@@ -111,7 +115,7 @@ def test_cancel_queued_and_running_then_retry_and_delete(client):
 
 
 def test_pause_resume_and_concurrency(client):
-    assert client.pause("slowq")["paused"] is True
+    assert client.pause("slowq", create=True)["paused"] is True  # a new queue, held before its first job
     held = client.enqueue("demo.sleep", {"seconds": 0}, queue="slowq")
     other = client.enqueue("demo.sleep", {"seconds": 0}, queue="fastq")
     run_to_end(client, other)  # the worker had its chance; the paused queue kept its job

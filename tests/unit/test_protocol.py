@@ -64,6 +64,24 @@ def test_bad_lines_become_error_codes(line, code, request_id):
     assert "\n" not in reply["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("raw_id", "named"),
+    [("1.5", "fraction"), ("1e3", "fraction"), ("1.0", "fraction"), ("true", "true/false"), ("false", "true/false"),
+     ('{"n": 1}', "an object"), ("[1]", "an array"), ("[]", "an array"), (str(2**63), "64-bit")],
+)  # fmt: skip
+def test_request_ids_that_cannot_travel_back_exactly_are_refused(raw_id, named):
+    with pytest.raises(BadRequest) as caught:
+        parse_request(b'{"id": %s, "op": "stats"}' % raw_id.encode())
+    assert caught.value.error.code == "bad_request" and caught.value.request_id is None
+    assert '"id" must be a string, a whole number or null' in str(caught.value.error) and named in str(caught.value.error)
+
+
+@pytest.mark.parametrize("raw_id", ['"a1"', '""', "0", "-7", str(2**63 - 1), str(-(2**63)), "null"])
+def test_request_ids_may_be_strings_whole_numbers_or_null(raw_id):
+    assert parse_request(b'{"id": %s, "op": "stats"}' % raw_id.encode()).id == json.loads(raw_id)
+    assert parse_request(b'{"op": "stats"}').id is None
+
+
 def test_unknown_op_error_lists_known_ops():
     with pytest.raises(BadRequest) as caught:
         parse_request(b'{"id": 1, "op": "enque"}')
@@ -114,8 +132,8 @@ def test_versions():
 
 
 def test_every_op_is_documented_in_the_protocol_set():
-    assert {"hello", "enqueue", "get", "list", "cancel", "retry", "delete", "pause", "resume", "set_concurrency",
-            "handlers", "stats", "watch", "raise_window"} == OPS  # fmt: skip
+    assert {"hello", "enqueue", "get", "logs", "list", "cancel", "retry", "delete", "pause", "resume",
+            "set_concurrency", "handlers", "stats", "watch", "raise_window"} == OPS  # fmt: skip
 
 
 def test_ipc_and_cli_import_no_qt():

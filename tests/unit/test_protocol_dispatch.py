@@ -68,7 +68,10 @@ def test_hello_reports_versions_and_paths(setup):
     assert hello["protocol"] == PROTOCOL_VERSION and hello["pid"] == os.getpid()
     assert hello["data_dir"] == str(dispatcher.services.config.data_dir)
     assert err(dispatcher, "hello", {"version": "2.0"})["code"] == "version_mismatch"
-    assert err(dispatcher, "hello", {})["code"] == "invalid_params"
+    assert err(dispatcher, "hello", {"version": 1})["code"] == "invalid_params"
+    # A client that knows no versions may leave it out, and learns the server's.
+    assert ok(dispatcher, "hello", {})["protocol"] == PROTOCOL_VERSION
+    assert ok(dispatcher, "hello", {"version": None})["protocol"] == PROTOCOL_VERSION
 
 
 def test_enqueue_applies_handler_defaults_and_announces(setup):
@@ -152,26 +155,59 @@ def test_get_list_and_filters(setup):
 
 
 def test_cancel_retry_delete(setup):
-    dispatcher, store, events = setup
+    dispatcher, _, events = setup
     job_id = ok(dispatcher, "enqueue", {"type": "noop"})["id"]
     assert ok(dispatcher, "cancel", {"id": job_id})["state"] == "cancelled"
     assert err(dispatcher, "cancel", {"id": job_id})["code"] == "invalid_state"
     assert ok(dispatcher, "retry", {"id": job_id})["state"] == "queued"
     assert err(dispatcher, "retry", {"id": job_id})["code"] == "invalid_state"
-    assert err(dispatcher, "delete", {"ids": [job_id, 12345]})["code"] == "not_found"
-    assert store.get_job(job_id) is not None  # one bad id: nothing deleted
-    assert ok(dispatcher, "delete", {"ids": [job_id]})["deleted"] == 1
+    assert err(dispatcher, "delete", {"id": 12345})["code"] == "not_found"
+    assert ok(dispatcher, "delete", {"ids": [job_id]}) == {"deleted": 1, "ids": [job_id], "errors": []}
     other = ok(dispatcher, "enqueue", {"type": "noop"})["id"]
     ok(dispatcher, "cancel", {"id": other})
     assert ok(dispatcher, "delete", {"finished": True})["ids"] == [other]
     assert err(dispatcher, "delete", {})["code"] == "invalid_params"
     assert err(dispatcher, "delete", {"ids": [1], "finished": True})["code"] == "invalid_params"
+    assert err(dispatcher, "delete", {"id": 1, "ids": [1]})["code"] == "invalid_params"
     assert [e.kind for e in events].count("deleted") == 2
+
+
+def test_ids_act_on_each_job_and_report_the_others(setup):
+    dispatcher, store, events = setup
+    running = ok(dispatcher, "enqueue", {"type": "noop", "priority": 9})["id"]
+    assert [job.id for job in store.complete_and_claim([], "instance-me", 1)[1]] == [running]
+    queued, done = (ok(dispatcher, "enqueue", {"type": "noop"})["id"] for _ in range(2))
+    ok(dispatcher, "cancel", {"id": done})
+
+    result = ok(dispatcher, "cancel", {"ids": [queued, done, 999, queued]})
+    assert result["ids"] == [queued] and [j["id"] for j in result["jobs"]] == [queued]
+    assert result["jobs"][0]["state"] == "cancelled" and result["jobs"][0]["cancel_requested"] is False
+    assert [(e["id"], e["error"]["code"]) for e in result["errors"]] == [(done, "invalid_state"), (999, "not_found")]
+    assert all(e["error"]["message"] for e in result["errors"])
+
+    result = ok(dispatcher, "retry", {"ids": [running, done, queued]})
+    assert result["ids"] == [done, queued] and [j["state"] for j in result["jobs"]] == ["queued", "queued"]
+    assert [(e["id"], e["error"]["code"]) for e in result["errors"]] == [(running, "invalid_state")]
+
+    before = [e.kind for e in events].count("deleted")
+    result = ok(dispatcher, "delete", {"ids": [running, queued, 4242]})
+    assert result == {
+        "deleted": 1, "ids": [queued],
+        "errors": [{"id": running, "error": {"code": "invalid_state", "message": result["errors"][0]["error"]["message"]}},
+                   {"id": 4242, "error": {"code": "not_found", "message": "no job with id 4242"}}],
+    }  # fmt: skip
+    assert store.get_job(queued) is None and store.get_job(running) is not None
+    assert [e.kind for e in events].count("deleted") == before + 1
+    assert ok(dispatcher, "cancel", {"ids": []}) == {"ids": [], "jobs": [], "errors": []}
+    for op in ("cancel", "retry", "delete"):
+        assert err(dispatcher, op, {"ids": [1, "2"]})["code"] == "invalid_params"
+        assert err(dispatcher, op, {"ids": 1})["code"] == "invalid_params"
+        assert err(dispatcher, op, {"ids": [1.5]})["code"] == "invalid_params"
 
 
 def test_pause_resume_concurrency(setup):
     dispatcher, store, _ = setup
-    assert ok(dispatcher, "pause", {"queue": "images"})["paused"] is True
+    assert ok(dispatcher, "pause", {"queue": "images", "create": True})["paused"] is True
     assert store.get_queue("images").paused
     assert ok(dispatcher, "resume", {"queue": "images"})["paused"] is False
     assert ok(dispatcher, "set_concurrency", {"queue": "images", "concurrency": 2})["concurrency"] == 2
@@ -180,6 +216,25 @@ def test_pause_resume_concurrency(setup):
     assert err(dispatcher, "pause", {})["code"] == "invalid_params"
     # The number of workers belongs to a running app.
     assert err(dispatcher, "set_concurrency", {"workers": 4})["code"] == "not_running"
+    assert err(dispatcher, "set_concurrency", {"workers": 4, "create": True})["code"] == "invalid_params"
+
+
+@pytest.mark.parametrize(("op", "params"), [("pause", {}), ("resume", {}), ("set_concurrency", {"concurrency": 3})])
+def test_an_unknown_queue_is_refused_unless_created_on_purpose(setup, op, params):
+    dispatcher, store, _ = setup
+    error = err(dispatcher, op, {"queue": "imgaes", **params})
+    assert error["code"] == "not_found"
+    assert "imgaes" in error["message"] and "known queues: default" in error["message"]
+    assert '"create": true' in error["message"]
+    assert error["details"] == {"queue": "imgaes", "known_queues": ["default"]}
+    assert [q.name for q in store.list_queues()] == ["default"]  # nothing was created
+    assert err(dispatcher, op, {"queue": "imgaes", "create": "yes", **params})["code"] == "invalid_params"
+    assert ok(dispatcher, op, {"queue": "imgaes", "create": True, **params})["name"] == "imgaes"
+    assert ok(dispatcher, op, {"queue": "imgaes", **params})["name"] == "imgaes"  # it exists now
+    assert ok(dispatcher, op, {"queue": "default", "create": False, **params})["name"] == "default"
+    # A queue that an enqueue named exists.
+    ok(dispatcher, "enqueue", {"type": "image.resize", "payload": {"width": 1}})
+    assert ok(dispatcher, op, {"queue": "images", **params})["name"] == "images"
 
 
 def test_handlers_stats_raise_window(setup):
