@@ -5,14 +5,34 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 # What Qt needs to run offscreen (see README, "Headless"); Xvfb for a real X screen in screenshots.
-QT_SYSTEM_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus-1-3 libgssapi-krb5-2 fonts-dejavu-core
+QT_SYSTEM_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus-1-3 libgssapi-krb5-2 fonts-dejavu-core socat
 
 # `make package`: PyInstaller needs objdump (binutils); the two xcb libraries are linked by Qt's X11
 # plugin, and installing them here lets PyInstaller put them in the bundle.
 PACKAGE_SYSTEM_PACKAGES := binutils libxcb-icccm4 libxcb-keysyms1
 PACKAGE_STAMP := $(VENV)/.installed-package
 
-.PHONY: run serve test system-deps lint bench screenshots package package-deps package-test clean
+# A window on X11 (Qt's xcb platform plugin) loads these at run time: `make run` installs them when
+# there is a display (without libxcb-cursor0 the window aborted on a fresh machine).
+XCB_SYSTEM_PACKAGES := libxcb1 libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-util1 \
+	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 \
+	libxcb-sync1 libxcb-xfixes0 libxcb-xkb1
+# `make test` also starts the window on a real X server (Xvfb), so it needs those too; zsh and fish
+# check their completion scripts (`acacia completion`) as bash's is.
+TEST_SYSTEM_PACKAGES := xvfb xauth $(XCB_SYSTEM_PACKAGES) zsh fish
+
+# $(call install-missing,WHAT,PACKAGES): apt-get install the packages not yet installed (as root), else name them.
+define install-missing
+@missing=""; for p in $(2); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+    echo "Installing system packages for $(1):$$missing"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+  else echo "$(1) needs these system packages:$$missing (install them with your package manager)"; fi; \
+fi
+endef
+
+.PHONY: run serve test system-deps xcb-deps test-system-deps lint bench screenshots package package-deps package-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +59,20 @@ run: system-deps $(STAMP)
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ "$$(uname)" = Linux ]; then \
 	  echo "No display found (DISPLAY/WAYLAND_DISPLAY unset): starting headless with 'acacia serve'. Ctrl-C stops it."; \
 	  exec $(VENV)/bin/acacia serve; \
-	else exec $(VENV)/bin/acacia-gui; fi
+	fi; \
+	if [ -n "$$DISPLAY" ] && [ "$$(uname)" = Linux ]; then $(MAKE) --no-print-directory xcb-deps; fi; \
+	exec $(VENV)/bin/acacia-gui
+
+xcb-deps:
+	$(call install-missing,the window on X11 (Qt xcb),$(XCB_SYSTEM_PACKAGES))
+
+test-system-deps:
+	$(call install-missing,the test suite (Xvfb and Qt xcb),$(TEST_SYSTEM_PACKAGES))
 
 serve: system-deps $(STAMP)
 	exec $(VENV)/bin/acacia serve
 
-test: system-deps $(TEST_STAMP)
+test: system-deps test-system-deps $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not package"
 	$(VENV)/bin/ruff check .
 

@@ -139,20 +139,31 @@ def run(options: AppOptions) -> int:
         server.close()
         services.store.close()
         return 1
-    stopping = {"done": False}
+    stopping = {"done": False, "waiting": False}
 
     def shutdown(*_: object) -> None:
         if stopping["done"]:
             return
-        stopping["done"] = True
-        log.info("stopping: waiting up to %g s for running jobs", options.stop_timeout)
+        stopping["done"] = stopping["waiting"] = True
+        running = len(services.worker.running_job_ids())
+        if running:
+            log.info("stopping: waiting up to %g s for %d running job(s); press Ctrl-C again to stop now "
+                     "(they go back to the queue at the next start)", options.stop_timeout, running)  # fmt: skip
+        else:
+            log.info("stopping")
         try:
             services.worker.stop(Context.background().with_timeout(options.stop_timeout))
         finally:  # even if stopping failed, stop listening and leave the event loop
+            stopping["waiting"] = False
             server.close()
             app.exit(0)  # not quit(): Qt 6's quit() asks the windows first, and the window ignores a close to ask the user
 
-    watcher = _SignalWatcher(lambda _signum: shutdown())
+    def on_signal(signum: int) -> None:
+        if stopping["waiting"]:  # a second Ctrl-C/SIGTERM while the stop waits: stop now, as a crash would
+            _force_stop(len(services.worker.running_job_ids()), signum)
+        shutdown()
+
+    watcher = _SignalWatcher(on_signal)
     app.aboutToQuit.connect(shutdown)
     window = None
     if not headless:
@@ -160,8 +171,8 @@ def run(options: AppOptions) -> int:
 
         window = MainWindow(services, on_quit=shutdown)
         window.show()
-    log.info("Acacia is running: data %s, %d handler(s), socket %s", config.data_dir, len(services.registry),
-             config.socket_address)  # fmt: skip
+    log.info("Acacia is running: data %s, %d handler(s), socket %s, %s", config.data_dir, len(services.registry),
+             config.socket_address, "headless" if headless else f"window on Qt platform {app.platformName()}")  # fmt: skip
     try:
         code = app.exec()
         shutdown()
@@ -194,6 +205,19 @@ def _exit_now(stuck: int, abandoned: int, code: int) -> None:
                     abandoned)  # fmt: skip
     if not stuck and not abandoned:
         log.info("a handler left a thread running; exiting without waiting for it")
+    _flush_and_exit(code)
+
+
+def _force_stop(running: int, signum: int) -> None:
+    """A second Ctrl-C/SIGTERM during the stop: leave now, as a crash would. The jobs stay
+    `running`, owned by this instance; the OS drops the instance lock, the worker processes
+    die with the app (their sentinel), and the next start's recovery requeues the jobs."""
+    log.warning("stopping now (%s): %d running job(s) go back to the queue at the next start",
+                signal.Signals(signum).name, running)  # fmt: skip
+    _flush_and_exit(128 + signum)
+
+
+def _flush_and_exit(code: int) -> None:
     for handler in logging.getLogger().handlers:
         try:
             handler.flush()

@@ -2,16 +2,15 @@
 
 Data goes to stdout (a table, or JSON with --json); notices and errors go to stderr.
 Input that can be checked before anything is contacted is checked first, so bad input
-never leaves a half-done change. With several ids, cancel/retry first check that every
-job exists and allows the action, then change them one by one: not one transaction, so a
-job that changes state in between can still stop the run part-way.
+never leaves a half-done change. With several ids, cancel, retry and delete act on each
+job that allows it and report each one that does not (one line on stderr, saying why):
+exit 0 if all were done, 1 if any was not, 2 if none was and every id was bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -19,22 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..core.definitions import CANCELLABLE_STATES, RETRYABLE_STATES, JobState
-from ..core.errors import AcaciaError, InvalidTransitionError
+from ..core.errors import AcaciaError
 from ..ipc.protocol import (
     InvalidJsonError,
-    LineTooLongError,
     NotRunningError,
     decode_json,
-    encode_message,
     error_details,
-    request_message,
-    with_details,
 )
-from . import render
+from . import BAD_INPUT_CODES, render
 from .backend import Backend, connect
+from .batch import enqueue_batch
+from .logs import cmd_logs
 from .output import echo
-from .parser import UsageError
+from .parser import UsageError, shown
+from .shell import cmd_autostart, cmd_completion, cmd_help
 
 
 def emit_json(data: Any) -> None:
@@ -121,32 +118,7 @@ def _enqueue_batch(args: argparse.Namespace, config: Config) -> int:
     jobs, numbers = read_batch(args.batch)
     backend = connect(config, fallback=True, plugins=True, create=True)
     with _closing(backend):
-        try:
-            ids = backend.ops.enqueue_many(jobs, allow_unknown=args.allow_unknown)
-        except LineTooLongError as exc:
-            raise UsageError(_batch_too_big(exc, jobs, args.allow_unknown)) from None
-        except AcaciaError as exc:
-            index = (error_details(exc) or {}).get("index")
-            if isinstance(index, int) and 0 <= index < len(numbers):
-                message = str(exc).split(": ", 1)[1] if str(exc).startswith("jobs[") else str(exc)
-                raise with_details(exc, f"batch line {numbers[index]}: {message}", line=numbers[index]) from None
-            raise
-        if args.json:
-            emit_json({"ids": ids})
-        else:
-            echo("\n".join(str(i) for i in ids))
-        backend.notice(f"queued {len(ids)} jobs in the database directly; they run when the app next starts")
-    return 0
-
-
-def _batch_too_big(exc: LineTooLongError, jobs: list[dict[str, Any]], allow_unknown: bool) -> str:
-    """The app refused the batch's one request line: say its size, the app's limit and both ways out."""
-    params: dict[str, Any] = {"jobs": jobs, **({"allow_unknown": True} if allow_unknown else {})}
-    size = len(encode_message(request_message(1, "enqueue", params)))
-    found = re.search(r"longer than (\d+) bytes", str(exc))
-    limit = f"the app's limit of {found.group(1)} bytes" if found else "the app's request size limit"
-    return (f"acacia enqueue: the batch is {size} bytes as one request, over {limit}; split the file, "
-            f"or restart the app with --max-line-bytes {size}")
+        return enqueue_batch(backend, jobs, numbers, allow_unknown=args.allow_unknown, as_json=args.json)
 
 
 class _closing:
@@ -208,6 +180,8 @@ def cmd_info(args: argparse.Namespace, config: Config) -> int:
 def cmd_handlers(args: argparse.Namespace, config: Config) -> int:
     from ..ipc.client import Client
 
+    if args.names:
+        return _handler_names(config)
     try:
         with Client(config.socket_address, data_dir=config.data_dir) as client:
             result = client.handlers()
@@ -220,31 +194,60 @@ def cmd_handlers(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _checked_jobs(backend: Backend, ids: list[int], allowed: frozenset[JobState], verb: str) -> None:
-    """Every id exists and allows the action, checked before the first change (not atomic: see the module doc)."""
-    for job_id in dict.fromkeys(ids):
-        job = backend.ops.get(job_id)
-        if JobState(job["state"]) not in allowed:
-            raise InvalidTransitionError(f"job {job_id} is {job['state']} and cannot be {verb}")
+def _handler_names(config: Config) -> int:
+    """The running app's job types, one a line: shell completion calls this on every Tab, so it
+    is quick, never loads plugins itself and prints nothing at all when no app answers."""
+    from ..ipc.client import Client
 
-
-def _act_on_jobs(args: argparse.Namespace, config: Config, action: str, allowed: frozenset[JobState], verb: str,
-                 describe: Callable[[dict[str, Any]], str], notice: str) -> int:  # fmt: skip
-    """cancel/retry: check every id, then act on each (through the app, or on the database)."""
-    with _closing(connect(config, fallback=True)) as backend:
-        _checked_jobs(backend, args.ids, allowed, verb)
-        results = [getattr(backend.ops, action)(job_id) for job_id in dict.fromkeys(args.ids)]
-        if args.json:
-            emit_json(results)
-        for job in results if not args.json else []:
-            echo(f"job {job['id']}: {describe(job)}")
-        backend.notice(notice)
+    try:
+        with Client(config.socket_address, data_dir=config.data_dir, timeout=2.0, connect_timeout=0.5) as client:
+            names = sorted(h["type"] for h in client.handlers()["handlers"])
+    except (AcaciaError, OSError, KeyError, TypeError):
+        return 0
+    if names:
+        echo("\n".join(names))
     return 0
+
+
+def _why(error: dict[str, Any]) -> str:
+    """One failed id's line: its error message, naming the job."""
+    job_id = error.get("id")
+    message = str((error.get("error") or {}).get("message") or "failed")
+    return message if f"job {job_id}" in message or f"id {job_id}" in message else f"job {job_id}: {message}"
+
+
+def _per_id_status(done: int, errors: list[dict[str, Any]]) -> int:
+    """0: every id was acted on; 2: none was and every failure was bad input (no such job:
+    nothing changed, as for any bad input); 1 otherwise (some could not be)."""
+    if not errors:
+        return 0
+    codes = {str((error.get("error") or {}).get("code")) for error in errors}
+    return 2 if not done and codes <= BAD_INPUT_CODES else 1
+
+
+def _act_on_jobs(args: argparse.Namespace, config: Config, verb: str, describe: Callable[[dict[str, Any]], str],
+                 notice: str) -> int:  # fmt: skip
+    """cancel/retry: act on each id that allows it; report each one that does not, on its own line."""
+    with _closing(connect(config, fallback=True)) as backend:
+        ids = list(dict.fromkeys(args.ids))
+        result = getattr(backend.ops, f"{verb}_many")(ids)  # per id, on the socket or the database
+        errors = result.get("errors") or []
+        if args.json:
+            each = {job["id"]: job for job in result["jobs"]} | {error["id"]: error for error in errors}
+            emit_json([each[job_id] for job_id in ids if job_id in each])
+        else:
+            for job in result["jobs"]:
+                echo(f"job {job['id']}: {describe(job)}")
+        for error in errors:
+            echo(f"acacia {verb}: {_why(error)}", err=True)
+        if result["jobs"]:
+            backend.notice(notice)
+    return _per_id_status(len(result["jobs"]), errors)
 
 
 def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
     return _act_on_jobs(
-        args, config, "cancel", CANCELLABLE_STATES, "cancelled",
+        args, config, "cancel",
         lambda job: "cancel requested; it stops shortly" if job["state"] == "running" else job["state"],
         "changed the database directly",
     )  # fmt: skip
@@ -252,7 +255,7 @@ def cmd_cancel(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_retry(args: argparse.Namespace, config: Config) -> int:
     return _act_on_jobs(
-        args, config, "retry", RETRYABLE_STATES, "retried", lambda job: f"{job['state']} again",
+        args, config, "retry", lambda job: f"{job['state']} again",
         "changed the database directly; the jobs run when the app next starts",
     )  # fmt: skip
 
@@ -265,20 +268,27 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
     with _closing(connect(config, fallback=True)) as backend:
         if args.finished:
             ids = backend.ops.delete_finished(args.queue)
-            result = {"deleted": len(ids), "ids": ids}
-        else:
-            result = {"deleted": backend.ops.delete(list(dict.fromkeys(args.ids))), "ids": args.ids}
-        emit_json(result) if args.json else echo(f"deleted {result['deleted']} job(s)")
-        backend.notice("changed the database directly")
-    return 0
+            result: dict[str, Any] = {"deleted": len(ids), "ids": ids, "errors": []}
+        else:  # per id: each job that can go goes; each that cannot is reported
+            result = backend.ops.delete_many(list(dict.fromkeys(args.ids)))
+        errors = result.get("errors") or []
+        if args.json:
+            emit_json(result)
+        elif result["deleted"] or not errors:
+            echo(f"deleted {result['deleted']} job(s)")
+        for error in errors:
+            echo(f"acacia delete: {_why(error)}", err=True)
+        if result["deleted"]:
+            backend.notice("changed the database directly")
+    return _per_id_status(result["deleted"], errors)
 
 
 def cmd_pause(args: argparse.Namespace, config: Config) -> int:
-    return _queue_action(args, config, lambda ops: ops.pause(args.queue))
+    return _queue_action(args, config, lambda ops: ops.pause(args.queue, create=args.create))
 
 
 def cmd_resume(args: argparse.Namespace, config: Config) -> int:
-    return _queue_action(args, config, lambda ops: ops.resume(args.queue))
+    return _queue_action(args, config, lambda ops: ops.resume(args.queue, create=args.create))
 
 
 def cmd_concurrency(args: argparse.Namespace, config: Config) -> int:
@@ -291,12 +301,21 @@ def cmd_concurrency(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.queue is None or args.limit is None:
         raise UsageError("acacia concurrency: give QUEUE N (0: no limit), or --workers N")
-    return _queue_action(args, config, lambda ops: ops.set_concurrency(args.queue, args.limit))
+    return _queue_action(args, config, lambda ops: ops.set_concurrency(args.queue, args.limit, create=args.create))
 
 
 def _queue_action(args: argparse.Namespace, config: Config, action: Any) -> int:
+    """pause/resume/concurrency: an unknown queue (a typo) is refused, naming the known ones, unless --create."""
     with _closing(connect(config, fallback=True, create=True)) as backend:
-        info = action(backend.ops)
+        try:
+            info = action(backend.ops)
+        except AcaciaError as exc:
+            known = (error_details(exc) or {}).get("known_queues")
+            if exc.code != "not_found" or not isinstance(known, list):
+                raise
+            names = ", ".join(str(name) for name in known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+            raise UsageError(f"acacia {args.command}: no queue named {shown(args.queue)}; known queues: {names or 'none'} "
+                             "(add --create to create it)") from None  # fmt: skip
         emit_json(info) if args.json else echo(render.queue_text(info))
         backend.notice("changed the database directly; the app applies it when it starts")
     return 0
@@ -324,3 +343,5 @@ COMMANDS = {
     "cancel": cmd_cancel, "retry": cmd_retry, "delete": cmd_delete, "pause": cmd_pause, "resume": cmd_resume,
     "concurrency": cmd_concurrency, "stats": cmd_stats, "watch": cmd_watch,
 }  # fmt: skip
+COMMANDS.update({"completion": cmd_completion, "autostart": cmd_autostart, "help": cmd_help})
+COMMANDS["logs"] = cmd_logs

@@ -25,6 +25,7 @@ from ..core.definitions import (
 )
 from ..core.errors import InvalidOptionError
 from ..core.limits import parse_memory_limit
+from .examples import epilog
 
 STATES = [s.value for s in JobState]
 ECHO_LIMIT = 40  # characters of a bad value repeated in a message
@@ -135,7 +136,8 @@ def _app_options(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="acacia", description="Acacia job manager. Without a command, opens the window.")
+    parser = Parser(prog="acacia", description="Acacia job manager. Without a command, opens the window.",
+                    epilog=epilog("acacia"), formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
     _globals(parser, None)
@@ -143,7 +145,8 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def command(name: str, help_text: str, *, data: bool = True) -> Parser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=epilog(name),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
         _globals(sub, argparse.SUPPRESS)
         if data:
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -152,56 +155,103 @@ def build_parser() -> Parser:
     serve = command("serve", "run headless: plugins, worker and socket, no window", data=False)
     _app_options(serve, argparse.SUPPRESS)
 
-    enqueue = command("enqueue", "queue a job (or --batch: many, in one transaction)")
+    enqueue = command("enqueue", "queue a job (or --batch: any number of them)")
     enqueue.add_argument("type", nargs="?", metavar="TYPE", help="job type, e.g. demo.sleep")
     enqueue.add_argument("--payload", metavar="JSON", help="the job's payload as JSON (default {})")
-    enqueue.add_argument("--queue", metavar="Q")
+    enqueue.add_argument("--queue", metavar="Q", help="the queue to put it in (default: default; created if new)")
     enqueue.add_argument("--priority", type=whole_number, metavar="N", help="higher runs first (default 0)")
     enqueue.add_argument("--delay", type=finite_float, metavar="S", help="run no sooner than S seconds from now")
-    enqueue.add_argument("--max-attempts", type=whole_number, metavar="N")
+    enqueue.add_argument("--max-attempts", type=whole_number, metavar="N",
+                         help="runs allowed in all, retries after a failure included (default: the handler's)")
     enqueue.add_argument("--timeout", type=finite_float, metavar="S", help="cancel the run after S seconds")
     enqueue.add_argument("--cancel-grace", type=finite_float, metavar="S",
                          help="seconds a cancelled handler gets before its process is killed (default: the handler's, 5)")
     enqueue.add_argument("--memory-limit", type=memory_size, metavar="SIZE", help="e.g. 512MB or 2GiB (default: the handler's)")
     enqueue.add_argument("--cpu-time-limit", type=finite_float, metavar="S", help="seconds of CPU the run may use")
     enqueue.add_argument("--nice", type=bounded(0, 19), metavar="N", help="0 (normal) to 19 (lowest CPU priority)")
-    enqueue.add_argument("--batch", metavar="FILE", help='JSON lines {"type": ..., "payload": ...}; - for stdin')
+    enqueue.add_argument("--batch", metavar="FILE",
+                         help='JSON lines {"type": ..., "payload": ...}; - for stdin. Every line is checked before '
+                              "any is enqueued (a bad one: exit 2, nothing enqueued). Up to one request to the app "
+                              "(1 MiB), or without an app, it is one transaction; a larger batch is written in "
+                              "chunks, one transaction each: if that fails part-way, the ids enqueued are printed, "
+                              "stderr says which lines were not, and the exit status is 1")  # fmt: skip
     enqueue.add_argument("--allow-unknown", action="store_true", help="queue even if no plugin handles TYPE yet")
     enqueue.add_argument("--wait", action="store_true", help="show progress; exit 0 on success, 1 on failure")
     enqueue.add_argument("--cancel-on-interrupt", action="store_true", help="with --wait: Ctrl-C cancels the job")
 
     listing = command("list", "list jobs (all matching ones unless --limit)")
     listing.add_argument("--state", type=state_list, action="append", metavar="S[,S]", help=", ".join(STATES))
-    listing.add_argument("--queue", action="append", metavar="Q")
-    listing.add_argument("--type", action="append", metavar="T")
+    listing.add_argument("--queue", action="append", metavar="Q", help="only jobs of this queue (repeat for several)")
+    listing.add_argument("--type", action="append", metavar="T", help="only jobs of this type (repeat for several)")
     listing.add_argument("--search", metavar="TEXT", help="in type, payload, error, progress message")
-    listing.add_argument("--limit", type=bounded(0, MAX_LIST_LIMIT), metavar="N")
-    listing.add_argument("--offset", type=bounded(0, MAX_OFFSET), metavar="N")
-    listing.add_argument("--sort", choices=SORT_FIELDS, default="id")
+    listing.add_argument("--limit", type=bounded(0, MAX_LIST_LIMIT), metavar="N", help="at most N jobs")
+    listing.add_argument("--offset", type=bounded(0, MAX_OFFSET), metavar="N", help="skip the first N matching jobs")
+    listing.add_argument("--sort", choices=SORT_FIELDS, default="id", help="the field to sort by (default id)")
     listing.add_argument("--desc", action="store_true", help="newest/largest first")
 
     show = command("show", "one job: its fields, history and last log lines")
-    show.add_argument("id", type=job_id, metavar="ID")
+    show.add_argument("id", type=job_id, metavar="ID", help="the job's id")
     show.add_argument("--logs", type=bounded(0, MAX_LOG_LINES), default=20, metavar="N", help="log lines to show (default 20)")
 
+    logs = command("logs", "a job's whole log, from its first line (-f: follow it until the job ends)")
+    logs.add_argument("id", type=job_id, metavar="ID", help="the job's id")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing new lines until the job ends, then exit 0 if it succeeded, 1 if not "
+                           "(needs the running app)")  # fmt: skip
+    logs.add_argument("-t", "--timestamps", action="store_true", help="start each line with its time and level")
+
     command("info", "where Acacia keeps its data, and whether it runs")
-    command("handlers", "the job types plugins provide, and plugins that failed to load")
+    handlers = command("handlers", "the job types plugins provide, and plugins that failed to load")
+    handlers.add_argument("--names", action="store_true",
+                          help="only the running app's job types, one a line; prints nothing if no app runs (for completion)")
     for name, text in (("cancel", "cancel jobs (queued: never run; running: stopped)"),
                        ("retry", "queue failed, cancelled or interrupted jobs again")):  # fmt: skip
         sub = command(name, text)
-        sub.add_argument("ids", type=job_id, nargs="+", metavar="ID")
+        sub.add_argument("ids", type=job_id, nargs="+", metavar="ID", help="job ids; each is acted on and reported alone")
     delete = command("delete", "delete jobs that are not running (or --finished: all finished ones)")
-    delete.add_argument("ids", type=job_id, nargs="*", metavar="ID")
+    delete.add_argument("ids", type=job_id, nargs="*", metavar="ID", help="job ids; each is deleted and reported alone")
     delete.add_argument("--finished", action="store_true", help="delete every succeeded/failed/cancelled job")
     delete.add_argument("--queue", metavar="Q", help="with --finished: only this queue")
     for name, text in (("pause", "stop starting jobs of a queue"), ("resume", "start a paused queue's jobs again")):
-        command(name, text).add_argument("queue", metavar="QUEUE")
+        queue_command = command(name, text)
+        queue_command.add_argument("queue", metavar="QUEUE", help="the queue's name (`acacia stats` lists them)")
+        queue_command.add_argument("--create", action="store_true", help="create QUEUE if there is no such queue yet")
     concurrency = command("concurrency", "jobs of QUEUE that may run at once (0: no limit); --workers: overall")
-    concurrency.add_argument("queue", nargs="?", metavar="QUEUE")
-    concurrency.add_argument("limit", nargs="?", type=bounded(0, MAX_QUEUE_CONCURRENCY), metavar="N")
+    concurrency.add_argument("queue", nargs="?", metavar="QUEUE", help="the queue's name (`acacia stats` lists them)")
+    concurrency.add_argument("limit", nargs="?", type=bounded(0, MAX_QUEUE_CONCURRENCY), metavar="N",
+                             help="jobs of QUEUE that may run at once; 0: no limit")  # fmt: skip
+    concurrency.add_argument("--create", action="store_true", help="create QUEUE if there is no such queue yet")
     concurrency.add_argument("--workers", type=bounded(1, MAX_WORKERS), metavar="N", help="jobs the app runs at once overall")
     watch = command("watch", "a live table of jobs (one job, a queue, or everything)")
-    watch.add_argument("id", nargs="?", type=job_id, metavar="ID")
-    watch.add_argument("--queue", metavar="Q")
+    watch.add_argument("id", nargs="?", type=job_id, metavar="ID", help="watch this job until it ends")
+    watch.add_argument("--queue", metavar="Q", help="watch the jobs of this queue")
     command("stats", "counts by state, queues, workers")
+    _shell_commands(command)
     return parser
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, Parser]:
+    """The parser's commands by name (`acacia help CMD`, completion, the help test)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "tcsh")
+AUTOSTART_ACTIONS = ("enable", "disable", "status")
+
+
+def _shell_commands(command: Callable[..., Parser]) -> None:
+    """completion, autostart and help: for living in the shell, not for jobs."""
+    completion = command("completion", "print a shell completion script (job types complete from the running app)",
+                         data=False)  # fmt: skip
+    completion.add_argument("shell", choices=COMPLETION_SHELLS, help=f"the shell: {', '.join(COMPLETION_SHELLS)}")
+    autostart = command("autostart", "start Acacia at login: the window, or headless (--serve) as a user service")
+    autostart.add_argument("action", choices=AUTOSTART_ACTIONS,
+                           help="enable: install the login entry; disable: remove it; status: say what is installed")
+    autostart.add_argument("--serve", action="store_true",
+                           help="headless `acacia serve` as a systemd user unit (macOS: a LaunchAgent) instead of the "
+                                "window's autostart entry; with disable: remove only that")  # fmt: skip
+    helper = command("help", "show a command's help, with examples (or the overview)", data=False)
+    helper.add_argument("topic", nargs="?", metavar="COMMAND", help="the command to explain, e.g. enqueue")

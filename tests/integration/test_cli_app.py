@@ -81,7 +81,7 @@ def test_ctrl_c_during_wait(box, cancel):
 
 def test_watch_prints_json_lines_until_the_job_ends(box):
     with box.client() as client:
-        client.pause("watched")
+        client.pause("watched", create=True)
         job_id = client.enqueue("demo.sleep", {"seconds": 0.5}, queue="watched")
         proc = popen_cli(box, "watch", str(job_id), "--json")
         snapshot = json.loads(proc.stdout.readline())  # the watch is in place
@@ -97,7 +97,7 @@ def test_watch_prints_json_lines_until_the_job_ends(box):
 
 def test_watch_draws_a_live_table_on_a_terminal(box):
     client = box.client()
-    client.pause("onscreen")
+    client.pause("onscreen", create=True)
     job_id = client.enqueue("demo.sleep", {"seconds": 1}, queue="onscreen")
     master, slave = pty.openpty()
     env = dict(box.env, COLUMNS="120", LINES="30", PYTHONIOENCODING="utf-8")
@@ -176,16 +176,18 @@ def test_bad_input_through_the_socket_writes_nothing(box):
         assert client.list()["total"] == before
 
 
-def test_batch_over_the_socket_line_limit_says_size_limit_and_fix(box):
+def test_a_batch_line_over_the_socket_line_limit_says_size_limit_and_fix(box):
+    """A large batch is sent in chunks (test_cli_logs_and_batch.py); one job alone over the limit cannot be."""
     with box.client() as client:
         before = client.list()["total"]
-    line = json.dumps({"type": "demo.sleep", "payload": {"seconds": 0, "note": "x" * 200}})
-    batch = "\n".join([line] * 6000) + "\n"  # ~1.4 MB: over the default 1 MiB request line
+    small = json.dumps({"type": "demo.sleep", "payload": {"seconds": 0}, "delay": 3600})
+    huge = json.dumps({"type": "shell.run", "payload": {"command": "echo " + "x" * 1_100_000}})
+    batch = "\n".join([small, small, huge, small, small]) + "\n"
     result = box.cli("enqueue", "--batch", "-", input=batch)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "1048576 bytes" in result.stderr and "split the file" in result.stderr
-    size = int(result.stderr.split("the batch is ")[1].split()[0])
-    assert size > 1048576 and f"--max-line-bytes {size}" in result.stderr
+    assert "batch line 3 is" in result.stderr and "1048576 bytes" in result.stderr
+    size = int(result.stderr.split("batch line 3 is ")[1].split()[0])
+    assert size > 1048576 and f"--max-line-bytes {size}" in result.stderr and result.stdout == ""
     with box.client() as client:
         assert client.list()["total"] == before

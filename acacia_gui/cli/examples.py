@@ -1,0 +1,51 @@
+"""The examples each `acacia CMD --help` ends with (its argparse epilog).
+
+One place, so a new command gets its example here; tests/unit/test_cli_help.py fails for
+a command without one.
+"""
+
+from __future__ import annotations
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "acacia": (
+        "acacia                                 # the window",
+        "acacia serve                           # headless",
+        "acacia enqueue demo.sleep --payload '{\"seconds\": 5}' --wait",
+        "acacia help enqueue                    # one command's options",
+    ),
+    "serve": ("acacia serve", "acacia serve --workers 4 --stop-timeout 30"),
+    "enqueue": (
+        "acacia enqueue demo.sleep --payload '{\"seconds\": 5}'",
+        "acacia enqueue render.frame --payload '{\"frame\": 12}' --queue gpu --priority 5 --wait",
+        "acacia enqueue --batch jobs.jsonl     # one JSON object a line",
+    ),
+    "list": ("acacia list --state failed", "acacia list --queue gpu --sort created_at --desc --limit 20 --json"),
+    "show": ("acacia show 42", "acacia show 42 --logs 200 --json"),
+    "info": ("acacia info", "acacia info --json"),
+    "handlers": ("acacia handlers", "acacia handlers --names      # job types of the running app, one a line"),
+    "cancel": ("acacia cancel 42", "acacia cancel 42 43 44"),
+    "retry": ("acacia retry 42", "acacia retry $(acacia list --state failed --json | jq '.jobs[].id')"),
+    "delete": ("acacia delete 42 43", "acacia delete --finished --queue gpu"),
+    "pause": ("acacia pause gpu", "acacia pause nightly --create   # a queue that has no jobs yet"),
+    "resume": ("acacia resume gpu",),
+    "concurrency": ("acacia concurrency gpu 1", "acacia concurrency gpu 0       # no limit",
+                    "acacia concurrency --workers 4"),
+    "watch": ("acacia watch", "acacia watch 42", "acacia watch --queue gpu"),
+    "logs": ("acacia logs 42", "acacia logs 42 -f      # follow until it ends; exit 0 if it succeeded"),
+    "stats": ("acacia stats", "acacia stats --json"),
+    "completion": (
+        "acacia completion bash > ~/.local/share/bash-completion/completions/acacia",
+        "acacia completion zsh > ~/.zfunc/_acacia",
+        "acacia completion fish > ~/.config/fish/completions/acacia.fish",
+    ),
+    "autostart": ("acacia autostart enable          # the window, at login",
+                  "acacia autostart enable --serve  # headless, as a systemd user service",
+                  "acacia autostart status", "acacia autostart disable"),
+    "help": ("acacia help", "acacia help enqueue"),
+}
+
+
+def epilog(name: str) -> str | None:
+    """'examples:' and the command's examples, indented; None if it has none."""
+    lines = EXAMPLES.get(name)
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines) if lines else None
