@@ -25,7 +25,7 @@ class ClaimAhead:
     """The buffer of claimed-ahead jobs and the policy that sizes it.
 
     The policy runs on the main thread. `ready` is shared: pool threads pop it too (the
-    worker's take_buffered), so every access to `ready` holds the worker's `_state_lock`."""
+    scheduler's take_buffered), so every access to `ready` holds the Slots lock."""
 
     def __init__(self) -> None:
         self.ready: deque[Job] = deque()

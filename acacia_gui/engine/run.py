@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ..core.context import Context
 from ..core.job import Job
+from ..core.limits import DEFAULT_CANCEL_GRACE
 from ..core.registry import RegisteredHandler
 
 
@@ -31,6 +32,13 @@ class Run:
     abandoned: bool = False
     wake: Callable[[], None] | None = None
     queued_behind: bool = False  # handed to a worker process behind the job it runs: holds no slot yet
+
+    @property
+    def cancel_grace(self) -> float:
+        """Seconds its worker process gets after a cancel before it is killed: the job's, else its handler's."""
+        if self.job.cancel_grace is not None:
+            return self.job.cancel_grace
+        return getattr(self.handler, "cancel_grace", DEFAULT_CANCEL_GRACE)
 
     def cancel(self, cause: BaseException | None = None) -> None:
         """Cancel the run's context and wake its supervisor (any thread)."""

@@ -12,8 +12,9 @@ When jobs are short, each transaction also claims a few jobs ahead into a local 
 commit. Runs reach long-lived pool tasks through a queue (run_queue); a pool task that
 finished a run takes the next buffered job itself (take_buffered), and the loop thread
 announces its start. Every start is first recorded in the instance's start journal, so
-recovery never takes a job that ran for one that did not. Polling and crash recovery are
-in upkeep; the stuck-handler watchdog is here.
+recovery never takes a job that ran for one that did not. The runs, the buffer and the
+marks pool threads share are in slots; what is published, and in which order, in
+announcer; polling and crash recovery in upkeep; the stuck-handler watchdog is here.
 """
 
 from __future__ import annotations
@@ -25,23 +26,24 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from ..core.context import Context
 from ..core.definitions import EventKind, Source
 from ..core.errors import Shutdown, StoreError
 from ..core.events import JobEvent
-from ..core.job import Job, JobState
+from ..core.job import Job
 from ..core.logcapture import JobLogCapture
 from ..core.queue import JobQueue
 from ..core.registry import Registry
 from ..core.runner import Completion, abandoned_completion, run_job
 from ..store.instances import InstanceLock, new_instance_id
-from .claim_ahead import ClaimAhead
+from .announcer import Announcer
+from .interfaces import Pool, ProcessRunner
 from .loop import EventLoop, Timer
 from .output import JobOutput
 from .run import Run
 from .run_queue import RunQueue
+from .slots import Slots
 from .start_journal import StartJournal
 from .upkeep import Upkeep
 
@@ -53,29 +55,6 @@ FLUSH_INTERVAL = 0.1  # progress and logs reach listeners at most ~10 times a se
 GROUP_COMMIT = 0.002  # a finished run waits at most this long for its write while the buffer feeds the slots
 GROUP_COMMIT_MAX = 256  # ...or until this many are waiting
 STOP_GRACE_MAX = 5.0  # stop(): seconds cancelled thread-isolated handlers get before they are left behind
-
-
-class Pool(Protocol):
-    """The thread pool of the slots: QThreadPool in the app, ThreadExecutor in tests."""
-
-    def start(self, task: Callable[[], None]) -> None: ...
-
-    def set_max_threads(self, count: int) -> None: ...
-
-
-class ProcessRunner(Protocol):
-    """Runs a job in a supervised worker process (engine.processes.ProcessPool)."""
-
-    def run(self, run: Run, capture_log: Callable[[int, float, str, str], None],
-            post: Callable[[Run, Completion], None], take_more: Callable[[int], list[Run]]) -> None: ...
-
-    def isolation_of(self, handler) -> str: ...
-
-    def retire_all(self) -> None: ...
-
-    def prewarm(self, count: int) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Scheduler:
@@ -104,26 +83,21 @@ class Scheduler:
         self._loop = loop
         self._pool = pool
         self._processes = processes
-        self._on_finished = on_finished
         self._concurrency = max(1, concurrency or os.cpu_count() or 2)
         self.cancel_grace = cancel_grace  # thread isolation: how long a cancelled handler may take before it is abandoned
         self._poll_interval = poll_interval
         self._pool.set_max_threads(self._concurrency)
-        self._output = JobOutput(self.store, self._publish, self._queue_of)
+        self._output = JobOutput(self.store, self.bus.publish, lambda job_id: self._slots.queue_of(job_id))
         self.log_capture = JobLogCapture(self._output.capture_log)
-        self._upkeep = Upkeep(self.store, self.instances_dir, self.instance_id, self._publish,
+        self._upkeep = Upkeep(self.store, self.instances_dir, self.instance_id, self.bus.publish,
                               processes.isolation_of if processes is not None else None)  # fmt: skip
         self._run_queue: RunQueue  # made by each start(): stop() closes it
         self._registry: Registry | None = None
         self._root = Context.background()
-        self._running: dict[int, Run] = {}
+        self._slots = Slots(self._make_run, self._journal.record)
+        self._announcer = Announcer(self.bus.publish, self._output, self._slots, on_finished)
         self._done: deque[tuple[Run, Completion]] = deque()
-        self._started_unannounced: deque[Job] = deque()  # taken from the buffer by pool tasks
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
-        self._ahead = ClaimAhead()  # claimed ahead, not started (their rows are `running`, owned by us)
-        self._state_lock = threading.Lock()  # _running, the buffer (_ahead.ready), cancel and pause marks
-        self._cancel_before_start: set[int] = set()
-        self._paused_queues: set[str] = set()
         self._force_write = False
         self._wake_lock = threading.Lock()
         self._wake_posted = False
@@ -144,7 +118,7 @@ class Scheduler:
     def set_concurrency(self, concurrency: int) -> None:
         """Change the overall limit; running jobs are never interrupted by a smaller one."""
         self._concurrency = max(1, int(concurrency))
-        self._pool.set_max_threads(self._concurrency + self._abandoned_count())
+        self._pool.set_max_threads(self._concurrency + self._slots.abandoned())
         self._prewarm()
         self.wake()
 
@@ -154,7 +128,7 @@ class Scheduler:
         return len(self._pending) + len(self._done)
 
     def running_job_ids(self) -> set[int]:
-        return {job_id for job_id, run in list(self._running.items()) if not run.abandoned}
+        return {job_id for job_id, run in list(self._slots.running.items()) if not run.abandoned}
 
     def isolation_of(self, job_type: str) -> str:
         """How this app runs the handler of `job_type`: 'process' or 'thread'."""
@@ -189,6 +163,7 @@ class Scheduler:
         self._unsubscribe = self.bus.subscribe(self._on_bus_event)
         self._upkeep.mark_data_version()  # from here on, a change means another process wrote
         self._started = True
+        self._slots.accepting = True
         self._timers = [self._loop.call_every(self._poll_interval, self._on_poll),
                         self._loop.call_every(FLUSH_INTERVAL, self._flush)]  # fmt: skip
         self.wake()
@@ -209,18 +184,19 @@ class Scheduler:
         if not self._started or self._stopping:
             return
         self._stopping = True
+        self._slots.accepting = False
         self._stop_timer(self._timers[0])  # the poll: nothing new is claimed
-        self._wait_until(lambda: not self._live_runs() or ctx.cancelled)
-        live = self._live_runs()
+        self._wait_until(lambda: not self._slots.live() or ctx.cancelled)
+        live = self._slots.live()
         if live:
             log.info("stopping: cancelling %d running job(s); they return to the queue", len(live))
             for run in live:
                 run.cancel(Shutdown("the app is stopping"))
             grace = Context.background().with_timeout(min(self.cancel_grace, STOP_GRACE_MAX))
-            self._wait_until(lambda: not self._live_runs(thread_only=True) or grace.cancelled)
+            self._wait_until(lambda: not self._slots.live(thread_only=True) or grace.cancelled)
             kill_wait = Context.background().with_timeout(self._process_kill_bound())
-            self._wait_until(lambda: not self._live_runs() or kill_wait.cancelled)  # processes are killed past their grace
-            self._stuck = self._live_runs()
+            self._wait_until(lambda: not self._slots.live() or kill_wait.cancelled)  # processes are killed past their grace
+            self._stuck = self._slots.live()
             for run in self._stuck:
                 log.warning("job %s did not stop; it stays `running` until this process exits", run.job.id)
         self.pump()
@@ -244,6 +220,7 @@ class Scheduler:
             self._lock_file.release()
         self._stop_checkpoints()
         self._started = False
+        self._slots.accepting = False
 
     @property
     def stuck_runs(self) -> int:
@@ -286,47 +263,22 @@ class Scheduler:
         self.wake()
 
     def take_buffered(self) -> Run | None:
-        """A pool task that finished a run takes the next claimed-ahead job itself, so a
-        slot does not wait for the loop thread. Declines (the loop thread decides) while
-        a cancel or pause is unsettled, or while stopping. The job's `running` state is
-        already committed; the loop thread announces it before the job's outcome."""
-        with self._state_lock:
-            ready = self._ahead.ready
-            if not ready or self._stopping or not self._started or self._cancel_before_start or self._paused_queues:
-                return None
-            if self._busy_slots() >= self._concurrency:  # the limit was lowered
-                return None
-            job = ready.popleft()
-            run = self._make_run(job)
-            self._running[job.id] = run
-            self._started_unannounced.append(job)
-        self.wake()
+        """A pool task that finished a run takes the next claimed-ahead job itself, so a slot
+        does not wait for the loop thread. The job's `running` state is already committed;
+        the loop thread announces it before the job's outcome."""
+        run = self._slots.take_into_free_slot(self._concurrency)
+        if run is not None:
+            self.wake()
         return run
 
     def take_for_process(self, limit: int) -> list[Run]:
         """A slot's supervisor hands the next short jobs to its worker process while the current
-        one runs, so the process never waits for a round trip. Same rules as take_buffered,
-        but the jobs hold no slot until they start (`queued_behind`); only process jobs, in
-        buffer order, at most `limit`; their starts are journaled in one write."""
-        with self._state_lock:
-            ready = self._ahead.ready
-            if not ready or self._stopping or not self._started or self._cancel_before_start or self._paused_queues:
-                return []
-            jobs: list[Job] = []
-            while ready and len(jobs) < limit:
-                handler = self._registry.get_handler(ready[0].type) if self._registry else None
-                if handler is None or self._processes is None or self._processes.isolation_of(handler) != "process":
-                    break
-                jobs.append(ready.popleft())
-            self._journal.record(*jobs)
-            runs = []
-            for job in jobs:
-                run = self._make_run(job)
-                run.queued_behind = True
-                self._running[job.id] = run
-                self._started_unannounced.append(job)
-                runs.append(run)
-        return runs
+        one runs, so the process never waits for a round trip (see Slots.take_behind)."""
+        return self._slots.take_behind(limit, self._is_process_job)
+
+    def _is_process_job(self, job: Job) -> bool:
+        handler = self._registry.get_handler(job.type) if self._registry else None
+        return handler is not None and self._processes is not None and self._processes.isolation_of(handler) == "process"
 
     def _execute(self, run: Run) -> None:
         """A pool task's work for one run: run it here or in the slot's process; never raises."""
@@ -348,23 +300,9 @@ class Scheduler:
             self.log_capture.unbind()
 
     # -- loop thread ----------------------------------------------------------------------
-    def _live_runs(self, *, thread_only: bool = False) -> list[Run]:
-        """Runs whose handler is still running (not finished, even if its write waits; not abandoned)."""
-        return [run for run in list(self._running.values())
-                if run.finished is None and not run.abandoned and not (thread_only and run.isolation == "process")]  # fmt: skip
-
-    def _busy_slots(self) -> int:
-        """Runs holding a slot: a finished run whose write waits has freed its slot already, and
-        one waiting in a worker process behind another holds none yet."""
-        return sum(1 for run in list(self._running.values())
-                   if run.finished is None and not run.abandoned and not run.queued_behind)  # fmt: skip
-
-    def _abandoned_count(self) -> int:
-        return sum(1 for run in list(self._running.values()) if run.abandoned)
-
     def _process_kill_bound(self) -> float:
         """How long stop() waits for worker processes: the longest grace, plus the SIGTERM→SIGKILL wait."""
-        graces = [run.job.cancel_grace or 0.0 for run in self._live_runs() if run.isolation == "process"]
+        graces = [run.cancel_grace for run in self._slots.live() if run.isolation == "process"]
         return (max(graces) + 3.0) if graces else 0.0
 
     def _wait_until(self, condition: Callable[[], bool]) -> None:
@@ -381,8 +319,7 @@ class Scheduler:
         if event.kind == EventKind.CANCEL_REQUESTED:
             self._request_cancel(event.job_id)
         elif event.kind == EventKind.QUEUE and event.data.get("paused") and event.queue:
-            with self._state_lock:
-                self._paused_queues.add(event.queue)  # its buffered jobs go back to the queue
+            self._slots.pause(event.queue)
             self.wake()
         elif event.kind in (EventKind.ENQUEUED, EventKind.QUEUE) or (
             event.kind == EventKind.STATE and event.data.get("source") != Source.WORKER
@@ -390,12 +327,8 @@ class Scheduler:
             self.wake()
 
     def _request_cancel(self, job_id: int) -> None:
-        """Cancel a run, or mark a job not started yet (maybe buffered: the pump settles it).
-        One lock for the look-up and the mark, so a pool task cannot take the job between them."""
-        with self._state_lock:
-            run = self._running.get(job_id)
-            if run is None:
-                self._cancel_before_start.add(job_id)
+        """Cancel a run, or mark a job not started yet (maybe buffered: the pump settles it)."""
+        run = self._slots.request_cancel(job_id)
         if run is not None:
             run.cancel()
         else:
@@ -412,21 +345,19 @@ class Scheduler:
         done = []
         while self._done:
             done.append(self._done.popleft())
-        self._announce_started()  # after taking the outcomes: each one's start is announced first
+        self._announcer.started()  # after taking the outcomes: each one's start is announced first
         for run, completion in done:
-            self._ahead.note_run_time(run)
+            self._slots.ahead.note_run_time(run)
             self._pending.append((run, completion))
         if not self._started:
             return
-        self._settle_buffer()
-        while True:
-            with self._state_lock:  # checked, taken and registered at once: pool tasks take from the buffer too
-                if not self._ahead.ready or self._free_slots() <= 0:
-                    break
-                run = self._register_run(self._ahead.ready.popleft())
+        for job, outcome in self._slots.settle(self._stopping):
+            self._pending.append((Run(job, self._root, None), outcome))
+        while not self._stopping and (run := self._slots.take_into_free_slot(self._concurrency)) is not None:
             self._launch(run)
         free = self._free_slots()
-        refill = self._ahead.refill(0 if self._stopping else self._ahead.depth(self._concurrency))
+        ahead = self._slots.ahead
+        refill = ahead.refill(0 if self._stopping else ahead.depth(self._concurrency))
         unmarked = self._journal.unmarked
         urgent = free or refill or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
         if not urgent:
@@ -443,7 +374,7 @@ class Scheduler:
         try:
             applied, claimed = self.store.complete_and_claim(
                 completions, self.instance_id, free, prefetch,
-                self._ahead.no_prefetch_types(self._registry) if prefetch else (), started=starts,
+                self._slots.ahead.no_prefetch_types(self._registry) if prefetch else (), started=starts,
             )  # fmt: skip
         except BaseException as exc:
             self._journal.put_back(starts)  # whatever failed, these starts are written with the next transaction
@@ -458,19 +389,18 @@ class Scheduler:
         applied_ids = {(c.job_id, c.attempt) for c in applied}
         if applied:
             self._output.flush_logs()  # once per transaction: a job's log lines come before its outcome
+        running = self._slots.running
         for run, completion in settled:
-            current = self._running.get(completion.job_id)
-            if current is run:
-                del self._running[completion.job_id]
+            if running.get(completion.job_id) is run:
+                del running[completion.job_id]
                 run.ctx.release()
                 if run.abandoned:
-                    self._pool.set_max_threads(self._concurrency + self._abandoned_count())
+                    self._pool.set_max_threads(self._concurrency + self._slots.abandoned())
             if (completion.job_id, completion.attempt) in applied_ids:
-                self._announce_completion(run, completion)
+                self._announcer.completed(run, completion)
         for job in claimed[:free]:
             self._start_run(job)
-        with self._state_lock:
-            self._ahead.ready.extend(claimed[free:])
+        self._slots.add_ahead(claimed[free:])
         if claimed and len(claimed) == free + prefetch:
             self.wake()  # maybe more waiting
 
@@ -483,30 +413,7 @@ class Scheduler:
     def _free_slots(self) -> int:
         if self._stopping:
             return 0
-        return max(0, self._concurrency - self._busy_slots())
-
-    def _settle_buffer(self) -> None:
-        """Buffered jobs that were cancelled, whose queue was paused, or that stopping returns."""
-        if not (self._stopping or self._cancel_before_start or self._paused_queues):
-            return
-        with self._state_lock:  # every job we own is in the buffer or _running now, so older marks are stale
-            cancelled, self._cancel_before_start = self._cancel_before_start, set()
-            paused, self._paused_queues = self._paused_queues, set()
-            settled = self._ahead.settle(cancelled, paused, self._stopping)
-        for job, outcome in settled:
-            self._pending.append((Run(job, self._root, None), outcome))
-
-    def _announce_completion(self, run: Run, completion: Completion) -> None:
-        self._output.forget(completion.job_id)
-        if completion.progress is not None or completion.progress_message:
-            self._publish(JobEvent(EventKind.PROGRESS, completion.job_id, run.job.queue, completion.state.value,
-                                   {"progress": 1.0 if completion.state is JobState.SUCCEEDED else completion.progress,
-                                    "message": completion.progress_message}))  # fmt: skip
-        data = {"type": run.job.type, "error": completion.error, "attempt": completion.attempt, "source": Source.WORKER}
-        event = JobEvent(EventKind.STATE, completion.job_id, run.job.queue, completion.state.value, data)
-        self._publish(event)
-        if self._on_finished is not None:
-            self._on_finished(event)
+        return max(0, self._concurrency - self._slots.busy())
 
     def _make_run(self, job: Job) -> Run:
         """The run of a job about to start (any thread): its context, timeout and handler.
@@ -519,36 +426,19 @@ class Scheduler:
         isolation = self._processes.isolation_of(handler) if (handler is not None and self._processes) else "thread"
         return Run(job, ctx, handler, isolation)
 
-    def _announce_started(self) -> None:
-        """Publish `running` for the jobs pool tasks took from the buffer."""
-        while self._started_unannounced:
-            self._announce_running(self._started_unannounced.popleft())
-
-    def _announce_running(self, job: Job) -> None:
-        self._publish(JobEvent(EventKind.STATE, job.id, job.queue, JobState.RUNNING.value,
-                               {"type": job.type, "attempt": job.attempts, "source": Source.WORKER}))  # fmt: skip
-
     def _start_run(self, job: Job) -> None:
-        with self._state_lock:
-            run = self._register_run(job)
+        with self._slots.lock:
+            run = self._slots.register(job)
+            self._slots.unannounced.append(job)
         self._launch(run)
 
-    def _register_run(self, job: Job) -> Run:
-        """Under _state_lock: the job's run holds a slot from here on."""
-        run = self._make_run(job)
-        self._running[job.id] = run
-        if job.id in self._cancel_before_start:
-            self._cancel_before_start.discard(job.id)
-            run.ctx.cancel()
-        return run
-
     def _launch(self, run: Run) -> None:
-        self._announce_running(run.job)
+        self._announcer.started()  # this run's `running`, after those of jobs taken before it
         self._run_queue.submit(run, self._concurrency)
 
     def _flush(self) -> None:
         """Coalesced progress (~10/s per job to listeners, ~1/s to disk) and log lines."""
-        self._announce_started()  # a job's `running` comes before its progress
+        self._announcer.started()  # a job's `running` comes before its progress
         self._output.flush()
 
     def _on_poll(self) -> None:
@@ -556,9 +446,7 @@ class Scheduler:
 
         A timer callback: nothing may escape it, and the watchdog runs whatever went wrong."""
         try:
-            with self._state_lock:
-                owned = [*self._running, *(job.id for job in self._ahead.ready)]
-            changed, cancels = self._upkeep.poll(owned)
+            changed, cancels = self._upkeep.poll(self._slots.owned_ids())
             for job_id in cancels:
                 self._request_cancel(job_id)
             if changed:
@@ -572,7 +460,7 @@ class Scheduler:
         """Abandon thread-isolated handlers that ignore cancellation (or their timeout) past
         the grace period. A worker process is killed by its supervisor instead."""
         now = time.monotonic()
-        for run in self._live_runs(thread_only=True):  # a finished run whose write waits (disk full) is not stuck
+        for run in self._slots.live(thread_only=True):  # a finished run whose write waits (disk full) is not stuck
             if run.ctx.cancelled and run.cancelled_at is None:
                 run.cancelled_at = now
             if run.cancelled_at is not None and now - run.cancelled_at > self.cancel_grace:
@@ -582,13 +470,6 @@ class Scheduler:
                 why = (f"the handler ignored cancellation for {self.cancel_grace:g} s; "
                        "its thread was abandoned and the job failed (process isolation would have stopped it)")  # fmt: skip
                 log.error("job %s: %s", run.job.id, why)
-                self._pool.set_max_threads(self._concurrency + self._abandoned_count())
+                self._pool.set_max_threads(self._concurrency + self._slots.abandoned())
                 self._done.append((run, abandoned_completion(run.job, why)))
                 self.wake()
-
-    def _queue_of(self, job_id: int) -> str | None:
-        run = self._running.get(job_id)
-        return run.job.queue if run else None
-
-    def _publish(self, event: JobEvent) -> None:
-        self.bus.publish(event)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from ...core.errors import DeadlineExceeded, Shutdown
 from ...core.job import JobState
-from ...core.limits import DEFAULT_CANCEL_GRACE, format_bytes
+from ...core.limits import format_bytes
 from ...core.runner import Completion, abandoned_completion, failure_completion, shutdown_completion
 from ..run import Run
 from .messages import completion_from_message, job_to_message
@@ -44,12 +44,6 @@ def effective_limits(run: Run) -> dict:
     job, handler = run.job, run.handler
     pick = lambda name: getattr(job, name) if getattr(job, name) is not None else getattr(handler, name, None)  # noqa: E731
     return {"memory_limit": pick("memory_limit"), "cpu_time_limit": pick("cpu_time_limit"), "nice": pick("nice")}
-
-
-def effective_grace(run: Run) -> float:
-    if run.job.cancel_grace is not None:
-        return run.job.cancel_grace
-    return getattr(run.handler, "cancel_grace", DEFAULT_CANCEL_GRACE)
 
 
 class Supervision:
@@ -100,7 +94,7 @@ class Supervision:
         timeout = POLL
         sent = self.cancel_sent.get(head.job.id)
         if sent is not None:
-            grace = effective_grace(head)
+            grace = head.cancel_grace
             left = grace - (now - sent)
             if left <= 0:
                 self._killed(grace)
