@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config import load_config
 from ..core.errors import AcaciaError
+from .address import UntrustedSocketError, check_server_peer, trusted_address
 from .batch import enqueue_in_chunks
 from .ops import OPS_BY_NAME
 from .protocol import (
@@ -182,10 +183,18 @@ class Connection:
             raise ServerError("the Acacia client needs Unix domain sockets; Windows is not supported yet")
         self.address = address
         self._buffer = bytearray()
+        try:  # the folder first: an untrusted one is refused before we even connect
+            target = trusted_address(address)
+        except OSError as exc:  # no folder: nobody runs (or we cannot even look)
+            raise NotRunningError(_not_running(address, data_dir, exc)) from None
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(connect_timeout)
         try:
-            self.sock.connect(address)
+            self.sock.connect(target)
+            check_server_peer(self.sock, address)  # before any byte is sent
+        except UntrustedSocketError:
+            self.sock.close()
+            raise
         except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
             self.sock.close()
             raise NotRunningError(_not_running(address, data_dir, exc)) from None
@@ -448,6 +457,8 @@ def probe(address: str, timeout: float = 1.0) -> dict[str, Any] | None:
     A connection dropped before any answer is asked again for up to a second: that is a
     listener going away (the socket of an app killed a moment ago can live on for a few
     milliseconds in a child it was starting, until that child's exec closes it).
+    An untrusted socket (another user's folder or server, see address.py) is not "running":
+    it raises UntrustedSocketError, naming the path and the fix.
     """
     deadline = time.monotonic() + max(timeout, 1.0)
     while True:
@@ -461,6 +472,8 @@ def probe(address: str, timeout: float = 1.0) -> dict[str, Any] | None:
 def _probe_once(address: str, timeout: float) -> dict[str, Any] | None:
     try:
         conn = Connection(address, None, timeout)
+    except UntrustedSocketError:
+        raise
     except AcaciaError:
         return None
     try:

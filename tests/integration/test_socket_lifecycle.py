@@ -102,16 +102,24 @@ def test_a_live_server_is_never_replaced(box):
             assert client.hello()["pid"] == serve.proc.pid
 
 
+# A raw client, not ours: our Client would refuse root's folder before connecting
+# (test_socket_trust.py), and these tests are about what the server lets in.
 CLIENT_AS_NOBODY = (
-    "import sys\n"
-    "sys.path.insert(0, sys.argv[2])\n"
-    "from acacia_gui.core.errors import AcaciaError\n"
-    "from acacia_gui.ipc.client import Client\n"
+    "import json, socket, sys\n"
+    "sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+    "sock.settimeout(10)\n"
     "try:\n"
-    "    Client(sys.argv[1]).stats()\n"
-    "    print('CONNECTED')\n"
-    "except AcaciaError as exc:\n"
-    "    print(exc.code, exc)\n"
+    "    sock.connect(sys.argv[1])\n"
+    "except PermissionError:\n"
+    "    sys.exit(print('forbidden'))\n"
+    "except (FileNotFoundError, ConnectionRefusedError):\n"
+    "    sys.exit(print('not_running'))\n"
+    "try:\n"
+    '    sock.sendall(b\'{"id": 1, "op": "stats", "params": {}}\\n\')\n'
+    "except OSError:\n"
+    "    pass\n"
+    "reply = json.loads(sock.makefile('rb').readline())\n"
+    "print('CONNECTED' if reply.get('ok') else f\"{reply['error']['code']} {reply['error']['message']}\")\n"
 )
 
 
