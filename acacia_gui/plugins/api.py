@@ -23,7 +23,8 @@ def handler(job_type: str, **options: Any) -> Callable[[F], F]:
     may suffer before the job ends `interrupted`, default 3), retry_backoff (seconds);
     isolation ('process', the default: a supervised worker process; 'thread': inside the
     app), cancel_grace (seconds a cancelled handler gets before its process is killed,
-    default 5), memory_limit (bytes or '512MB'), cpu_time_limit (seconds), nice (0-19).
+    default 5), memory_limit (bytes or '512MB'), cpu_time_limit (seconds), nice (0-19),
+    log_limit (bytes or '2MB' of log text stored per run, head and tail; default 1 MiB).
     Bad options raise at import, so the loader reports them against the plugin file.
     """
     def mark(func: F) -> F:

@@ -8,7 +8,9 @@ goes wrong (syntax error, import error, SystemExit, a bad option or schema, a jo
 another plugin already took) becomes a PluginProblem and the other plugins still load.
 
 Plugin code is compiled from source every time and never cached as bytecode, so a
-reload always runs what is on disk and nobody can slip in a stale or forged .pyc.
+reload always runs what is on disk and nobody can slip in a stale or forged .pyc. Each
+file is opened once and checked on its open descriptor, and the bytes that run are the
+bytes read from it (safe_files.py: who may write a plugin, and symlinks).
 
 Nothing here imports Qt: the CLI uses it for `acacia handlers` without an app.
 """
@@ -37,6 +39,7 @@ from typing import Any
 from ..core.errors import DuplicateHandlerError, PluginError
 from ..core.registry import RegisteredHandler, make_registered_handler
 from .api import HANDLER_MARK
+from .safe_files import Snapshot, SnapshotLoader, UnsafePlugin, install_finders, open_folder, read_plugin
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +135,6 @@ class PluginRegistrar:
         return sorted(self.handlers)
 
 
-class _NoBytecodeLoader(importlib.machinery.SourceFileLoader):
-    """Compile plugin source on every import: no .pyc read or written."""
-
-    def get_code(self, fullname: str) -> types.CodeType:
-        path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
-
-
 # -- public API -----------------------------------------------------------------------
 
 def load_plugins(plugins_dir: Path, *, entry_points: bool = True) -> LoadReport:
@@ -208,11 +203,12 @@ def load_origin(origin: str) -> dict[str, RegisteredHandler]:
     registrar = PluginRegistrar(where, origin, check_schemas=False)
     if kind == "file":
         path = Path(where)
-        reason = _unsafe_reason(path.parent, "plugin folder") or _unsafe_tree_reason(path)
-        if reason:
-            raise PluginError(f"refused: {reason}")
+        try:
+            snapshot = _read_folder_plugin(path.parent, path.name)
+        except UnsafePlugin as exc:
+            raise PluginError(f"refused: {exc}") from None
         folder_key = hashlib.sha1(str(path.parent).encode(), usedforsecurity=False).hexdigest()[:10]
-        _import_folder_plugin(path, folder_key, registrar)
+        _import_folder_plugin(snapshot, folder_key, registrar)
     elif kind == "entry point":
         _import_entry_point(importlib.metadata.EntryPoint("", where, ENTRY_POINT_GROUP), registrar)
     else:
@@ -228,17 +224,33 @@ def _load_folder(plugins_dir: Path, report: LoadReport) -> None:
         return
     folder_key = hashlib.sha1(str(plugins_dir).encode(), usedforsecurity=False).hexdigest()[:10]
     _forget_folder_modules(folder_key)  # unload the previous generation, deleted plugins included
-    reason = _unsafe_reason(plugins_dir, "plugin folder")
-    if reason:
-        report.problems.append(PluginProblem(plugins_dir.name, str(plugins_dir), f"refused to load any plugin: {reason}"))
+    try:
+        folder_fd = open_folder(plugins_dir)
+    except UnsafePlugin as exc:
+        report.problems.append(PluginProblem(plugins_dir.name, str(plugins_dir), f"refused to load any plugin: {exc}"))
         return
-    for path in _plugin_paths(plugins_dir):
-        reason = _unsafe_tree_reason(path)
-        if reason:
-            report.problems.append(PluginProblem(path.name, str(path), f"refused: {reason}"))
-            continue
-        _add_plugin(report, path.name, str(path), "folder", lambda reg, p=path: _import_folder_plugin(p, folder_key, reg),
-                    origin=f"file:{path}")
+    try:
+        for path in _plugin_paths(plugins_dir):
+            try:
+                snapshot = read_plugin(folder_fd, plugins_dir, path.name)
+            except (UnsafePlugin, OSError) as exc:
+                report.problems.append(PluginProblem(path.name, str(path), f"refused: {exc}"))
+                continue
+            _add_plugin(report, path.name, str(path), "folder",
+                        lambda reg, s=snapshot: _import_folder_plugin(s, folder_key, reg), origin=f"file:{path}")
+    finally:
+        os.close(folder_fd)
+
+
+def _read_folder_plugin(plugins_dir: Path, name: str) -> Snapshot:
+    """One plugin's checked source, the plugin folder checked too (a worker process's load)."""
+    folder_fd = open_folder(plugins_dir)
+    try:
+        return read_plugin(folder_fd, plugins_dir, name)
+    except OSError as exc:
+        raise UnsafePlugin(f"cannot read {plugins_dir / name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(folder_fd)
 
 
 def _plugin_paths(plugins_dir: Path) -> Iterator[Path]:
@@ -252,19 +264,20 @@ def _plugin_paths(plugins_dir: Path) -> Iterator[Path]:
             yield path
 
 
-def _import_folder_plugin(path: Path, folder_key: str, registrar: PluginRegistrar) -> None:
-    """Import one file or package under a fresh private name and collect its handlers."""
-    stem = re.sub(r"[^0-9A-Za-z_]", "_", path.stem if path.is_file() else path.name)
+def _import_folder_plugin(snapshot: Snapshot, folder_key: str, registrar: PluginRegistrar) -> None:
+    """Import one file or package under a fresh private name, from the bytes read and checked
+    earlier (never from the file again), and collect its handlers."""
+    path = snapshot.path
+    stem = re.sub(r"[^0-9A-Za-z_]", "_", path.name if snapshot.is_package else path.stem)
     name = f"{MODULE_PREFIX}._{stem}_{folder_key}_{next(_generations)}"
     _ensure_namespace()
-    if path.is_dir():
-        init = path / "__init__.py"
-        _install_finders(path)
+    top = snapshot.modules[""]
+    if snapshot.is_package:
         spec = importlib.util.spec_from_file_location(
-            name, init, loader=_NoBytecodeLoader(name, str(init)), submodule_search_locations=[str(path)]
+            name, top.path, loader=SnapshotLoader(top), submodule_search_locations=[install_finders(snapshot)]
         )
     else:
-        spec = importlib.util.spec_from_file_location(name, path, loader=_NoBytecodeLoader(name, str(path)))
+        spec = importlib.util.spec_from_file_location(name, top.path, loader=SnapshotLoader(top))
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
@@ -275,18 +288,6 @@ def _import_folder_plugin(path: Path, folder_key: str, registrar: PluginRegistra
     except BaseException:
         _forget_modules(name)
         raise
-
-
-def _install_finders(package_dir: Path) -> None:
-    """Make the package's own submodules load without bytecode too (relative imports).
-
-    The import system looks up `sys.path_importer_cache[dir]` for each `__path__` entry;
-    a fresh FileFinder per load also drops its cached directory listing.
-    """
-    details = (_NoBytecodeLoader, importlib.machinery.SOURCE_SUFFIXES)
-    for root, dirs, _files in os.walk(package_dir):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        sys.path_importer_cache[root] = importlib.machinery.FileFinder(root, details)
 
 
 def _ensure_namespace() -> None:
@@ -388,38 +389,3 @@ def _failure_message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return f"the plugin raised {what}"
     return what
-
-
-# -- who may write a plugin -----------------------------------------------------------------
-
-def _unsafe_reason(path: Path, what: str) -> str | None:
-    """Why other users could change this file or folder, or None. POSIX only."""
-    if os.name != "posix":
-        return None
-    try:
-        st = path.stat()
-    except OSError as exc:
-        return f"cannot check the {what} {path}: {exc.strerror or exc}"
-    if st.st_mode & 0o022:
-        whom = "group and others" if st.st_mode & 0o022 == 0o022 else ("others" if st.st_mode & 0o002 else "group")
-        return (f"the {what} {path} is writable by {whom} (mode {st.st_mode & 0o777:o}); "
-                f"run: chmod go-w {path}")  # fmt: skip
-    if st.st_uid not in (0, os.geteuid()):
-        return f"the {what} {path} is owned by another user (uid {st.st_uid}); only your own plugins are loaded"
-    return None
-
-
-def _unsafe_tree_reason(plugin: Path) -> str | None:
-    """A plugin file, or a package folder with its sub-folders and .py files."""
-    if plugin.is_file():
-        return _unsafe_reason(plugin, "plugin file")
-    for root, dirs, files in os.walk(plugin):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        reason = _unsafe_reason(Path(root), "plugin folder")
-        if reason:
-            return reason
-        for name in sorted(f for f in files if f.endswith(".py")):
-            reason = _unsafe_reason(Path(root) / name, "plugin file")
-            if reason:
-                return reason
-    return None
