@@ -12,16 +12,19 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier
 
 from .config import AppOptions, Config
 from .core.context import Context
-from .core.errors import AcaciaError
+from .core.errors import AcaciaError, CorruptDatabaseError
+from .core.logcapture import is_job_record
 from .core.queue import JobQueue
 from .core.registry import Registry
 from .engine.processes.pool import ProcessPool
+from .ipc.address import prepare_socket_dir
 from .ipc.client import probe
 from .ipc.dispatch import Dispatcher
 from .plugins.loader import ensure_plugin_dir, examples_dir, load_plugins
@@ -29,7 +32,9 @@ from .plugins.schema import validate_payload
 from .qt.server import LocalServer
 from .qt.services import AppServices
 from .qt.worker import PoolWorker
+from .store.datadir import LOCK_NAME, AlreadyLocked, AppLock, make_private_dir, tighten_modes
 from .store.sqlite import SqliteJobStore
+from .store.sqlite_db import QUICK_CHECK_SECONDS, check_database, corruption_message
 
 log = logging.getLogger("acacia")
 
@@ -45,7 +50,9 @@ def configure_logging(config: Config) -> None:
     if any(not isinstance(h, logging.NullHandler) for h in logging.getLogger().handlers):
         return  # the embedding program (or a test) configured logging already
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger().handlers[0].addFilter(lambda record: not record.name.startswith("acacia_plugins"))
+    echo_jobs = os.environ.get("ACACIA_ECHO_JOB_LOGS", "") not in ("", "0")  # handler logs go to their job's log
+    logging.getLogger().handlers[0].addFilter(
+        lambda record: not record.name.startswith("acacia_plugins") and (echo_jobs or not is_job_record(record)))
 
 
 def build_services(config: Config, options: AppOptions, *, headless: bool = True) -> AppServices:
@@ -53,6 +60,7 @@ def build_services(config: Config, options: AppOptions, *, headless: bool = True
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if ensure_plugin_dir(config.plugins_dir, examples_dir()):
         log.info("created the plugin folder %s with the example plugins", config.plugins_dir)
+    refuse_a_damaged_database(config)
     store = SqliteJobStore(config.database, synchronous=config.durability)
     report = load_plugins(config.plugins_dir)
     for problem in report.problems:
@@ -62,6 +70,20 @@ def build_services(config: Config, options: AppOptions, *, headless: bool = True
     queue = JobQueue(store, registry, payload_validator=validate_payload)
     worker = PoolWorker(queue, concurrency=options.workers, instances_dir=config.instances_dir, processes=ProcessPool())
     return AppServices(config, store, registry, queue, worker, report, headless=headless)
+
+
+def refuse_a_damaged_database(config: Config) -> None:
+    """`PRAGMA quick_check` at start (at most QUICK_CHECK_SECONDS; then it says it was partial):
+    a damaged file raises CorruptDatabaseError, one line naming the file, the damage and the fix."""
+    if not config.database.is_file():
+        return
+    problems, complete = check_database(config.database, time_limit=QUICK_CHECK_SECONDS)
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise CorruptDatabaseError(corruption_message(config.database, shown[:500]))
+    if not complete:
+        log.warning("the start-up check of %s stopped after %g s (a big file): it was partial; "
+                    "`acacia db check --full` checks all of it", config.database, QUICK_CHECK_SECONDS)  # fmt: skip
 
 
 class _SignalWatcher(QObject):
@@ -104,9 +126,39 @@ def run(options: AppOptions) -> int:
     if not headless and not has_display():
         print("No display found (DISPLAY/WAYLAND_DISPLAY unset): running headless, as `acacia serve`.", file=sys.stderr)
         headless = True
-    running = probe(config.socket_address, timeout=1.0)
-    if running is not None:
-        return _hand_over(config, running, headless)
+    try:  # a socket folder another user could squat or swap: refuse before creating anything
+        prepare_socket_dir(config.socket_address)
+    except AcaciaError as exc:
+        print(f"acacia: {exc}", file=sys.stderr)
+        return 1
+    old_umask = os.umask(0o077)  # what the app and its worker processes create is the user's alone
+    lock = AppLock(config.data_dir)
+    try:
+        make_private_dir(config.data_dir)
+        lock.acquire()  # before listening: the lock, not the socket, decides which instance runs
+    except AlreadyLocked as exc:
+        os.umask(old_umask)
+        try:
+            return _already_running(config, exc.pid, headless)
+        except AcaciaError as error:  # e.g. its socket is not trustworthy: say so in one line
+            print(f"acacia: {error}", file=sys.stderr)
+            return 1
+    except OSError as exc:
+        os.umask(old_umask)
+        print(f"acacia: cannot lock the data dir {config.data_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
+        tightened = tighten_modes(config.data_dir)
+        if tightened:
+            log.warning("made the data folder private (owner only): %s", ", ".join(tightened))
+        return _run_locked(options, config, headless)
+    finally:
+        lock.release()
+        os.umask(old_umask)
+
+
+def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
+    """run() once this process holds the data folder's lock."""
     app = QCoreApplication.instance()
     if app is None:
         if headless:
@@ -230,6 +282,23 @@ def _flush_and_exit(code: int) -> None:
         except (OSError, ValueError):
             pass
     os._exit(code)
+
+
+def _already_running(config: Config, pid: int | None, headless: bool) -> int:
+    """Another process holds the data folder's lock: the window hands over to it once it answers."""
+    if not headless:
+        deadline = time.monotonic() + 5.0  # it may still be starting: its socket answers within a few seconds
+        while True:
+            running = probe(config.socket_address, timeout=1.0)
+            if running is not None:
+                return _hand_over(config, running, headless)
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    print(f"acacia: Acacia is already running for data dir {config.data_dir} (pid {pid if pid is not None else '?'}, "
+          f"which holds {config.data_dir / LOCK_NAME}); use the `acacia` commands to talk to it, or stop it first.",
+          file=sys.stderr)  # fmt: skip
+    return 1
 
 
 def _hand_over(config: Config, hello: dict, headless: bool) -> int:

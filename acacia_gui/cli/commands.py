@@ -28,6 +28,7 @@ from ..ipc.protocol import (
 from . import BAD_INPUT_CODES, render
 from .backend import Backend, connect
 from .batch import enqueue_batch
+from .db import cmd_db
 from .logs import cmd_logs
 from .output import echo
 from .parser import UsageError, shown
@@ -162,18 +163,27 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
+    from ..ipc.address import UntrustedSocketError
     from ..ipc.client import probe
 
     info: dict[str, Any] = dict(config.describe())
-    hello = probe(config.socket_address, timeout=1.0)
+    refused = None
+    try:
+        hello = probe(config.socket_address, timeout=1.0)
+    except UntrustedSocketError as exc:  # still say where things live, then why the socket is refused
+        hello, refused = None, str(exc)
     info["running"] = hello is not None
     info["pid"] = hello.get("pid") if hello else None
+    info["untrusted_socket"] = refused
     if args.json:
         emit_json(info)
-        return 0
-    for key in ("data_dir", "database", "plugins_dir", "socket", "durability"):
-        echo(f"{key + ':':<13}{info[key]}")
-    echo(f"{'running:':<13}{'yes (pid ' + str(info['pid']) + ')' if info['running'] else 'no'}")
+    else:
+        for key in ("data_dir", "database", "plugins_dir", "socket", "durability"):
+            echo(f"{key + ':':<13}{info[key]}")
+        echo(f"{'running:':<13}{'yes (pid ' + str(info['pid']) + ')' if info['running'] else 'no'}")
+    if refused is not None:
+        echo(f"acacia: {refused}", err=True)
+        return 1
     return 0
 
 
@@ -345,3 +355,4 @@ COMMANDS = {
 }  # fmt: skip
 COMMANDS.update({"completion": cmd_completion, "autostart": cmd_autostart, "help": cmd_help})
 COMMANDS["logs"] = cmd_logs
+COMMANDS["db"] = cmd_db

@@ -22,6 +22,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "list": ("acacia list --state failed", "acacia list --queue gpu --sort created_at --desc --limit 20 --json"),
     "show": ("acacia show 42", "acacia show 42 --logs 200 --json"),
     "info": ("acacia info", "acacia info --json"),
+    "db": ("acacia db check", "acacia db check --full", "acacia db recover ~/acacia-recovered.db   # app stopped"),
     "handlers": ("acacia handlers", "acacia handlers --names      # job types of the running app, one a line"),
     "cancel": ("acacia cancel 42", "acacia cancel 42 43 44"),
     "retry": ("acacia retry 42", "acacia retry $(acacia list --state failed --json | jq '.jobs[].id')"),

@@ -226,6 +226,11 @@ def build_parser() -> Parser:
     watch.add_argument("id", nargs="?", type=job_id, metavar="ID", help="watch this job until it ends")
     watch.add_argument("--queue", metavar="Q", help="watch the jobs of this queue")
     command("stats", "counts by state, queues, workers")
+    db = command("db", "check the database file for damage, or save what is readable into a new file", data=False)
+    db.add_argument("action", choices=("check", "recover"),
+                    help="check: PRAGMA quick_check, exit 0 ok / 1 damaged; recover OUT: save what is readable into OUT")
+    db.add_argument("out", nargs="?", metavar="OUT", help="recover: the new database file to write (must not exist)")
+    db.add_argument("--full", action="store_true", help="check: the full integrity_check (slower) instead of quick_check")
     _shell_commands(command)
     return parser
 

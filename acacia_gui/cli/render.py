@@ -157,6 +157,8 @@ def handlers_text(result: dict[str, Any]) -> str:
 def stats_text(stats: dict[str, Any]) -> str:
     counts = stats.get("counts") or {}
     lines = ["jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items())]
+    if stats.get("problem"):
+        lines.insert(0, f"PROBLEM: {stats['problem']}")
     if stats.get("concurrency") is not None:
         lines.append(f"workers: {stats['concurrency']} ({stats.get('running_here', 0)} busy)"
                      f"; finished in the last minute: {stats.get('finished_last_minute', 0)}"

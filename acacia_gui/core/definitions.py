@@ -113,6 +113,9 @@ MAX_QUEUE_CONCURRENCY = 10_000  # a queue's own limit (0: only the workers')
 MAX_LIST_LIMIT = 10_000_000  # jobs in one listing
 MAX_OFFSET = 2**62
 LOG_LINES_PER_JOB = 10_000  # the store keeps this many of a job's log lines, then one "limit reached" line
+DEFAULT_LOG_LIMIT = 1024 * 1024  # bytes of log message text stored per run of a job: its head and tail, a gap marked
+MAX_RESULT_BYTES = 1024 * 1024  # of a result's JSON text; a larger result fails the job
+LIST_PREVIEW_CHARS = 200  # of a payload or result in a listing (`list`): the rest is left out and flagged
 MAX_LOG_LINES = LOG_LINES_PER_JOB  # log lines one request may ask for
 
 # The socket.

@@ -56,6 +56,13 @@ class StoreError(AcaciaError):
     code = "store_error"
 
 
+class CorruptDatabaseError(StoreError):
+    """The database file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB): retrying cannot help.
+    The fix is `acacia db recover OUT` (docs/protocol.md, "Limits")."""
+
+    code = "corrupt_database"
+
+
 class PluginError(AcaciaError):
     code = "plugin_error"
 

@@ -111,8 +111,10 @@ class JobStore(Protocol):
 
     def list_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None,
                   ids: Iterable[int] | None = None, order_by: str = "id", descending: bool = False,
-                  limit: int | None = None, offset: int = 0) -> list[Job]:  # fmt: skip
+                  limit: int | None = None, offset: int = 0, preview: bool = False) -> list[Job]:  # fmt: skip
         """The jobs matching every filter given, in order, from `offset`, at most `limit`.
+        `preview`: a payload or result whose JSON text is longer than LIST_PREVIEW_CHARS is
+        returned as a core.job.Preview of its start (listings never carry whole values).
 
         `state`, `queue`, `type`: one value or a list of values (None or [] matches any).
         `search`: a substring of the type, the payload's JSON text, the error or the

@@ -24,6 +24,13 @@ QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 ProgressReporter = Callable[["Job", float, str], None]
 
 
+class Preview(str):
+    """A listing's stand-in for a payload or result too long to carry (`list_jobs(preview=True)`):
+    the first LIST_PREVIEW_CHARS characters of its JSON text. `get_job` has the whole value."""
+
+    __slots__ = ()
+
+
 class Job:
     """One unit of work: a type naming its handler and a JSON payload.
 

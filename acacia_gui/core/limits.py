@@ -3,7 +3,7 @@
 `memory_limit` takes bytes or a size such as "512MB", "1.5GiB" (kB/MB/GB are powers of
 1000, KiB/MiB/GiB of 1024, as `ls` and `df -H` read them); `cpu_time_limit` seconds of
 CPU; `nice` 0-19; `cancel_grace` the seconds a cancelled handler gets before its worker
-process is killed.
+process is killed; `log_limit` bytes of log text stored per run (default 1 MiB).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ DEFAULT_CANCEL_GRACE = 5.0
 NICE_RANGE = (0, 19)
 DEFAULT_MAX_INTERRUPTIONS = 3
 MAX_INTERRUPTIONS = 1000
+MIN_LOG_LIMIT = 1000  # log_limit: a few lines at least
+MAX_LOG_LIMIT = 1024**3
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
           "t": 1000**4, "tb": 1000**4, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
@@ -29,22 +31,34 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 def parse_memory_limit(value: object) -> int | None:
     """Bytes from an int or a size string; None stays None. Raises InvalidOptionError."""
+    size = _parse_size("memory_limit", value, "512MB")
+    if size is not None and not MIN_MEMORY_LIMIT <= size <= MAX_MEMORY_LIMIT:
+        raise InvalidOptionError(f"memory_limit must be between 16 MiB and 1 PiB, got {format_bytes(size)}")
+    return size
+
+
+def parse_log_limit(value: object) -> int | None:
+    """`log_limit`: bytes of log text stored per run of a job (head and tail kept, a gap
+    marked), from an int or a size string such as "2MB"; None means the default (1 MiB)."""
+    size = _parse_size("log_limit", value, "2MB")
+    if size is not None and not MIN_LOG_LIMIT <= size <= MAX_LOG_LIMIT:
+        raise InvalidOptionError(f"log_limit must be between 1 kB and 1 GiB, got {format_bytes(size)}")
+    return size
+
+
+def _parse_size(name: str, value: object, example: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise InvalidOptionError(f"memory_limit must be bytes or a size such as '512MB', got {value!r}")
+        raise InvalidOptionError(f"{name} must be bytes or a size such as '{example}', got {value!r}")
     if isinstance(value, int):
-        size = value
-    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        size = int(value)
-    elif isinstance(value, str) and (match := _SIZE.match(value)) and match.group(2).lower() in _UNITS:
-        size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    else:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise InvalidOptionError(f"memory_limit must be bytes or a size such as '512MB' or '2GiB', got {shown}")
-    if not MIN_MEMORY_LIMIT <= size <= MAX_MEMORY_LIMIT:
-        raise InvalidOptionError(f"memory_limit must be between 16 MiB and 1 PiB, got {format_bytes(size)}")
-    return size
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and (match := _SIZE.match(value)) and match.group(2).lower() in _UNITS:
+        return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise InvalidOptionError(f"{name} must be bytes or a size such as '{example}' or '2GiB', got {shown}")
 
 
 def format_bytes(size: int) -> str:

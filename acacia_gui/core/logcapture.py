@@ -9,6 +9,14 @@ from collections.abc import Callable
 
 LogSink = Callable[[int, float, str, str], None]  # job id, time, level name, message
 
+_bound = threading.local()  # the job this thread runs, for every capture (see is_job_record)
+
+
+def is_job_record(record: logging.LogRecord) -> bool:
+    """True for a record emitted on a thread bound to a job: it belongs in that job's log,
+    and the app's own handlers (stderr, a log file) leave it out unless asked to echo it."""
+    return getattr(_bound, "job_id", None) is not None
+
 
 class JobLogCapture(logging.Handler):
     """A root-logger handler: records emitted on a thread bound to a job go to `sink`.
@@ -25,9 +33,11 @@ class JobLogCapture(logging.Handler):
 
     def bind(self, job_id: int) -> None:
         self._local.job_id = job_id
+        _bound.job_id = job_id
 
     def unbind(self) -> None:
         self._local.job_id = None
+        _bound.job_id = None
 
     def emit(self, record: logging.LogRecord) -> None:
         job_id = getattr(self._local, "job_id", None)

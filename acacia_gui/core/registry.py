@@ -14,6 +14,7 @@ from .job import Job, validate_job_type, validate_max_attempts, validate_queue_n
 from .limits import (
     DEFAULT_CANCEL_GRACE,
     DEFAULT_MAX_INTERRUPTIONS,
+    parse_log_limit,
     parse_memory_limit,
     validate_cancel_grace,
     validate_cpu_time_limit,
@@ -46,6 +47,7 @@ class RegisteredHandler:
     isolation: str = "process"
     cancel_grace: float = DEFAULT_CANCEL_GRACE
     memory_limit: int | None = None  # bytes
+    log_limit: int | None = None  # bytes of log text stored per run; None: DEFAULT_LOG_LIMIT
     cpu_time_limit: float | None = None
     nice: int | None = None
     max_interruptions: int = DEFAULT_MAX_INTERRUPTIONS
@@ -90,6 +92,7 @@ class RegisteredHandler:
             "isolation_note": self.isolation_note(),
             "cancel_grace": self.cancel_grace,
             "memory_limit": self.memory_limit,
+            "log_limit": self.log_limit,
             "cpu_time_limit": self.cpu_time_limit,
             "nice": self.nice,
             "max_interruptions": self.max_interruptions,
@@ -131,6 +134,7 @@ def make_registered_handler(job_type: str, handler: Any, **options: Any) -> Regi
         if options["cancel_grace"] is None:
             options["cancel_grace"] = DEFAULT_CANCEL_GRACE
     options["memory_limit"] = parse_memory_limit(options.get("memory_limit"))
+    options["log_limit"] = parse_log_limit(options.get("log_limit"))
     options["cpu_time_limit"] = validate_cpu_time_limit(options.get("cpu_time_limit"))
     options["nice"] = validate_nice(options.get("nice"))
     if "max_interruptions" in options:

@@ -14,6 +14,7 @@ import traceback as tb
 from dataclasses import dataclass, replace
 
 from .context import Context
+from .definitions import MAX_RESULT_BYTES
 from .errors import Cancelled, DeadlineExceeded, InvalidPayloadError, Retry, Shutdown
 from .job import Job, JobId, JobState, encode_result
 from .registry import RegisteredHandler
@@ -69,7 +70,15 @@ def _run(ctx: Context, job: Job, handler: RegisteredHandler | None) -> Completio
         result = encode_result(value)
     except InvalidPayloadError as exc:
         return _failed(job, str(exc), None)
+    if result is not None and len(result) > MAX_RESULT_BYTES // 4 and len(result.encode("utf-8")) > MAX_RESULT_BYTES:
+        return _failed(job, result_too_large(len(result.encode("utf-8"))), None)
     return Completion(job.id, job.attempts, JobState.SUCCEEDED, result=result, message="succeeded")
+
+
+def result_too_large(size: int) -> str:
+    """The error of a job whose result's JSON is over MAX_RESULT_BYTES."""
+    return (f"the handler returned a result of {size:,} bytes as JSON; results are limited to "
+            f"{MAX_RESULT_BYTES:,} bytes (1 MiB): write the data to a file and return its path instead")
 
 
 def _after_exception(ctx: Context, job: Job, handler: RegisteredHandler, exc: BaseException) -> Completion:

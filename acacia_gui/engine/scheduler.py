@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..core.context import Context
 from ..core.definitions import EventKind, Source
-from ..core.errors import Shutdown, StoreError
+from ..core.errors import CorruptDatabaseError, Shutdown, StoreError
 from ..core.events import JobEvent
 from ..core.job import Job
 from ..core.logcapture import JobLogCapture
@@ -99,6 +99,7 @@ class Scheduler:
         self._done: deque[tuple[Run, Completion]] = deque()
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
         self._force_write = False
+        self.problem: str | None = None  # a damaged database: claiming stopped (stats and the window show it)
         self._wake_lock = threading.Lock()
         self._wake_posted = False
         self._started = False
@@ -369,6 +370,8 @@ class Scheduler:
         self._write_and_claim(free, refill)
 
     def _write_and_claim(self, free: int, prefetch: int) -> None:
+        if self.problem is not None:
+            return  # the database is damaged: nothing more is claimed; results stay in memory
         completions = [c for _, c in self._pending]
         starts = self._journal.take_unmarked()
         try:
@@ -380,6 +383,10 @@ class Scheduler:
             self._journal.put_back(starts)  # whatever failed, these starts are written with the next transaction
             if not isinstance(exc, StoreError):
                 raise
+            if isinstance(exc, CorruptDatabaseError):
+                self.problem = str(exc)
+                log.error("stopped claiming jobs: %s (%d result(s) kept in memory only)", exc, len(completions))
+                return
             log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
             self._loop.call_later(1.0, self.wake)
             return
@@ -387,7 +394,9 @@ class Scheduler:
         self._force_write = False
         settled, self._pending = self._pending, []
         applied_ids = {(c.job_id, c.attempt) for c in applied}
-        if applied:
+        for _, completion in settled:
+            self._output.end_run(completion.job_id)  # the tail of its log, kept in memory until now
+        if applied or settled:
             self._output.flush_logs()  # once per transaction: a job's log lines come before its outcome
         running = self._slots.running
         for run, completion in settled:
@@ -423,6 +432,7 @@ class Scheduler:
         ctx = self._root.with_timeout(job.timeout) if job.timeout else self._root.with_cancel()
         job.context = ctx
         job.attach_reporter(self._output.report_progress)
+        self._output.begin(job.id, getattr(handler, "log_limit", None))
         isolation = self._processes.isolation_of(handler) if (handler is not None and self._processes) else "thread"
         return Run(job, ctx, handler, isolation)
 

@@ -200,7 +200,9 @@ class MainWindow(QMainWindow):
     def _on_tick(self) -> None:
         self.model.tick()
         self.details.tick()
-
+        problem = getattr(self.services.worker, "problem", None)  # a damaged database: claiming stopped
+        if problem and self.statusBar().currentMessage() != f"Problem: {problem}":
+            self.statusBar().showMessage(f"Problem: {problem}")  # stays until the app restarts
     def _finished_count(self) -> int:
         counts = self.stats.latest.counts
         return sum(counts.get(s, 0) for s in FINAL_STATES)

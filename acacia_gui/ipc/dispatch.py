@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 from .. import __version__
 from ..core.context import Context
 from ..core.errors import AcaciaError, InvalidJobError, InvalidTransitionError, JobNotFoundError
-from ..core.job import Job, JobState, validate_queue_name
+from ..core.job import Job, JobState, Preview, validate_queue_name
 from ..core.queue import JobQueue
 from .ops import OP_TABLE, OPS_BY_NAME
 from .params import MAX_ID, Params
@@ -260,8 +261,9 @@ class Dispatcher:
         limit = p.integer("limit", None, low=0, high=MAX_LIST_LIMIT)
         offset = p.integer("offset", 0, low=0, high=MAX_OFFSET)
         p.done()
-        jobs = self.store.list_jobs(**filters, order_by=order_by, descending=descending, limit=limit, offset=offset)
-        return {"jobs": [job.to_dict() for job in jobs], "total": self.store.count_jobs(**filters)}
+        jobs = self.store.list_jobs(**filters, order_by=order_by, descending=descending, limit=limit, offset=offset,
+                                    preview=True)  # fmt: skip
+        return {"jobs": [_listed(job) for job in jobs], "total": self.store.count_jobs(**filters)}
 
     def _one_or_many(self, p: Params) -> list[int] | None:
         """`ids` (a list: acted on per id) → that list; `id` (the single form) → None."""
@@ -385,14 +387,22 @@ class Dispatcher:
         now = time.time()
         worker = self.services.worker
         started = getattr(self.services, "started_at", None)
-        return {
-            "counts": self.store.counts_by_state(),
-            "finished_last_minute": self.store.finished_since(now - 60),
-            "queues": [q.to_dict() for q in self.store.list_queues()],
+        problem = getattr(worker, "problem", None) if worker is not None else None
+        stats: dict[str, Any] = {
             "running_here": len(worker.running_job_ids()) if worker is not None else None,
             "concurrency": worker.concurrency if worker is not None else None,
             "uptime": now - started if isinstance(started, int | float) else None,
+            "problem": problem,
         }
+        try:
+            stats.update(counts=self.store.counts_by_state(), finished_last_minute=self.store.finished_since(now - 60),
+                         queues=[q.to_dict() for q in self.store.list_queues()])  # fmt: skip
+        except (AcaciaError, sqlite3.DatabaseError) as exc:
+            if problem is None:
+                raise
+            stats.update(counts={}, finished_last_minute=0, queues=[])  # the problem says why (a damaged file)
+            log.debug("stats: %s", exc)
+        return stats
 
     def _op_raise_window(self, p: Params) -> dict[str, Any]:
         p.done()
@@ -459,6 +469,15 @@ class Dispatcher:
             job = self.store.get_job(watch.job_id)
             info["job"] = job.to_dict() if job is not None else None
         return info
+
+
+def _listed(job: Job) -> dict[str, Any]:
+    """A job as `list` carries it: a long payload or result is the start of its JSON text,
+    with `payload_truncated`/`result_truncated` true (`get` has the whole value)."""
+    data = job.to_dict()
+    data["payload_truncated"] = isinstance(job.payload, Preview)
+    data["result_truncated"] = isinstance(job.result, Preview)
+    return data
 
 
 def _cancelled(job: Job) -> dict[str, Any]:

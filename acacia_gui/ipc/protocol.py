@@ -8,8 +8,9 @@ Stream   {"id": same, "event": {...}}      (after a `watch` reply, one per event
 
 Every error is an AcaciaError whose `code` travels in the reply, so the client can raise
 the same exception class the server raised. Decoding is strict (no NaN/Infinity, no
-invalid UTF-8, no integer of more than 4300 digits — Python's own limit; smaller
-out-of-range numbers are refused by each op's range checks) because the lines come
+invalid UTF-8, no number a double cannot hold such as 1e400, no integer of more than
+4300 digits — Python's own limit; smaller out-of-range numbers are refused by each op's
+range checks) because the lines come
 from anyone on the machine who can reach the socket, and a bad line must be an error
 reply, never a crash. docs/protocol.md is the reference for all of it.
 """
@@ -17,6 +18,7 @@ reply, never a crash. docs/protocol.md is the reference for all of it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,6 +187,15 @@ def _reject_constant(name: str) -> Any:
     raise InvalidJsonError(f"{name} is not allowed in JSON (send a number or null)")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent; one a double cannot hold (1e400) is refused
+    here, so an infinity never reaches an op, the store or a reply (which could not encode it)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidJsonError(f"the number {text[:40]} is out of range (a JSON number must fit in a double)")
+    return value
+
+
 def decode_json(data: bytes | str) -> Any:
     """Strict JSON: UTF-8 only, no NaN/Infinity; every failure is an InvalidJsonError."""
     if isinstance(data, bytes | bytearray):
@@ -193,7 +204,7 @@ def decode_json(data: bytes | str) -> Any:
         except UnicodeDecodeError as exc:
             raise InvalidJsonError(f"the line is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except InvalidJsonError:
         raise
     except json.JSONDecodeError as exc:

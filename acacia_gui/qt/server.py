@@ -40,6 +40,7 @@ from ..ipc.protocol import (
     BadRequest,
     InternalError,
     LineTooLongError,
+    ProtocolError,
     ServerBusyError,
     ServerError,
     encode_message,
@@ -48,6 +49,7 @@ from ..ipc.protocol import (
     event_message,
     ok_reply,
     parse_request,
+    valid_request_id,
 )
 from ..ipc.watch import END, IDLE, Watch
 from .stream import LocalStream
@@ -56,6 +58,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent (not watching) before it is closed
 DEFAULT_MAX_CLIENTS = 512
+DEFAULT_LINE_TIMEOUT = 5.0  # seconds a started request line has to reach its newline before the connection is dropped
+RESERVED_CLIENTS = 8  # connections accepted beyond max_clients, that may only send RESERVED_OPS
+RESERVED_OPS = frozenset({"hello", "stats", "cancel"})
 DEFAULT_MAX_PENDING_OUTPUT = 8 * 1024 * 1024  # unsent bytes before a non-reading client is dropped
 MAX_WATCHES_PER_CONNECTION = 32
 WATCH_HIGH_WATER = 1024 * 1024  # unsent bytes above which a job watch waits for its client to read
@@ -74,6 +79,9 @@ class _Connection:
     last_activity: float = field(default_factory=time.monotonic)
     closed: bool = False
     resume_posted: bool = False  # its remaining lines wait for the next event-loop turn
+    line_started: float | None = None  # when the unfinished line at the end of `buffer` began (None: no such line)
+    reserved: bool = False  # accepted beyond max_clients: RESERVED_OPS only, and closed once silent for line_timeout
+    requests: int = 0  # lines received so far (a reserved connection that sent none yet may be evicted)
 
 
 class _Listener(QLocalServer):
@@ -124,13 +132,16 @@ class LocalServer(QObject):
     def __init__(self, dispatcher: Dispatcher, address: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
                  parent: QObject | None = None, idle_timeout: float | None = None,
                  max_clients: int = DEFAULT_MAX_CLIENTS,
-                 max_pending_output: int = DEFAULT_MAX_PENDING_OUTPUT) -> None:  # fmt: skip
+                 max_pending_output: int = DEFAULT_MAX_PENDING_OUTPUT,
+                 line_timeout: float | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.dispatcher = dispatcher
         self.address = address
         self.max_line_bytes = max(1024, int(max_line_bytes))
         self.idle_timeout = idle_timeout if idle_timeout is not None else _env_seconds(
             "ACACIA_SOCKET_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT)  # fmt: skip
+        self.line_timeout = line_timeout if line_timeout is not None else _env_seconds(
+            "ACACIA_SOCKET_LINE_TIMEOUT", DEFAULT_LINE_TIMEOUT)  # fmt: skip
         self.max_clients = max_clients
         self.max_pending_output = max_pending_output
         self._server = _Listener(self._on_accepted, self)
@@ -141,6 +152,7 @@ class LocalServer(QObject):
         if hasattr(self._server, "setListenBacklogSize"):
             self._server.setListenBacklogSize(256)
         self._connections: dict[int, _Connection] = {}
+        self._reserved: set[int] = set()  # ids of the connections accepted beyond max_clients
         self._leaving: dict[int, LocalStream] = {}  # refused, flushing their last words
         self._next_id = 0
         self._relay = _EventRelay(self)
@@ -148,7 +160,8 @@ class LocalServer(QObject):
         self._unsubscribe: Any = None
         self._waiting_watches: set[tuple[int, int]] = set()  # job watches waiting for their client to read
         self._idle_timer = QTimer(self)
-        self._idle_timer.setInterval(int(min(max(self.idle_timeout / 4, 0.05), 5.0) * 1000))
+        shortest = min(self.idle_timeout, self.line_timeout)
+        self._idle_timer.setInterval(int(min(max(shortest / 4, 0.05), 1.0) * 1000))
         self._idle_timer.timeout.connect(self._close_idle)
 
     # -- life cycle ------------------------------------------------------------------
@@ -221,15 +234,32 @@ class LocalServer(QObject):
             self.client_refused.emit(peer)
             self._say_goodbye(sock, AccessDeniedError("only the user who runs Acacia may connect to its socket"))
             return
-        if len(self._connections) >= self.max_clients:
+        reserved = len(self._connections) - len(self._reserved) >= self.max_clients
+        if reserved and not self._make_room_in_reserve():
             log.warning("refused %s: already %d clients", peer, len(self._connections))
             self._say_goodbye(sock, ServerBusyError(f"too many clients ({self.max_clients}); try again shortly"))
             return
         self._next_id += 1
-        conn = _Connection(self._next_id, sock, peer)
+        conn = _Connection(self._next_id, sock, peer, reserved=reserved)
+        if reserved:
+            self._reserved.add(conn.id)
         self._connections[conn.id] = conn
         sock.ready_read.connect(partial(self._on_ready_read, conn.id))
         sock.closed.connect(partial(self._on_disconnected, conn.id))
+
+    def _make_room_in_reserve(self) -> bool:
+        """All normal slots are taken: is there room in the reserve? When it is full too, the
+        oldest reserved connection that is stalled (nothing sent yet, or an unfinished line) is
+        evicted, so a crowd of slow clients cannot keep `hello`, `stats` and `cancel` out."""
+        if len(self._reserved) < RESERVED_CLIENTS:
+            return True
+        for conn_id in sorted(self._reserved):
+            conn = self._connections.get(conn_id)
+            if conn is not None and not conn.watches and (conn.requests == 0 or conn.line_started is not None):
+                log.info("evicting %s from the reserved connections: it is stalled", conn.peer)
+                self._drop(conn, abort=True)
+                return True
+        return False
 
     def _say_goodbye(self, sock: LocalStream, error: AcaciaError) -> None:
         """Answer once, then close after the answer is flushed (abort if it never is)."""
@@ -257,6 +287,7 @@ class LocalServer(QObject):
             return
         conn.closed = True
         self._connections.pop(conn.id, None)
+        self._reserved.discard(conn.id)
         conn.watches.clear()
         conn.buffer = bytearray()
         if reason:
@@ -268,11 +299,26 @@ class LocalServer(QObject):
             self._let_go(conn.socket, timeout=10.0)
 
     def _close_idle(self) -> None:
-        limit = time.monotonic() - self.idle_timeout
+        """Every second or so: drop connections stalled mid-line past line_timeout (one log line
+        for all of them), close reserved ones silent for line_timeout and others silent for
+        idle_timeout (unless they watch)."""
+        now = time.monotonic()
+        limit, line_limit = now - self.idle_timeout, now - self.line_timeout
+        stalled = []
         for conn in list(self._connections.values()):
-            if not conn.watches and conn.last_activity < limit:
-                log.info("closing %s: silent for %g s", conn.peer, self.idle_timeout)
+            if conn.line_started is not None and not conn.resume_posted and conn.line_started < line_limit:
+                stalled.append(conn.peer)
+                self._send(conn, error_reply(None, ProtocolError(
+                    f"a request line was not finished within {self.line_timeout:g} s; the connection is closed")))
                 self._drop(conn, abort=False)
+            elif not conn.watches and conn.last_activity < (line_limit if conn.reserved else limit):
+                log.info("closing %s: silent for %g s", conn.peer, self.line_timeout if conn.reserved else self.idle_timeout)
+                self._drop(conn, abort=False)
+        if stalled:
+            reason = f"a request line was not finished within {self.line_timeout:g} s"
+            log.warning("dropped %d connection(s) (%s%s): %s", len(stalled), ", ".join(stalled[:3]),
+                        ", …" if len(stalled) > 3 else "", reason)  # fmt: skip
+            self.client_dropped.emit(f"{len(stalled)} client(s): {reason}")
 
     # -- requests --------------------------------------------------------------------
     def _on_ready_read(self, conn_id: int) -> None:
@@ -282,15 +328,26 @@ class LocalServer(QObject):
         data = conn.socket.read_all()
         if data:
             conn.last_activity = time.monotonic()
+            if b"\n" in data:
+                conn.line_started = None  # the line that was waiting is complete; what follows is a new one
             conn.buffer += data
         if not conn.resume_posted:
             self._handle_buffered(conn)
+        self._note_unfinished_line(conn)
+
+    def _note_unfinished_line(self, conn: _Connection) -> None:
+        """Start (or keep) the line_timeout clock while an unfinished line waits; stop it when none does."""
+        if conn.closed or not (conn.buffer or conn.discarding):
+            conn.line_started = None
+        elif conn.line_started is None:
+            conn.line_started = time.monotonic()
 
     def _resume(self, conn_id: int) -> None:
         conn = self._connections.get(conn_id)
         if conn is not None:
             conn.resume_posted = False
             self._handle_buffered(conn)
+            self._note_unfinished_line(conn)
             if not conn.resume_posted and not conn.closed:
                 conn.socket.set_reading(True)
 
@@ -351,10 +408,16 @@ class LocalServer(QObject):
         return LineTooLongError(f"request line longer than {self.max_line_bytes} bytes; it was skipped")
 
     def _handle_line(self, conn: _Connection, line: bytes) -> None:
+        conn.requests += 1
         try:
             request = parse_request(line)
         except BadRequest as bad:
             self._send(conn, error_reply(bad.request_id, bad.error))
+            return
+        if conn.reserved and request.op not in RESERVED_OPS:
+            self._send(conn, error_reply(request.id, ServerBusyError(
+                f"too many clients ({self.max_clients}); until some leave, only "
+                f"{', '.join(sorted(RESERVED_OPS))} are answered; try again shortly")))  # fmt: skip
             return
         if request.op == "watch":
             self._start_watch(conn, request.id, request.params)
@@ -370,12 +433,7 @@ class LocalServer(QObject):
             if sock.bytes_to_write() > self.max_pending_output:
                 self._drop(conn, abort=True, reason=f"it does not read its replies ({sock.bytes_to_write()} bytes unsent)")
                 return
-        try:
-            data = encode_message(message)
-        except (TypeError, ValueError) as exc:
-            log.exception("cannot encode a reply: %s", exc)
-            data = encode_message(error_reply(message.get("id"), InternalError("the reply could not be encoded")))
-        sock.write(data)
+        sock.write(_encode_or_internal_error(message))
 
     # -- watch -----------------------------------------------------------------------
     def _start_watch(self, conn: _Connection, request_id: Any, params: dict[str, Any]) -> None:
@@ -509,3 +567,17 @@ def _env_seconds(name: str, default: float) -> float:
         log.warning("ignoring %s=%r: not a number of seconds", name, text)
         return default
     return value if value > 0 else default
+
+
+def _encode_or_internal_error(message: dict[str, Any]) -> bytes:
+    """The message as one line; if it cannot be encoded (a value JSON cannot carry), an
+    internal_error reply for the same id instead. Never raises: this runs inside Qt slots,
+    and a request must get an answer so the next one on its connection is not held up."""
+    try:
+        return encode_message(message)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        log.error("cannot encode a reply (%s); answering internal_error instead", exc)
+    request_id = message.get("id")
+    if not valid_request_id(request_id):
+        request_id = None
+    return encode_message(error_reply(request_id, InternalError("the reply could not be encoded; see the app's log")))

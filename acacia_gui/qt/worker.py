@@ -128,6 +128,11 @@ class PoolWorker(QObject):
         return self.scheduler.is_running
 
     @property
+    def problem(self) -> str | None:
+        """Why the engine stopped claiming jobs (a damaged database), or None."""
+        return self.scheduler.problem
+
+    @property
     def unsaved_results(self) -> int:
         return self.scheduler.unsaved_results
 

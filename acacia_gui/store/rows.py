@@ -8,8 +8,9 @@ import sqlite3
 import time
 from typing import Any
 
+from ..core.definitions import LIST_PREVIEW_CHARS
 from ..core.interfaces import QueueInfo as QueueInfo  # the contract's value type, re-exported for the store's modules
-from ..core.job import Job, JobId, JobState
+from ..core.job import Job, JobId, JobState, Preview
 
 JOB_COLUMNS = (
     "id, type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress, "
@@ -38,6 +39,29 @@ def row_to_job(row: sqlite3.Row | tuple) -> Job:
     job.context = None
     job._reporter = None
     job.delay = 0.0
+    return job
+
+
+def _cut(column: str) -> str:
+    return f"CASE WHEN length({column}) > {LIST_PREVIEW_CHARS} THEN 'null' ELSE {column} END"
+
+
+# JOB_COLUMNS with a long payload or result left out ('null'), then the first
+# LIST_PREVIEW_CHARS characters of each that was left out (NULL for those carried whole).
+PREVIEW_COLUMNS = (
+    JOB_COLUMNS.replace(" payload,", f" {_cut('payload')},").replace(" result,", f" {_cut('result')},")
+    + f", CASE WHEN length(payload) > {LIST_PREVIEW_CHARS} THEN substr(payload, 1, {LIST_PREVIEW_CHARS}) END"
+    + f", CASE WHEN length(result) > {LIST_PREVIEW_CHARS} THEN substr(result, 1, {LIST_PREVIEW_CHARS}) END"
+)
+
+
+def row_to_preview_job(row: sqlite3.Row | tuple) -> Job:
+    """A Job from a PREVIEW_COLUMNS row: a long payload or result is a Preview of its JSON text."""
+    job = row_to_job(row[:-2])
+    if row[-2] is not None:
+        job.payload = Preview(row[-2])
+    if row[-1] is not None:
+        job.result = Preview(row[-1])
     return job
 
 

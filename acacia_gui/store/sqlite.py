@@ -78,9 +78,9 @@ class SqliteJobStore:
 
     def list_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None,
                   ids: Iterable[int] | None = None, order_by: str = "id", descending: bool = False,
-                  limit: int | None = None, offset: int = 0) -> list[Job]:  # fmt: skip
+                  limit: int | None = None, offset: int = 0, preview: bool = False) -> list[Job]:  # fmt: skip
         return self.jobs.list_jobs(state=state, queue=queue, type=type, search=search, ids=ids, order_by=order_by,
-                                   descending=descending, limit=limit, offset=offset)  # fmt: skip
+                                   descending=descending, limit=limit, offset=offset, preview=preview)  # fmt: skip
 
     def count_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None) -> int:
         return self.jobs.count_jobs(state=state, queue=queue, type=type, search=search)

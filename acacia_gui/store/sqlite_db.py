@@ -21,14 +21,18 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from ..core.errors import InvalidOptionError, StoreError
+from ..core.errors import CorruptDatabaseError, InvalidOptionError, StoreError
 from ..core.job import JobId
+from .datadir import create_private_file, make_private_dir
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 BACKSTOP_CHECKPOINT_PAGES = 4_000  # see checkpoint_in_background (SQLite's default is 1,000)
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL is truncated back to this after a checkpoint
+VACUUM_PAGES_PER_TRANSACTION = 2_000  # incremental vacuum steps after a big delete (8 MB of 4 kB pages)
+SWITCH_TO_INCREMENTAL_VACUUM_BELOW = 256 * 1024 * 1024  # a VACUUM at start that takes a second or two at most
 
 
 class SqliteDatabase:
@@ -50,8 +54,10 @@ class SqliteDatabase:
         self._all_connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._checkpoint_on_commit = True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)  # 0700 when created here (the CLI creates the data folder too)
+        create_private_file(self.path)  # 0600 before SQLite opens it: its -wal and -shm take the same mode
         self._migrate()
+        self._use_incremental_vacuum()
 
     # -- connections -----------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -63,6 +69,7 @@ class SqliteDatabase:
                 raise StoreError(f"could not switch {self.path} to WAL mode (got {mode}); is it on a network file system?")
             conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_LEVELS[self.synchronous]}")
             conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             if not self._checkpoint_on_commit:
                 conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
         except BaseException:
@@ -87,14 +94,14 @@ class SqliteDatabase:
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise write_error(self.path, exc) from exc
         try:
             yield conn
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+            raise write_error(self.path, exc) from exc
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -104,7 +111,7 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+            raise write_error(self.path, exc) from exc
 
     @staticmethod
     def event(conn: sqlite3.Connection, job_id: JobId, source: str, old: str | None, new: str,
@@ -165,6 +172,43 @@ class SqliteDatabase:
                     c.execute(statement)
                 c.execute(f"PRAGMA user_version = {number}")
 
+    # -- giving space back ---------------------------------------------------------------
+    def _use_incremental_vacuum(self) -> None:
+        """Switch the file to auto_vacuum=INCREMENTAL, so reclaim_free_pages can shrink it.
+
+        A new file switches for free (before its first table); an existing one needs a
+        VACUUM, done here when the file is under SWITCH_TO_INCREMENTAL_VACUUM_BELOW and no
+        other connection is using it; otherwise it is left as it is (deleted rows' pages are
+        reused, the file does not shrink) and tried again at the next start."""
+        conn = self.conn
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return  # an empty file: done
+        pages, page_size = (conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size"))
+        if pages * page_size > SWITCH_TO_INCREMENTAL_VACUUM_BELOW:
+            log.info("%s is %d MB: it will not shrink after deletes until a start finds it under %d MB",
+                     self.path, pages * page_size // 10**6, SWITCH_TO_INCREMENTAL_VACUUM_BELOW // 10**6)  # fmt: skip
+            return
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.Error as exc:  # another process has it open: the next start tries again
+            log.debug("could not switch %s to incremental vacuum: %s", self.path, exc)
+
+    def reclaim_free_pages(self, pages_per_transaction: int = VACUUM_PAGES_PER_TRANSACTION) -> int:
+        """Give the file's free pages back to the file system (incremental vacuum), a few
+        thousand per transaction so other writers get the lock in between; the file shrinks
+        at the next checkpoint. Returns the pages freed (0 on a file without auto_vacuum)."""
+        freed = 0
+        while True:
+            with self.write() as conn:
+                free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+                if not free or conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                    return freed
+                conn.execute(f"PRAGMA incremental_vacuum({min(free, pages_per_transaction)})").fetchall()
+            freed += min(free, pages_per_transaction)
+
     # -- checkpoints -----------------------------------------------------------------
     def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:
         """Move WAL checkpoints, and the fsync each one ends with, off the committing threads.
@@ -210,3 +254,66 @@ def _split_sql(script: str) -> list[str]:
     """Split a migration into statements (ours never put ';' inside string literals)."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
+
+
+# -- damage: detect it, say so, and what to do ---------------------------------------------
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
+QUICK_CHECK_SECONDS = 10.0  # at start, a quick_check longer than this stops and is reported as partial
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """Is this SQLite error a damaged file (not a full disk, a lock or a read-only folder)?"""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return True
+    text = str(exc).lower()
+    return "malformed" in text or "file is not a database" in text
+
+
+def corruption_message(path: str | os.PathLike[str], what: str) -> str:
+    return (f"the database {path} is damaged ({what}); stop Acacia and run `acacia db recover OUT` "
+            f"to save what is readable into a new file OUT, then move OUT to {path}")  # fmt: skip
+
+
+def write_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """The StoreError for a failed write: CorruptDatabaseError when the file is damaged."""
+    if is_corruption(exc):
+        return CorruptDatabaseError(corruption_message(path, str(exc)))
+    return StoreError(f"cannot write to {path}: {exc}")
+
+
+def check_database(path: str | os.PathLike[str], *, full: bool = False,
+                   time_limit: float | None = None) -> tuple[list[str], bool]:  # fmt: skip
+    """Run `PRAGMA quick_check` (or `integrity_check` with `full`) read-only on `path`.
+
+    Returns (problems, complete): problems is empty when the file is sound; complete is
+    False when `time_limit` seconds passed first (then the check stopped, partial)."""
+    if not Path(path).is_file():
+        raise StoreError(f"{path} does not exist")
+    conn = sqlite3.connect(path, timeout=10.0)  # not mode=ro: a WAL file without its -shm would not open
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    if deadline is not None:
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+    except sqlite3.OperationalError as exc:
+        if deadline is not None and time.monotonic() > deadline and "interrupt" in str(exc).lower():
+            return [], False
+        if is_corruption(exc):
+            return [str(exc)], True
+        raise
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)], True
+    finally:
+        conn.close()
+    problems = [str(row[0]) for row in rows if str(row[0]) != "ok" and not _row_content_problem(str(row[0]))]
+    return problems, True
+
+
+def _row_content_problem(problem: str) -> bool:
+    """A row another program wrote past the CHECKs is not damage to the file: the store sets
+    such a row aside when it meets it (see rows.py), and every other job runs. Only the
+    file's structure (pages, b-trees, indexes) makes it unusable."""
+    return problem.startswith(("CHECK constraint failed", "NULL value in"))

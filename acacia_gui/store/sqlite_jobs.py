@@ -14,7 +14,15 @@ from typing import Any
 from ..core.definitions import CANCELLABLE_STATES, MAX_LOG_LINES, MAX_QUEUE_CONCURRENCY, RETRYABLE_STATES, SORT_FIELDS
 from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError
 from ..core.job import Job, JobId, JobState, encode_payload, validate_queue_name
-from .rows import JOB_COLUMNS, QueueInfo, is_bad_row_error, read_broken_job, row_to_job
+from .rows import (
+    JOB_COLUMNS,
+    PREVIEW_COLUMNS,
+    QueueInfo,
+    is_bad_row_error,
+    read_broken_job,
+    row_to_job,
+    row_to_preview_job,
+)
 from .sqlite_db import SqliteDatabase
 
 
@@ -173,9 +181,10 @@ class SqliteJobs:
 
     def list_jobs(self, *, state: Any = None, queue: Any = None, type: Any = None, search: str | None = None,
                   ids: Iterable[int] | None = None, order_by: str = "id", descending: bool = False,
-                  limit: int | None = None, offset: int = 0) -> list[Job]:  # fmt: skip
+                  limit: int | None = None, offset: int = 0, preview: bool = False) -> list[Job]:  # fmt: skip
         """Jobs matching every given filter (a value or a list of values), in order. A broken
-        row is listed too, as get_job reads it."""
+        row is listed too, as get_job reads it. `preview`: a payload or result longer than
+        LIST_PREVIEW_CHARS characters of JSON is a core.job.Preview of its start."""
         if order_by not in SORT_FIELDS:
             raise InvalidOptionError(f"cannot order by {order_by!r}; choose one of {', '.join(sorted(SORT_FIELDS))}")
         where, params = self._where(state, queue, type, search, ids)
@@ -185,9 +194,10 @@ class SqliteJobs:
             order += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
         conn = self.db.conn
-        cursor = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs{where}{order}", params)
+        columns, read = (PREVIEW_COLUMNS, row_to_preview_job) if preview else (JOB_COLUMNS, row_to_job)
+        cursor = conn.execute(f"SELECT {columns} FROM jobs{where}{order}", params)
         try:
-            return [row_to_job(row) for row in cursor]
+            return [read(row) for row in cursor]
         except Exception as exc:
             if not is_bad_row_error(exc):
                 raise
@@ -273,21 +283,24 @@ class SqliteJobs:
         return self.require_job(job_id)
 
     def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:
-        """Delete jobs that are not running (with their events and logs). Returns how many."""
+        """Delete jobs that are not running (with their events and logs). Returns how many.
+
+        Raises (deleting nothing) if one is missing or running. The rows go in small
+        transactions (see _delete_ids), so a big delete never holds the writer for long."""
         ids = list(dict.fromkeys(job_ids))
-        with self.db.write() as conn:
-            for job_id in ids:
-                if self.require_job(job_id).state is JobState.RUNNING:
-                    raise InvalidTransitionError(f"job {job_id} is running; cancel it before deleting it")
-            _delete_ids(conn, ids)
+        for job_id in ids:
+            if self.require_job(job_id).state is JobState.RUNNING:
+                raise InvalidTransitionError(f"job {job_id} is running; cancel it before deleting it")
+        _delete_ids(self.db, ids, "state != 'running'")
         return len(ids)
 
     def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]:
-        """Delete every succeeded/failed/cancelled/interrupted job (of one queue, or all)."""
-        where, params = self._where(state=[s.value for s in JobState if s.is_final], queue=queue)
-        with self.db.write() as conn:
-            ids = [row[0] for row in conn.execute(f"SELECT id FROM jobs{where}", params)]
-            _delete_ids(conn, ids)
+        """Delete every succeeded/failed/cancelled/interrupted job (of one queue, or all),
+        in small transactions (see _delete_ids)."""
+        final = [s.value for s in JobState if s.is_final]
+        where, params = self._where(state=final, queue=queue)
+        ids = [row[0] for row in self.db.conn.execute(f"SELECT id FROM jobs{where}", params)]
+        _delete_ids(self.db, ids, f"state IN ({', '.join(repr(s) for s in final)})")
         return ids
 
     # -- event pages (a watch's replay) ----------------------------------------------
@@ -307,11 +320,32 @@ class SqliteJobs:
         return [dict(zip(("id", "at", "source", "old_state", "new_state", "message"), row, strict=True)) for row in rows]
 
 
-def _delete_ids(conn: sqlite3.Connection, ids: list[JobId]) -> None:
-    """Delete jobs with their events and logs (inside the caller's transaction)."""
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+DELETE_JOBS_PER_TRANSACTION = 500
+DELETE_LOG_LINES_PER_TRANSACTION = 10_000
+
+
+def _delete_ids(db: SqliteDatabase, ids: list[JobId], still: str) -> None:
+    """Delete jobs with their events and logs: per 500 jobs, their log lines 10,000 per
+    transaction, then the jobs (those still matching `still`) and their events in one more.
+    Each transaction is short, so the engine's claims and completions get the writer in
+    between; afterwards free pages are given back to the file system in the same steps."""
+    freed = 0
+    for start in range(0, len(ids), DELETE_JOBS_PER_TRANSACTION):
+        chunk = ids[start:start + DELETE_JOBS_PER_TRANSACTION]
         marks = ", ".join("?" * len(chunk))
-        conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
-        conn.execute(f"DELETE FROM events WHERE job_id IN ({marks})", chunk)
-        conn.execute(f"DELETE FROM job_logs WHERE job_id IN ({marks})", chunk)
+        while True:
+            with db.write() as conn:
+                gone = conn.execute(f"DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id IN ({marks})"
+                                    f" LIMIT {DELETE_LOG_LINES_PER_TRANSACTION})", chunk).rowcount  # fmt: skip
+            freed += gone
+            if gone < DELETE_LOG_LINES_PER_TRANSACTION:
+                break
+        with db.write() as conn:
+            kept = [row[0] for row in conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks}) AND {still}", chunk)]
+            if kept:
+                kept_marks = ", ".join("?" * len(kept))
+                conn.execute(f"DELETE FROM jobs WHERE id IN ({kept_marks})", kept)
+                conn.execute(f"DELETE FROM events WHERE job_id IN ({kept_marks})", kept)
+        freed += len(kept)
+    if freed:
+        db.reclaim_free_pages()

@@ -107,7 +107,9 @@ def test_watching_a_running_job_sends_its_history_then_live_events_without_gap_o
 
 
 def test_a_long_log_is_replayed_whole_at_the_client_s_pace(box, client, served):
-    count, width = 4000, 1000  # 4 MB of log: more than the server lets wait unsent for one client
+    # 1 MB of log text, just under a job's 1 MiB log cap, and with each line's envelope ~1.6 MB of
+    # replay: more than the server lets wait unsent for one client
+    count, width = 4000, 250
     command = f"{sys.executable} -c \"for i in range({count}): print(str(i).rjust({width}, 'x'))\""
     job_id = client.enqueue("shell.run", {"command": command})
     wait_until(lambda: client.get(job_id)["state"] == "succeeded", timeout=60, message="job succeeded")

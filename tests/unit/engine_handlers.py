@@ -43,3 +43,16 @@ def polite(ctx, job):
 def slow(ctx, job):
     time.sleep(job.payload.get("seconds", 0.05))
     return job.id
+
+
+def flood(ctx, job):
+    """Prints payload["mb"] MB to stdout (the job's log through the worker's pipe), numbered lines."""
+    line = "x" * 990
+    for i in range(job.payload["mb"] * 1000):
+        print(f"{i:08d} {line}")
+    print("the last line", flush=True)
+    return "ok"
+
+
+def huge_result(ctx, job):
+    return "r" * job.payload["bytes"]

@@ -284,3 +284,31 @@ def test_rows_another_program_broke_fail_alone_and_every_other_job_runs(harness)
     later = harness.enqueue("add", {"a": 7})
     assert harness.wait(later, "succeeded").result == 8
     assert "payload is not valid JSON" in harness.wait(broken, "failed").error
+
+
+def test_a_damaged_database_stops_claiming_once_with_one_error_and_no_spin(harness, caplog, monkeypatch):
+    from acacia_gui.core.errors import CorruptDatabaseError
+
+    harness.registry.register_handler("noop", lambda ctx, job: "done", isolation="thread")
+    harness.start()
+    first = harness.enqueue("noop")
+    assert harness.wait(first, "succeeded").state == "succeeded"
+    calls = []
+
+    def damaged(*args, **kwargs):
+        calls.append(args)
+        raise CorruptDatabaseError("the database x.db is damaged (database disk image is malformed); "
+                                   "run `acacia db recover OUT`")  # fmt: skip
+
+    monkeypatch.setattr(harness.store, "complete_and_claim", damaged)
+    queued = [harness.enqueue("noop") for _ in range(3)]
+    harness.scheduler.wake()
+    harness.loop.process_events(2.0)
+    harness.scheduler.wake()
+    harness.loop.process_events(1.0)
+    assert len(calls) == 1  # no retry loop
+    assert "is damaged" in (harness.scheduler.problem or "")
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "stopped claiming" in r.getMessage()]
+    assert len(errors) == 1 and errors[0].exc_info is None  # one clear line, no traceback
+    assert all(harness.store.require_job(job_id).state == "queued" for job_id in queued)
+    monkeypatch.undo()

@@ -37,7 +37,8 @@ from .handlers import HandlerCache
 from .messages import completion_to_message, decode, encode, job_from_message
 
 FLUSH_EVERY = 0.1  # seconds: progress and log lines reach the app at most this late
-MAX_PENDING_LOG_LINES = 10_000  # between two flushes; past it lines are counted, not kept
+MAX_PENDING_LOG_LINES = 10_000  # between two flushes; past it the logging thread flushes (backpressure)
+MAX_PENDING_LOG_BYTES = 4 * 1024 * 1024  # likewise: a fast logger waits for the pipe, it loses nothing
 MAX_EARLY_CANCELS = 1_000  # cancels kept for jobs not started here (bounds those that came too late)
 
 CAUSES = {"cancel": lambda: Cancelled("cancelled"), "deadline": lambda: DeadlineExceeded("deadline exceeded"),
@@ -70,7 +71,7 @@ class Outbox:
         self._pending_lock = threading.Lock()
         self._progress: dict[int, tuple[float | None, str]] = {}
         self._logs: list[tuple[int, float, str, str]] = []
-        self._dropped = 0
+        self._pending_bytes = 0
 
     def send(self, message: dict[str, Any]) -> None:
         data = encode(message)
@@ -82,22 +83,29 @@ class Outbox:
             self._progress[job.id] = (fraction, message)
 
     def log(self, job_id: int, at: float, level: str, message: str) -> None:
+        """Queue a log line; past MAX_PENDING_LOG_* the calling thread sends the batch itself,
+        so memory stays bounded and the app (which keeps a run's head and tail) sees every line."""
+        message = message[:10_000]
         with self._pending_lock:
-            if len(self._logs) < MAX_PENDING_LOG_LINES:
-                self._logs.append((job_id, at, level, message[:10_000]))
-            else:
-                self._dropped += 1
+            self._logs.append((job_id, at, level, message))
+            self._pending_bytes += len(message)
+            full = len(self._logs) >= MAX_PENDING_LOG_LINES or self._pending_bytes >= MAX_PENDING_LOG_BYTES
+        if full:
+            try:
+                self.flush()
+            except OSError:
+                os._exit(0)  # the app is gone
 
     def flush(self) -> None:
-        with self._pending_lock:
-            if not self._progress and not self._logs:
-                return
-            progress, self._progress = self._progress, {}
-            logs, self._logs = self._logs, []
-            dropped, self._dropped = self._dropped, 0
-        if dropped and logs:
-            logs.append((logs[-1][0], time.time(), "WARNING", f"{dropped} log line(s) dropped: the handler logged too fast"))
-        self.send({"op": "out", "progress": [[i, p, m] for i, (p, m) in progress.items()], "logs": logs})
+        with self._lock:  # taken first, so batches reach the pipe in the order they were taken
+            with self._pending_lock:
+                if not self._progress and not self._logs:
+                    return
+                progress, self._progress = self._progress, {}
+                logs, self._logs = self._logs, []
+                self._pending_bytes = 0
+            data = encode({"op": "out", "progress": [[i, p, m] for i, (p, m) in progress.items()], "logs": logs})
+            self._conn.send_bytes(data)
 
     def flush_forever(self) -> None:
         while True:

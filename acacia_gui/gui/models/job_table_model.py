@@ -149,7 +149,7 @@ class JobTableModel(QAbstractTableModel):
     def _read_page(self) -> list[JobRow]:
         jobs = self._store.list_jobs(**self._filter.store_kwargs(), order_by=self._order.field,
                                      descending=self._order.descending, limit=self._page_size,
-                                     offset=len(self._rows))  # fmt: skip
+                                     offset=len(self._rows), preview=True)  # fmt: skip
         if len(jobs) < self._page_size:
             self._exhausted = True
         # Rows inserted live may already be here; the prefix stays unique.
@@ -298,7 +298,8 @@ class JobTableModel(QAbstractTableModel):
 
     def _ids_to_recheck(self) -> set[int]:
         """After another process wrote: every held row, plus the newest jobs (it may have enqueued)."""
-        newest = self._store.list_jobs(**self._filter.store_kwargs(), order_by="id", descending=True, limit=EXTERNAL_NEWEST)
+        newest = self._store.list_jobs(**self._filter.store_kwargs(), order_by="id", descending=True, limit=EXTERNAL_NEWEST,
+                                       preview=True)  # fmt: skip
         return set(self._by_id) | {job.id for job in newest}
 
     def refresh_rows(self, ids: Iterable[int]) -> None:
@@ -312,7 +313,7 @@ class JobTableModel(QAbstractTableModel):
         kwargs = self._filter.store_kwargs()
         for start in range(0, len(wanted), READ_CHUNK):
             chunk = wanted[start:start + READ_CHUNK]
-            for job in self._store.list_jobs(**kwargs, ids=chunk):
+            for job in self._store.list_jobs(**kwargs, ids=chunk, preview=True):
                 found[job.id] = job
         gone = [job_id for job_id in wanted if job_id in self._by_id and job_id not in found]
         if gone:
