@@ -80,7 +80,12 @@ class Source(StrEnum):
 
 
 class SortField(StrEnum):
-    """The job fields a listing may be ordered by (the store's ORDER BY column of the same name)."""
+    """The job fields a listing may be ordered by (the store's ORDER BY column of the same name).
+
+    Two are not plain columns: `state` sorts by STATE_LIFECYCLE (not alphabetically), and
+    `duration` is finished_at - started_at; a running job sorts as longer than any finished
+    one (ordered among themselves by started_at), a job never started as having none.
+    """
 
     ID = "id"
     TYPE = "type"
@@ -92,7 +97,14 @@ class SortField(StrEnum):
     STARTED_AT = "started_at"
     FINISHED_AT = "finished_at"
     PROGRESS = "progress"
+    DURATION = "duration"
 
+
+# The order of `--sort state` ascending (and of the window's State column): what is happening
+# now, then what waits, then what ended badly and needs a look, then what ended well.
+STATE_LIFECYCLE = (JobState.RUNNING, JobState.QUEUED, JobState.SCHEDULED, JobState.FAILED, JobState.INTERRUPTED,
+                   JobState.CANCELLED, JobState.SUCCEEDED)  # fmt: skip
+STATE_RANK = {state.value: rank for rank, state in enumerate(STATE_LIFECYCLE)}
 
 SORT_FIELDS = tuple(field.value for field in SortField)  # plain strings: argparse shows choices with repr()
 

@@ -135,6 +135,11 @@ class JobStore(Protocol):
         """How many jobs are in each state; every JobState value is a key (0 when none)."""
         ...
 
+    def starting_by_queue(self) -> dict[str, int]:
+        """Per queue, the `running` jobs whose handler has not started yet (claimed ahead:
+        no `started_at`); they are counted as running by `counts_by_state` too."""
+        ...
+
     def finished_since(self, since: float) -> int:
         """How many jobs have `finished_at` >= `since` (a time.time() value)."""
         ...

@@ -22,6 +22,11 @@ MIN_ETA_ELAPSED = 1.0  # seconds
 TIME_WORDS = (" left", "remaining", "eta ")  # a handler message that already tells the time left
 
 
+def format_count(n: int) -> str:
+    """'17,206': every count the app shows (table, status bar, sidebar, tray) is grouped the same way."""
+    return f"{n:,}"
+
+
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state.capitalize())
 
@@ -37,6 +42,24 @@ def format_timestamp(at: float | None, now: float | None = None) -> str:
     if local.tm_year == today.tm_year:
         return time.strftime("%d %b %H:%M", local).lstrip("0")
     return time.strftime("%Y-%m-%d %H:%M", local)
+
+
+def format_table_time(at: float | None, now: float | None = None) -> str:
+    """A table cell: '14:02' today, 'Nov 30 14:02' another day this year, '2023-11-30' before; '' for None."""
+    if at is None:
+        return ""
+    now = time.time() if now is None else now
+    local, today = time.localtime(at), time.localtime(now)
+    if local[:3] == today[:3]:
+        return time.strftime("%H:%M", local)
+    if local.tm_year == today.tm_year:
+        return f"{time.strftime('%b', local)} {local.tm_mday} {time.strftime('%H:%M', local)}"
+    return time.strftime("%Y-%m-%d", local)
+
+
+def format_full_time(at: float | None) -> str:
+    """The whole date and time, for tooltips: '2024-11-30 14:02:27'; '' for None."""
+    return "" if at is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
 def format_duration(seconds: float | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from ..core.context import Context
@@ -25,6 +25,13 @@ from .questions import ask
 from .widgets.job_table_view import JobTableView
 
 YES, NO = QMessageBox.ButtonRole.AcceptRole, QMessageBox.ButtonRole.RejectRole
+# What each selection action applies to, for "nothing to do" messages: (verb, past participle, which jobs).
+APPLIES_TO = {
+    "cancel": ("cancel", "cancelled", "queued or running jobs"),
+    "retry": ("retry", "retried", "failed, cancelled or interrupted jobs"),
+    "duplicate": ("duplicate", "duplicated", "jobs"),
+    "delete": ("delete", "deleted", "jobs that are not running"),
+}
 
 
 def _plural(n: int, word: str) -> str:
@@ -62,6 +69,17 @@ class JobActions(QObject):
         self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         view.addAction(self.delete)  # Delete only acts while the table has focus
         self.selection_actions = (self.cancel, self.retry, self.duplicate, self.delete)
+        # A greyed-out action's shortcut would do nothing silently: a stand-in shortcut, enabled only
+        # while the action is not, says why in the status bar.
+        self._stand_ins: list[tuple[QAction, QShortcut]] = []
+        for action in self.selection_actions:
+            owner = view if action is self.delete else window
+            stand_in = QShortcut(action.shortcut(), owner)
+            stand_in.setContext(action.shortcutContext())
+            stand_in.setObjectName(f"standIn-{action.property('icon_name')}")
+            name = str(action.property("icon_name"))
+            stand_in.activated.connect(lambda name=name: self.explain_nothing_to_do(name))
+            self._stand_ins.append((action, stand_in))
         self.update_enabled()
 
     def _action(self, icon_name: str, text: str, shortcut: QKeySequence, tip: str, slot: Callable[[], None]) -> QAction:
@@ -98,6 +116,16 @@ class JobActions(QObject):
         self.retry.setEnabled(bool(states & RETRYABLE_STATES))
         self.duplicate.setEnabled(bool(rows))
         self.delete.setEnabled(any(row.state != "running" for row in rows))
+        for action, stand_in in getattr(self, "_stand_ins", ()):
+            stand_in.setEnabled(not action.isEnabled())
+
+    def explain_nothing_to_do(self, name: str) -> None:
+        """Say in the status bar why the action `name` (cancel, retry, duplicate, delete) did nothing."""
+        verb, done, which = APPLIES_TO[name]
+        if not self._selected_rows():
+            self.message.emit(f"No job selected: select one of the {which} to {verb}.")
+        else:
+            self.message.emit(f"None of the selected jobs can be {done}: only {which} can.")
 
     # -- the actions ----------------------------------------------------------------------
     def open_new_job_dialog(self, prefill: Job | None = None, job_type: str | None = None) -> NewJobDialog:
@@ -126,6 +154,8 @@ class JobActions(QObject):
         ids = [row.id for row in rows if row.state in CANCELLABLE_STATES]
         if ids:
             self.cancel_ids(ids)
+        else:
+            self.explain_nothing_to_do("cancel")
 
     def retry_selected(self) -> None:
         done, problems = 0, []
@@ -137,6 +167,9 @@ class JobActions(QObject):
                 done += 1
             except AcaciaError as exc:
                 problems.append(str(exc))
+        if not done and not problems:
+            self.explain_nothing_to_do("retry")
+            return
         self._report(f"Retrying {_plural(done, 'job')}.", problems)
 
     def duplicate_selected(self) -> None:
@@ -147,6 +180,7 @@ class JobActions(QObject):
                 self.open_new_job_dialog(prefill=job)
             return
         if not rows:
+            self.explain_nothing_to_do("duplicate")
             return
         ids = [row.id for row in rows]
         ask(self._window, name="duplicateQuestion", title="Duplicate jobs",
@@ -175,6 +209,8 @@ class JobActions(QObject):
         if not ids:
             if running:
                 self.message.emit("Running jobs cannot be deleted; cancel them first.")
+            else:
+                self.explain_nothing_to_do("delete")
             return
         extra = f" ({_plural(running, 'running job')} will be kept: cancel them first.)" if running else ""
         ask(self._window, name="deleteQuestion", title="Delete jobs",

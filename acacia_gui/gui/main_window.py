@@ -29,10 +29,12 @@ from .models.job_filter import JobFilter
 from .models.job_table_model import JobTableModel
 from .plugin_watcher import PluginWatcher
 from .questions import ask
+from .sidebar import SidebarToggle
 from .stats import Stats, StatsPoller
 from .tray.tray_icon import TrayIcon
 from .widgets.details_pane import DetailsPane
 from .widgets.filter_bar import FilterBar
+from .widgets.filter_hint import FilterHint, hidden_enqueued_message
 from .widgets.job_table_view import JobTableView
 from .widgets.plugins_view import PluginsView
 from .widgets.queues_panel import QueuesPanel
@@ -95,6 +97,8 @@ class MainWindow(QMainWindow):
         self.filter_bar = FilterBar(self)
         self.table = JobTableView(self)
         self.table.set_job_model(self.model)
+        self.filter_hint = FilterHint(self.table, self.model)  # an empty table says the filter hides every job
+        self.filter_hint.clear_requested.connect(lambda: self.filter_bar.set_filter(JobFilter()))
         self.details = DetailsPane(services.store, services.registry, self)
         jobs_page = QWidget(self)
         jobs_layout = QVBoxLayout(jobs_page)
@@ -138,6 +142,7 @@ class MainWindow(QMainWindow):
         focus = [window_action("", text, f"Ctrl+{number}", slot) for number, (text, slot) in enumerate(
             (("&Jobs table", self._focus_table), ("&Queues", self._focus_queues), ("&Plugins", self._focus_plugins)),
             start=1)]  # fmt: skip
+        self.sidebar = SidebarToggle(self, self.queues_panel)  # View ▸ Sidebar; hides itself in a narrow window
         self.toolbar = build_menus_and_toolbar(self, self.job_actions, focus)
 
     def _build_status_bar(self) -> None:
@@ -151,8 +156,10 @@ class MainWindow(QMainWindow):
         self.stats.stats_ready.connect(self._on_stats)
         self.filter_bar.filter_changed.connect(self._on_filter)
         self.table.selectionModel().selectionChanged.connect(self.job_actions.update_enabled)
+        self.table.selectionModel().selectionChanged.connect(self._on_current_row)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.model.modelReset.connect(self._after_reset)
+        self.model.rowsRemoved.connect(self._on_current_row)  # the selected rows may have gone (retried out of the filter)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.cancel_delegate.cancel_clicked.connect(lambda job_id: self.job_actions.cancel_ids([job_id]))
         self.job_actions.message.connect(self.show_message)
@@ -171,6 +178,8 @@ class MainWindow(QMainWindow):
     def _on_batch(self, batch: ChangeBatch) -> None:
         self.table.preserving_scroll(lambda: self.model.apply_batch(batch))
         self._trim_rows()
+        if batch.enqueued:
+            self._hint_hidden_jobs(batch.enqueued)
         self.details.apply_batch(batch)
         self.tray.on_batch(batch)
         if batch.queues_changed:
@@ -178,6 +187,12 @@ class MainWindow(QMainWindow):
         if batch.enqueued or batch.deleted or batch.changed:
             self._recount()
         self.job_actions.update_enabled()
+
+    def _hint_hidden_jobs(self, enqueued: set[int]) -> None:
+        missing = [job_id for job_id in enqueued if self.model.row_of(job_id) < 0]
+        message = hidden_enqueued_message(self.services.store, self.model.job_filter, missing) if missing else None
+        if message:
+            self.show_message(message)
 
     def _trim_rows(self) -> None:
         """Keep memory flat under a stream of new jobs: drop loaded rows far below what is shown."""
@@ -213,11 +228,14 @@ class MainWindow(QMainWindow):
         self._recount()
 
     def _after_reset(self) -> None:
-        self.details.show_job(self.table.current_job_id())
+        self.table.ensure_selection()
+        self.details.show_job(self.table.shown_job_id())
         self.job_actions.update_enabled()
 
     def _on_current_row(self) -> None:
-        job_id = self.table.current_job_id()
+        """The pane shows the selected job (the one the actions apply to), never an unselected current row."""
+        self.table.ensure_selection()
+        job_id = self.table.shown_job_id()
         if job_id != self.details.job_id:
             self.details.show_job(job_id)
 

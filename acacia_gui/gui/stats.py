@@ -23,6 +23,7 @@ class Stats:
     finished_last_minute: int = 0
     queues: list[QueueInfo] = field(default_factory=list)
     at: float = 0.0
+    starting: dict[str, int] = field(default_factory=dict)  # per queue: claimed ahead, handler not started
 
     @property
     def active(self) -> int:
@@ -30,9 +31,10 @@ class Stats:
 
 
 def read_stats(store: SqliteJobStore) -> Stats:
-    """The three queries (thread-safe: the store connects once per thread)."""
+    """The four queries (thread-safe: the store connects once per thread)."""
     now = time.time()
-    return Stats(store.counts_by_state(), store.finished_since(now - 60), store.list_queues(), now)
+    return Stats(store.counts_by_state(), store.finished_since(now - 60), store.list_queues(), now,
+                 store.starting_by_queue())  # fmt: skip
 
 
 class StatsPoller(QObject):

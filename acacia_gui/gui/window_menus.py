@@ -39,7 +39,7 @@ def build_menus_and_toolbar(window: QMainWindow, acts: JobActions, focus_actions
     jobs_menu.addSeparator()
     jobs_menu.addAction(w.refresh_action)
     view_menu = window.menuBar().addMenu("&View")
-    for action in (*focus_actions, w.search_action, w.details_action):
+    for action in (*focus_actions, w.search_action, w.details_action, w.sidebar.action):
         view_menu.addAction(action)
     plugins_menu = window.menuBar().addMenu("&Plugins")
     plugins_menu.addAction(w.reload_action)

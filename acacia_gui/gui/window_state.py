@@ -1,4 +1,5 @@
-"""What the window remembers between runs (QSettings): geometry, splitters, columns, filters, tab.
+"""What the window remembers between runs (QSettings): geometry, splitters, columns, filters, tab,
+the number of workers (applied to the worker at start).
 
 Tests pass their own QSettings (an .ini file in a temporary folder); the app uses the
 organisation/application names set in app.py. Every read tolerates a missing or
@@ -18,7 +19,7 @@ from .models.job_filter import JobFilter
 ORGANISATION = "Acacia"
 APPLICATION = "Acacia"
 KEYS = ("window/geometry", "window/state", "window/mainSplitter", "window/jobSplitter", "window/pluginSplitter",
-        "jobs/header", "jobs/filter", "window/tab", "window/details")  # fmt: skip
+        "jobs/header", "jobs/filter", "window/tab", "window/details", "queues/workers")  # fmt: skip
 
 
 def default_settings() -> QSettings:
@@ -67,12 +68,16 @@ def restore_window(window: QMainWindow, s: QSettings) -> None:
         value = read_bytes(s, key)
         if value is not None:
             restore(value)
+    w.table.apply_resize_modes()
     header = w.table.horizontalHeader()
     w.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
     w.filter_bar.set_filter(read_filter(s))
     tab = read_int(s, "window/tab", 0)
     w.tabs.setCurrentIndex(tab if 0 <= tab < w.tabs.count() else 0)
     w.details_action.setChecked(read_bool(s, "window/details", True))
+    workers = read_int(s, "queues/workers", 0)
+    if workers > 0:
+        w.queues_panel.set_workers(workers)
 
 
 def save_window(window: QMainWindow, s: QSettings) -> None:
@@ -86,4 +91,5 @@ def save_window(window: QMainWindow, s: QSettings) -> None:
     write_filter(s, w.filter_bar.current_filter())
     s.setValue("window/tab", w.tabs.currentIndex())
     s.setValue("window/details", w.details_action.isChecked())
+    s.setValue("queues/workers", w.queues_panel.workers_spin.value())
     s.sync()

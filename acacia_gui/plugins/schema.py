@@ -91,6 +91,33 @@ def validate_payload(handler: RegisteredHandler, payload: Any) -> None:
         raise InvalidPayloadError(f"invalid payload for {handler.job_type!r}: {_describe(error, 'payload')}")
 
 
+def payload_errors(schema: Any, payload: Any, *, job_type: str = "") -> list[tuple[tuple[str | int, ...], str]]:
+    """Every problem with `payload`, as (where, message), in the words `validate_payload` uses.
+
+    `where` is the path inside the payload; a missing required property is reported at the
+    property itself (("path",), "'path' is a required property"), so a form can show it next
+    to that field. Raises InvalidPayloadError if the schema itself is invalid.
+    """
+    if schema is None:
+        return []
+    validator = _CACHE.get(schema, job_type)
+    found = []
+    for error in validator.iter_errors(payload):
+        where = tuple(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [p for p in error.validator_value if p not in error.instance and repr(p) in error.message]
+            where += tuple(missing[:1])
+        found.append((where, " ".join(str(error.message).split())[:MAX_MESSAGE]))
+    return sorted(found, key=lambda item: [str(part) for part in item[0]])
+
+
+def describe_where(where: tuple[str | int, ...], message: str, root: str = "payload") -> str:
+    """'payload.items[2].width: message', like the queue's own errors."""
+    for part in where:
+        root += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return f"{root}: {message}"
+
+
 def _describe(error: ValidationError | SchemaError, root: str) -> str:
     """'payload.items[2].width: <jsonschema message>', shortened to one readable line."""
     where = root

@@ -91,6 +91,9 @@ class SqliteJobStore:
     def finished_since(self, since: float) -> int:
         return self.jobs.finished_since(since)
 
+    def starting_by_queue(self) -> dict[str, int]:
+        return self.jobs.starting_by_queue()
+
     def get_events(self, job_id: JobId) -> list[dict[str, Any]]:
         return self.jobs.get_events(job_id)
 

@@ -11,7 +11,15 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..core.definitions import CANCELLABLE_STATES, MAX_LOG_LINES, MAX_QUEUE_CONCURRENCY, RETRYABLE_STATES, SORT_FIELDS
+from ..core.definitions import (
+    CANCELLABLE_STATES,
+    MAX_LOG_LINES,
+    MAX_QUEUE_CONCURRENCY,
+    RETRYABLE_STATES,
+    SORT_FIELDS,
+    STATE_LIFECYCLE,
+    SortField,
+)
 from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError
 from ..core.job import Job, JobId, JobState, encode_payload, validate_queue_name
 from .rows import (
@@ -24,6 +32,17 @@ from .rows import (
     row_to_preview_job,
 )
 from .sqlite_db import SqliteDatabase
+
+# The sort fields that are not a plain column (core.definitions.SortField says what they mean).
+# A running job's duration grows; sorting it as RUNNING_DURATION_BASE - started_at keeps every
+# order stable (no clock in the query) and puts running jobs above any finished duration.
+RUNNING_DURATION_BASE = 1e12
+ORDER_EXPRESSIONS = {
+    SortField.STATE.value: "CASE state " + " ".join(f"WHEN '{s.value}' THEN {rank}" for rank, s in enumerate(STATE_LIFECYCLE))
+    + f" ELSE {len(STATE_LIFECYCLE)} END",
+    SortField.DURATION.value: f"CASE WHEN started_at IS NULL THEN NULL WHEN finished_at IS NULL THEN {RUNNING_DURATION_BASE!r}"
+    " - started_at ELSE finished_at - started_at END",
+}
 
 
 class SqliteJobs:
@@ -189,7 +208,7 @@ class SqliteJobs:
             raise InvalidOptionError(f"cannot order by {order_by!r}; choose one of {', '.join(sorted(SORT_FIELDS))}")
         where, params = self._where(state, queue, type, search, ids)
         direction = "DESC" if descending else "ASC"
-        order = f" ORDER BY {order_by} {direction}, id {direction}"
+        order = f" ORDER BY {ORDER_EXPRESSIONS.get(order_by, order_by)} {direction}, id {direction}"
         if limit is not None:
             order += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
@@ -216,6 +235,15 @@ class SqliteJobs:
         for state, n in self.db.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state"):
             counts[state] = n
         return counts
+
+    def starting_by_queue(self) -> dict[str, int]:
+        """Per queue, the jobs `running` in the database whose handler has not started yet
+        (claimed ahead by a worker: started_at is still empty). They count as running in
+        `counts_by_state`, so a queue can show more "running" jobs than there are workers."""
+        rows = self.db.conn.execute(
+            "SELECT queue, count(*) FROM jobs WHERE state = 'running' AND started_at IS NULL GROUP BY queue"
+        )
+        return {queue: n for queue, n in rows if isinstance(queue, str)}
 
     def finished_since(self, since: float) -> int:
         return self.db.conn.execute("SELECT count(*) FROM jobs WHERE finished_at >= ?", (since,)).fetchone()[0]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from acacia_gui.core.context import Context
-from acacia_gui.core.definitions import SORT_FIELDS
+from acacia_gui.core.definitions import SORT_FIELDS, STATE_RANK, SortField
 from acacia_gui.core.errors import InvalidOptionError, JobNotFoundError
 from acacia_gui.core.job import Job, JobState
 from acacia_gui.core.queue import JobQueue
@@ -142,14 +142,25 @@ def _varied_jobs(store):
 @pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
 @pytest.mark.parametrize("field", SORT_FIELDS)
 def test_every_sort_field_orders_by_code_point_with_nulls_first_and_ties_by_id(store, field, descending):
+    """Except two: `state` follows the lifecycle (running, queued, scheduled, failed, interrupted,
+    cancelled, succeeded) and `duration` is finished_at - started_at, a running job above any finished one."""
     jobs = _varied_jobs(store)
 
+    def value_of(job):
+        if field == SortField.STATE:
+            return STATE_RANK[job.state]
+        if field == SortField.DURATION:
+            if job.started_at is None:
+                return None
+            return 1e12 - job.started_at if job.finished_at is None else job.finished_at - job.started_at
+        return getattr(job, field)
+
     def key(job):
-        value = getattr(job, field)
+        value = value_of(job)
         return (value is not None, value if value is not None else 0, job.id)
 
     expected = [j.id for j in sorted(jobs, key=key, reverse=descending)]
-    assert len({getattr(j, field) for j in jobs}) > 2
+    assert len({value_of(j) for j in jobs}) > 2
     assert [j.id for j in store.list_jobs(order_by=field, descending=descending)] == expected
 
 
@@ -197,3 +208,11 @@ def test_a_finished_job_reads_back_its_outcome(store):
     stored = store.get_job(job_id)
     assert (stored.state, stored.result, stored.progress, stored.progress_message) == ("succeeded", {"ok": True}, 1.0, "done")
     assert stored.started_at <= stored.finished_at and stored.instance_id is None and stored.attempts == 1
+
+
+def test_starting_by_queue_counts_running_jobs_whose_handler_has_not_started(store):
+    add(store, 2, queue="a")
+    add(store, 1, queue="b")
+    claim(store, 1, prefetch=2)  # one for a free slot (started), two claimed ahead (not started)
+    assert store.starting_by_queue() == {"a": 1, "b": 1}
+    assert store.counts_by_state()["running"] == 3

@@ -7,6 +7,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from acacia_gui.core.context import Context
+from acacia_gui.core.definitions import STATE_RANK
 from acacia_gui.core.job import Job
 from acacia_gui.gui.live import LiveUpdates
 from acacia_gui.gui.models.columns import JobColumn, JobRole
@@ -78,7 +79,7 @@ def test_selection_survives_inserts_moves_and_removals(harness, live_model, qtbo
     chosen = ids[10]
     selection.select(model.index(model.row_of(chosen), 0),
                      QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)  # fmt: skip
-    harness.queue.cancel(ids[3])  # queued → cancelled: moves to the top (state order)
+    harness.queue.cancel(ids[3])  # queued → cancelled: moves below the queued ones (lifecycle order)
     harness.queue.delete([ids[5]])
     enqueue_paused(harness, 5)
     harness.queue.cancel(chosen)  # the selected row itself moves
@@ -88,7 +89,7 @@ def test_selection_survives_inserts_moves_and_removals(harness, live_model, qtbo
     assert selected == [chosen]
     assert model.row_of(ids[5]) == -1
     states = [model.index(r, 0).data(JobRole.STATE) for r in range(model.rowCount())]
-    assert states == sorted(states)  # still in state order after the moves
+    assert states == sorted(states, key=STATE_RANK.__getitem__)  # still in lifecycle order after the moves
     assert model_failures(qtlog) == []
 
 
@@ -148,7 +149,7 @@ def test_unsortable_column_keeps_the_order(harness, live_model):
     model.reload()
     reported = []
     model.sort_changed.connect(lambda column, order: reported.append((column, order)))
-    model.sort(JobColumn.DURATION, Qt.SortOrder.AscendingOrder)
+    model.sort(JobColumn.CANCEL, Qt.SortOrder.AscendingOrder)
     assert model.sort_column == JobColumn.ID
     assert reported == [(JobColumn.ID, Qt.SortOrder.DescendingOrder)]
     model.sort(JobColumn.CREATED, Qt.SortOrder.AscendingOrder)

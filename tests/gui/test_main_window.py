@@ -171,9 +171,9 @@ def test_duplicate_opens_the_dialog_prefilled(window, harness, qtbot):
     window.job_actions.duplicate.trigger()
     dialog = window.findChild(NewJobDialog, "newJobDialog")
     assert dialog.windowTitle() == f"Duplicate job {job_id}"
-    assert dialog.form.fields["label"].widget.text() == "original"
+    assert dialog.form.fields["label"].editor.text() == "original"
     assert dialog.priority.value() == 3
-    dialog.form.fields["label"].widget.setText("edited copy")
+    dialog.form.fields["label"].editor.setText("edited copy")
     dialog.accept()
     copy = harness.job(dialog.job_id)
     assert copy.payload["label"] == "edited copy" and copy.payload["steps"] == 2 and copy.priority == 3

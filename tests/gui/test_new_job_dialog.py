@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit
 
 from acacia_gui.gui.dialogs.new_job_dialog import FORM_TAB, JSON_TAB, NewJobDialog
 
@@ -21,14 +21,14 @@ def test_enqueue_from_the_generated_form(window, harness, qtbot):
     assert dialog.payload_tabs.currentIndex() == FORM_TAB
     assert "Counts to" in dialog.description.text()
     form = dialog.form
-    steps = form.fields["steps"].widget
-    assert isinstance(steps, QSpinBox) and steps.value() == 5 and steps.minimum() == 1  # default, minimum
-    assert isinstance(form.fields["delay"].widget, QDoubleSpinBox)
-    assert isinstance(form.fields["fail"].widget, QCheckBox)
-    mode = form.fields["mode"].widget
+    steps = form.fields["steps"].editor
+    assert isinstance(steps, QLineEdit) and steps.text() == "5" and "at least 1" in steps.placeholderText()
+    assert isinstance(form.fields["delay"].editor, QLineEdit)
+    assert isinstance(form.fields["fail"].editor, QCheckBox)
+    mode = form.fields["mode"].editor
     assert isinstance(mode, QComboBox) and mode.currentData() == "fast"
-    steps.setValue(3)
-    qtbot.keyClicks(form.fields["label"].widget, "from the form")
+    steps.setText("3")
+    qtbot.keyClicks(form.fields["label"].editor, "from the form")
     mode.setCurrentIndex(mode.findData("slow"))
     dialog.priority.setValue(7)
     assert dialog.enqueue_button.isEnabled(), dialog.problem
@@ -47,7 +47,8 @@ def test_required_path_blocks_enqueue_until_filled(window, harness, qtbot, tmp_p
     field = dialog.form.fields["path"]
     assert field.kind == "path"
     assert not dialog.enqueue_button.isEnabled()
-    assert "“File” is required" in dialog.problem_label.text()
+    assert "payload.path: 'path' is a required property" in dialog.problem_label.text()
+    assert field.errors == ["'path' is a required property"]  # also under the field itself
     assert dialog.problem_label.isVisibleTo(dialog)
     qtbot.keyClicks(field.editor, str(tmp_path / "some.txt"))
     assert dialog.enqueue_button.isEnabled()
@@ -57,10 +58,9 @@ def test_required_path_blocks_enqueue_until_filled(window, harness, qtbot, tmp_p
 
 
 def test_json_editor_validates_as_you_type(window, harness, qtbot):
-    dialog = open_dialog(window, qtbot, "test.nested")  # an array property: no form, JSON only
-    assert dialog.form is None
-    assert dialog.payload_tabs.currentIndex() == JSON_TAB
-    assert not dialog.payload_tabs.isTabEnabled(FORM_TAB)
+    dialog = open_dialog(window, qtbot, "test.nested")  # an array property: a form, but edited as JSON here
+    assert dialog.form is not None
+    dialog.payload_tabs.setCurrentIndex(JSON_TAB)
     editor = dialog.json_editor
     editor.setPlainText('{"items": [1, 2,')
     assert not dialog.enqueue_button.isEnabled()
@@ -80,13 +80,13 @@ def test_json_editor_validates_as_you_type(window, harness, qtbot):
 
 def test_switching_between_form_and_json_keeps_the_payload(window, qtbot):
     dialog = open_dialog(window, qtbot, "test.steps")
-    dialog.form.fields["steps"].widget.setValue(9)
+    dialog.form.fields["steps"].editor.setText("9")
     dialog.payload_tabs.setCurrentIndex(JSON_TAB)
     assert '"steps": 9' in dialog.json_editor.toPlainText()
     dialog.json_editor.setPlainText('{"steps": 4, "label": "x"}')
     dialog.payload_tabs.setCurrentIndex(FORM_TAB)
-    assert dialog.form.fields["steps"].widget.value() == 4
-    assert dialog.form.fields["label"].widget.text() == "x"
+    assert dialog.form.fields["steps"].editor.text() == "4"
+    assert dialog.form.fields["label"].editor.text() == "x"
     dialog.payload_tabs.setCurrentIndex(JSON_TAB)
     dialog.json_editor.setPlainText('{"steps": 4, "unknown": 1}')
     dialog.payload_tabs.setCurrentIndex(FORM_TAB)  # the form cannot show it: stays on JSON, says why

@@ -2,6 +2,11 @@
 
 Painted, not a widget per row, so 100,000 rows cost nothing. Clicking it emits
 `cancel_clicked(job_id)`; the keyboard route is the window's Cancel action.
+
+Under churn rows move while the mouse button is down (live inserts above, re-sorts).
+The job is captured at the press, with where its row was on screen; the release
+cancels only when the same job is still under the cursor in the same place. If
+another job slid under the cursor, or the pressed one moved, nothing happens.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ class CancelButtonDelegate(QStyledItemDelegate):
     def __init__(self, icon: QIcon, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._icon = icon
-        self._pressed: QPersistentModelIndex | None = None
+        self._pressed: tuple[int, QRect] | None = None  # (job id, its cell on screen) at the press
 
     def set_icon(self, icon: QIcon) -> None:
         self._icon = icon
@@ -51,7 +56,7 @@ class CancelButtonDelegate(QStyledItemDelegate):
         button.iconSize = QSize(14, 14)
         button.palette = option.palette
         button.state = QStyle.StateFlag.State_Enabled
-        pressed = self._pressed is not None and self._pressed == QPersistentModelIndex(index)
+        pressed = self._pressed is not None and self._pressed[0] == index.data(JobRole.JOB_ID)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
         if pressed:
             button.state |= QStyle.StateFlag.State_Sunken
@@ -71,13 +76,18 @@ class CancelButtonDelegate(QStyledItemDelegate):
         if not index.data(JobRole.CANCELLABLE) or not inside:
             self._pressed = None
             return False
+        job_id = index.data(JobRole.JOB_ID)
         if kind == QEvent.Type.MouseButtonPress:
-            self._pressed = QPersistentModelIndex(index)
+            self._pressed = None if job_id is None else (int(job_id), QRect(option.rect))
             return True
         if kind == QEvent.Type.MouseButtonRelease:
-            was_pressed = self._pressed is not None and self._pressed == QPersistentModelIndex(index)
-            self._pressed = None
-            if was_pressed:
-                self.cancel_clicked.emit(int(index.data(JobRole.JOB_ID)))
+            pressed, self._pressed = self._pressed, None
+            if pressed is not None and job_id is not None and self.same_place(pressed, int(job_id), option.rect):
+                self.cancel_clicked.emit(int(job_id))
             return True
         return True  # a double click on the button must not open anything
+
+    @staticmethod
+    def same_place(pressed: tuple[int, QRect], job_id: int, cell: QRect) -> bool:
+        """The release is over the pressed job, and its row has not moved on screen since the press."""
+        return pressed[0] == job_id and pressed[1] == cell

@@ -4,12 +4,15 @@ Running jobs get a bar in the palette's Highlight colour with "42 % · message �
 finished ones a muted bar (a tint of the text colour), and failed or interrupted ones
 show their error instead. Every colour comes from the palette, so light and dark themes
 both work. Over the filled part the label is drawn in the highlight's text colour.
+
+When the label does not fit, the handler's message gives way first (elided in the
+middle, then dropped), so the percentage and the ETA stay readable (`fit_label`).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPalette
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from ...core.definitions import PROBLEM_STATES, WAITING_STATES
@@ -18,6 +21,21 @@ from ..models.columns import JobRole
 from ..models.job_table_model import JobTableModel
 
 Index = QModelIndex | QPersistentModelIndex
+LABEL_MARGIN = 10  # the bar's inset (4) and the text's padding (6), on each side
+
+
+def fit_label(metrics: QFontMetrics, width: int, state: str, progress: float | None, message: str, eta: str,
+              error: str) -> str:  # fmt: skip
+    """The bar's words within `width` pixels: the message shortens (then goes) before the ETA does."""
+    text = progress_label(state, progress, message, eta, error)
+    if metrics.horizontalAdvance(text) <= width or state != "running" or not message:
+        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    without = progress_label(state, progress, "", eta, error)
+    spare = width - metrics.horizontalAdvance(without) - metrics.horizontalAdvance(" · ")
+    short = metrics.elidedText(message, Qt.TextElideMode.ElideMiddle, spare) if spare > 0 else ""
+    if short and short != "…":
+        return progress_label(state, progress, short, eta, error)
+    return metrics.elidedText(without, Qt.TextElideMode.ElideRight, width)
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -43,7 +61,7 @@ class ProgressDelegate(QStyledItemDelegate):
             state = index.data(JobRole.STATE) or ""
             progress, message = index.data(JobRole.PROGRESS), index.data(JobRole.MESSAGE) or ""
             error, eta = index.data(JobRole.ERROR) or "", index.data(JobRole.ETA) or ""
-        text = progress_label(state, progress, message, eta, error)
+        text = fit_label(option.fontMetrics, option.rect.width() - 2 * LABEL_MARGIN, state, progress, message, eta, error)
         if state in WAITING_STATES or (progress is None and state != "running" and not text):
             return
         painter.save()

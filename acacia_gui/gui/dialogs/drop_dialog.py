@@ -1,4 +1,9 @@
-"""DropJobsDialog: files dropped on the window become one job per file, for a handler that takes a path."""
+"""DropJobsDialog: files dropped on the window become one job per file, for a handler that takes a path.
+
+The dropped path fills the handler's path property; its other fields are asked for with
+the same schema form as the New job dialog (the values apply to every job). A handler is
+offered only if the dialog can fill everything it needs, so Enqueue never dead-ends.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
     QListWidget,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -22,36 +28,59 @@ from ...core.errors import AcaciaError
 from ...core.job import Job
 from ...core.queue import JobQueue
 from ...core.registry import RegisteredHandler
-from .schema_form import defaults_of, has_path_property
+from ...plugins.schema import payload_errors
+from .schema_form import SchemaForm, defaults_of, has_path_property, supports
 
 MAX_LISTED = 200
+SAMPLE_PATH = "/dropped/file"
+
+
+def rest_schema(schema: dict[str, Any], prop: str) -> dict[str, Any]:
+    """The handler's schema without the property the dropped path fills."""
+    rest = dict(schema)
+    rest["properties"] = {name: sub for name, sub in schema.get("properties", {}).items() if name != prop}
+    rest["required"] = [name for name in schema.get("required", ()) if name != prop]
+    return rest
+
+
+def _fillable(handler: RegisteredHandler, prop: str) -> bool:
+    """True if a form can ask for the other fields, or the defaults already satisfy them."""
+    schema = handler.schema or {}
+    if supports(rest_schema(schema, prop)):
+        return True
+    try:
+        return not payload_errors(schema, {**defaults_of(schema), prop: SAMPLE_PATH}, job_type=handler.job_type)
+    except AcaciaError:
+        return False
 
 
 def path_handlers(handlers: Iterable[RegisteredHandler]) -> list[tuple[RegisteredHandler, str]]:
-    """(handler, property) for each handler whose schema has a `format: "path"` string property."""
+    """(handler, property) for each handler taking a path whose other fields the dialog can fill."""
     found = []
     for handler in handlers:
         prop = has_path_property(handler.schema)
-        if prop is not None:
+        if prop is not None and _fillable(handler, prop):
             found.append((handler, prop))
     return found
 
 
-def jobs_for(handler: RegisteredHandler, prop: str, paths: Sequence[str]) -> list[Job]:
-    base: dict[str, Any] = defaults_of(handler.schema)
+def jobs_for(handler: RegisteredHandler, prop: str, paths: Sequence[str], rest: dict[str, Any] | None = None) -> list[Job]:
+    base: dict[str, Any] = defaults_of(handler.schema) if rest is None else rest
     return [Job(handler.job_type, {**base, prop: path}) for path in paths]
 
 
 class DropJobsDialog(QDialog):
-    """Pick the handler; Enqueue adds every job in one transaction (all or none)."""
+    """Pick the handler, fill its other fields; Enqueue adds every job in one transaction (all or none)."""
 
     def __init__(self, queue: JobQueue, paths: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("dropJobsDialog")
         self.setWindowTitle("Create jobs from files")
+        self.resize(560, 520)
         self.queue = queue
         self.paths = list(paths)
         self.job_ids: list[int] = []
+        self.form: SchemaForm | None = None
         self.choices = path_handlers(queue.registry)
         layout = QVBoxLayout(self)
         count = len(self.paths)
@@ -71,6 +100,12 @@ class DropJobsDialog(QDialog):
         label.setBuddy(self.handler_box)
         layout.addWidget(label)
         layout.addWidget(self.handler_box)
+        self.form_title = QLabel("Other fields (the same for every job):", self)
+        layout.addWidget(self.form_title)
+        self.form_area = QScrollArea(self)
+        self.form_area.setObjectName("dropFormArea")
+        self.form_area.setWidgetResizable(True)
+        layout.addWidget(self.form_area, 2)
         self.problem = QLabel(self)
         self.problem.setObjectName("dropProblem")
         self.problem.setWordWrap(True)
@@ -79,20 +114,51 @@ class DropJobsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.enqueue_button = buttons.addButton("&Enqueue", QDialogButtonBox.ButtonRole.AcceptRole)
         self.enqueue_button.setObjectName("enqueueButton")
-        self.enqueue_button.setEnabled(bool(self.choices))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.handler_box.currentIndexChanged.connect(self._on_handler_changed)
+        self._on_handler_changed()
+
+    def _choice(self) -> tuple[RegisteredHandler, str] | None:
+        index = self.handler_box.currentIndex()
+        return self.choices[index] if 0 <= index < len(self.choices) else None
+
+    def _on_handler_changed(self) -> None:
+        old = self.form_area.takeWidget()
+        if old is not None:
+            old.deleteLater()
+        self.form = None
+        choice = self._choice()
+        if choice is not None:
+            handler, prop = choice
+            rest = rest_schema(handler.schema or {}, prop)
+            if supports(rest) and rest["properties"]:
+                self.form = SchemaForm(rest, self.form_area, job_type=handler.job_type)
+                self.form.changed.connect(self._validate)
+                self.form_area.setWidget(self.form)
+        self.form_title.setVisible(self.form is not None)
+        self.form_area.setVisible(self.form is not None)
+        self._validate()
+
+    def _validate(self) -> list[str]:
         if not self.choices:
-            self.problem.setText("No loaded handler takes a file path.")
+            problems = ["No loaded handler takes a file path."]
+        else:
+            problems = self.form.validate() if self.form is not None else []
+        self.problem.setText("\n".join(problems))
+        self.enqueue_button.setEnabled(not problems)
+        return problems
 
     def accept(self) -> None:
-        index = self.handler_box.currentIndex()
-        if not 0 <= index < len(self.choices):
+        choice = self._choice()
+        if choice is None or self._validate():
             return
-        handler, prop = self.choices[index]
+        handler, prop = choice
+        rest = self.form.payload() if self.form is not None else None
         try:
-            self.job_ids = self.queue.enqueue_many(Context.background(), jobs_for(handler, prop, self.paths), source=Source.GUI)
+            jobs = jobs_for(handler, prop, self.paths, rest)
+            self.job_ids = self.queue.enqueue_many(Context.background(), jobs, source=Source.GUI)
         except AcaciaError as exc:
             self.problem.setText(f"Nothing was enqueued: {exc}")
             return

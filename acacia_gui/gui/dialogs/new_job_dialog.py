@@ -36,7 +36,7 @@ from ...core.queue import JobQueue
 from ...core.registry import RegisteredHandler
 from ..icons import icon
 from .json_editor import JsonEditor
-from .schema_form import SchemaForm, defaults_of, supports
+from .schema_form import SchemaForm, defaults_of, unsupported_reason
 
 FORM_TAB, JSON_TAB = 0, 1
 
@@ -210,11 +210,22 @@ class NewJobDialog(QDialog):
         if old is not None:
             old.deleteLater()
         self.form = None
-        if schema is not None and supports(schema):
-            self.form = SchemaForm(schema, self.form_area)
+        reason = "this job type declares no payload schema" if schema is None else unsupported_reason(schema)
+        if not reason:
+            self.form = SchemaForm(schema, self.form_area, job_type=self.type_box.currentData() or "")
             self.form.changed.connect(self._validate)
             self.form_area.setWidget(self.form)
-        self.payload_tabs.setTabEnabled(FORM_TAB, self.form is not None)
+            self.payload_tabs.setTabToolTip(FORM_TAB, "The payload as a form, from the handler's schema")
+        else:
+            why = f"No form for this payload: {reason}. Edit it as JSON."
+            note = QLabel(why, self.form_area)
+            note.setObjectName("noFormReason")
+            note.setWordWrap(True)
+            note.setTextFormat(Qt.TextFormat.PlainText)
+            note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            note.setMargin(8)
+            self.form_area.setWidget(note)
+            self.payload_tabs.setTabToolTip(FORM_TAB, why)
         self.payload_tabs.setCurrentIndex(FORM_TAB if self.form is not None else JSON_TAB)
 
     def _set_payload(self, payload: Any) -> None:
@@ -284,14 +295,17 @@ class NewJobDialog(QDialog):
         problems: list[str] = []
         if not self.type_box.currentData():
             problems.append("Choose a job type.")
-        _payload, payload_problems = self.payload()
+        if self.payload_tabs.currentIndex() == FORM_TAB and self.form is not None:
+            payload_problems = self.form.validate()  # every error, each also shown under its field
+        else:
+            payload_problems = self.payload()[1]
         problems.extend(payload_problems)
         if not problems:
             try:
                 self.queue.prepare(self.build_job())
             except AcaciaError as exc:
                 problems.append(str(exc))
-        self._show_problem(" ".join(problems))
+        self._show_problem("\n".join(problems))
 
     def _show_problem(self, text: str) -> None:
         self.problem = text

@@ -56,6 +56,7 @@ COLUMN_SORT_FIELDS = {
     JobColumn.ATTEMPTS: SortField.ATTEMPTS,
     JobColumn.CREATED: SortField.ID,
     JobColumn.STARTED: SortField.STARTED_AT,
+    JobColumn.DURATION: SortField.DURATION,
 }
 
 

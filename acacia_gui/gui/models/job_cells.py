@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.registry import RegisteredHandler
-from ..formatting import eta_text, format_duration, format_timestamp, job_duration, progress_label, state_label
+from ..formatting import (
+    eta_text,
+    format_duration,
+    format_full_time,
+    format_table_time,
+    job_duration,
+    progress_label,
+    state_label,
+)
 from .columns import JobColumn, JobRole
 from .job_row import JobRow
 
@@ -30,9 +38,9 @@ def cell_text(row: JobRow, column: JobColumn, titles: dict[str, str], accessible
     if column is JobColumn.ATTEMPTS:
         return f"{row.attempts}/{row.max_attempts}"
     if column is JobColumn.CREATED:
-        return format_timestamp(row.created_at)
+        return format_table_time(row.created_at)
     if column is JobColumn.STARTED:
-        return format_timestamp(row.started_at)
+        return format_table_time(row.started_at)
     if column is JobColumn.DURATION:
         return format_duration(job_duration(row.started_at, row.finished_at))
     return f"Cancel job {row.id}" if accessible and row.cancellable else ""
@@ -47,6 +55,10 @@ def cell_tooltip(row: JobRow, column: JobColumn, handler: RegisteredHandler | No
         return row.error
     if column is JobColumn.PROGRESS:
         return cell_text(row, column, {}) or None
+    if column is JobColumn.CREATED:
+        return format_full_time(row.created_at) or None
+    if column is JobColumn.STARTED:
+        return format_full_time(row.started_at) or None
     if column is JobColumn.CANCEL and row.cancellable:
         return f"Cancel job {row.id}"
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ...core.definitions import CANCELLABLE_STATES, JobState, SortField
+from ...core.definitions import CANCELLABLE_STATES, STATE_RANK, JobState, SortField
 from ...core.job import Job
 
 
@@ -59,12 +59,30 @@ def _plain(name: str) -> Callable[[JobRow], tuple]:
     return key
 
 
+def _lifecycle(row: JobRow) -> tuple:
+    # store.sqlite_jobs.ORDER_EXPRESSIONS["state"]: running, queued, scheduled, failed, … succeeded.
+    return (STATE_RANK.get(row.state, len(STATE_RANK)), row.id)
+
+
+RUNNING_DURATION_BASE = 1e12  # as store.sqlite_jobs: a running job sorts above any finished duration
+
+
+def _duration(row: JobRow) -> tuple:
+    # store.sqlite_jobs.ORDER_EXPRESSIONS["duration"]; NULL (never started) first ascending, as in SQLite.
+    if row.started_at is None:
+        return (False, 0, row.id)
+    if row.finished_at is None:
+        return (True, RUNNING_DURATION_BASE - row.started_at, row.id)
+    return (True, row.finished_at - row.started_at, row.id)
+
+
 # The fields the table's columns sort by (columns.COLUMN_SORT_FIELDS).
 SORT_KEYS: dict[str, Callable[[JobRow], tuple[Any, ...]]] = {
     SortField.ID: lambda row: (row.id,),
     SortField.TYPE: _plain("type"),
     SortField.QUEUE: _plain("queue"),
-    SortField.STATE: _plain("state"),
+    SortField.STATE: _lifecycle,
+    SortField.DURATION: _duration,
     SortField.ATTEMPTS: _plain("attempts"),
     SortField.PROGRESS: _nullable("progress"),
     SortField.STARTED_AT: _nullable("started_at"),

@@ -14,6 +14,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ...core.definitions import ACTIVE_STATES
+from ..formatting import format_count
 from ..live import ChangeBatch
 from ..stats import Stats
 
@@ -55,7 +56,7 @@ class TrayIcon(QObject):
     def update_stats(self, stats: Stats) -> None:
         """Tooltip counts; a queue whose active count falls to zero has drained."""
         counts = stats.counts
-        parts = [f"{counts.get(s, 0)} {s}" for s in ("running", "queued", "scheduled", "failed") if counts.get(s)]
+        parts = [f"{format_count(counts.get(s, 0))} {s}" for s in ("running", "queued", "scheduled", "failed") if counts.get(s)]
         self.tray.setToolTip("Acacia — " + (", ".join(parts) if parts else "idle"))
         active = {q.name: sum(q.counts.get(s, 0) for s in ACTIVE_STATES) for q in stats.queues}
         previous, self._active_by_queue = self._active_by_queue, active

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.definitions import LOG_LINES_PER_JOB
+from ...core.definitions import LOG_LINES_PER_JOB, PROBLEM_STATES, state_names
 from ...core.job import Job
 from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
@@ -122,7 +122,11 @@ class DetailsPane(QWidget):
         self._avoid_empty_tab()
 
     def _avoid_empty_tab(self) -> None:
-        """A newly selected job opens on a tab with something in it (not an empty Error tab)."""
+        """A newly selected job opens on a tab with something in it (not an empty Error tab);
+        a failed or interrupted job opens on its Error (what the user wants to read first)."""
+        if self.job is not None and str(self.job.state) in state_names(PROBLEM_STATES) and self.error.toPlainText():
+            self.tabs.setCurrentWidget(self.error)
+            return
         current = self.tabs.currentWidget()
         if (current is self.error and not self.error.toPlainText()) or (current is self.log and not self._last_log_id):
             self.tabs.setCurrentIndex(0)

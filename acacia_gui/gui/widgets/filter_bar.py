@@ -49,7 +49,7 @@ class FilterBar(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search jobs")
         self.search.addAction(icon("search", self.palette()), QLineEdit.ActionPosition.LeadingPosition)
-        self.search.setMinimumWidth(200)
+        self.search.setMinimumWidth(120)
         self.count_label = QLabel(self)
         self.count_label.setObjectName("matchCount")
         self.count_label.setAccessibleName("Matching jobs")
@@ -75,7 +75,9 @@ class FilterBar(QWidget):
         box.setObjectName(name)
         box.setAccessibleName(accessible)
         box.setToolTip(tip)
-        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # Not AdjustToContents: a long handler title would widen the window's minimum (the popup shows it whole)
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(6)
         return box
 
     def current_filter(self) -> JobFilter:

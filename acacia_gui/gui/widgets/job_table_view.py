@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from ..delegates.cancel_delegate import CancelButtonDelegate
@@ -18,6 +19,8 @@ from ..icons import icon
 from ..models.columns import JobColumn, JobRole
 from ..models.job_table_model import JobTableModel
 
+MAX_KEPT_SELECTION = 5000  # selected jobs re-selected after a re-sort
+MAX_FETCHED_TO_RESTORE = 5000  # rows read to find the shown job again in the new order
 DEFAULT_WIDTHS = {
     JobColumn.ID: 70,
     JobColumn.TYPE: 170,
@@ -30,6 +33,7 @@ DEFAULT_WIDTHS = {
     JobColumn.DURATION: 90,
     JobColumn.CANCEL: 34,
 }
+PROGRESS_MIN_WIDTH = 230  # Progress takes the spare width but never less: the other columns scroll first
 
 
 class JobTableView(QTableView):
@@ -61,18 +65,58 @@ class JobTableView(QTableView):
         self.cancel_delegate = CancelButtonDelegate(icon("cancel", self.palette()), self)
         self.setItemDelegateForColumn(JobColumn.PROGRESS, self.progress_delegate)
         self.setItemDelegateForColumn(JobColumn.CANCEL, self.cancel_delegate)
+        self._kept_selection: tuple[int | None, list[int]] = (None, [])  # (shown job, selected jobs) over a reset
 
     def set_job_model(self, model: JobTableModel) -> None:
         self.setModel(model)
         header = self.horizontalHeader()
         for column, width in DEFAULT_WIDTHS.items():
             self.setColumnWidth(column, width)
-        header.setSectionResizeMode(JobColumn.CANCEL, QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(JobColumn.PROGRESS, QHeaderView.ResizeMode.Stretch)  # takes the spare width
+        self.apply_resize_modes()
         header.setMinimumSectionSize(30)
+        header.sectionResized.connect(self._on_section_resized)
         header.setSortIndicator(model.sort_column, model.sort_order)
         self.setSortingEnabled(True)
         model.sort_changed.connect(self._show_sort)
+        model.modelAboutToBeReset.connect(self._remember_selection)
+        model.reloaded.connect(self._restore_selection)  # after the reset, when fetching is allowed again
+
+    def apply_resize_modes(self) -> None:
+        """Every column can be resized by the user (also after restoring an older header state,
+        which may carry a stretching Progress column). Progress takes the spare width itself
+        (`fit_progress`) until the user sizes it by hand."""
+        header = self.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._progress_sized_by_user = False
+        self.fit_progress()
+
+    def fit_progress(self) -> None:
+        """Give Progress the width the other columns leave, at least PROGRESS_MIN_WIDTH."""
+        if getattr(self, "_progress_sized_by_user", True) or self.model() is None:
+            return
+        header = self.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(header.count())
+                     if c != JobColumn.PROGRESS and not header.isSectionHidden(c))  # fmt: skip
+        width = max(PROGRESS_MIN_WIDTH, self.viewport().width() - others)
+        if header.sectionSize(JobColumn.PROGRESS) != width:
+            self._fitting = True
+            try:
+                header.resizeSection(JobColumn.PROGRESS, width)
+            finally:
+                self._fitting = False
+
+    def _on_section_resized(self, section: int, _old: int, _new: int) -> None:
+        if getattr(self, "_fitting", False):
+            return
+        if section == JobColumn.PROGRESS:
+            self._progress_sized_by_user = True  # the user's width wins from now on
+        else:
+            self.fit_progress()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_progress()
 
     def job_model(self) -> JobTableModel:
         return self.model()  # type: ignore[return-value]
@@ -98,6 +142,33 @@ class JobTableView(QTableView):
         index = self.currentIndex()
         return index.data(JobRole.JOB_ID) if index.isValid() else None
 
+    def shown_job_id(self) -> int | None:
+        """The job the details pane shows: the current row if it is selected, else the first selected row.
+
+        Driven by the selection only, so the pane never shows a job the actions do not apply to.
+        """
+        selection = self.selectionModel()
+        if selection is None:
+            return None
+        current = self.currentIndex()
+        if current.isValid() and selection.isRowSelected(current.row()):
+            return current.data(JobRole.JOB_ID)
+        ids = self.selected_job_ids()
+        return ids[0] if ids else None
+
+    def ensure_selection(self) -> None:
+        """Nothing selected but a current row (start-up, the selected rows went away): select it.
+
+        Qt moves the current index to a neighbour without selecting it; the pane and the
+        actions would then disagree about which job the user is on.
+        """
+        selection = self.selectionModel()
+        current = self.currentIndex()
+        if selection is None or not current.isValid() or selection.hasSelection():
+            return
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        selection.select(current, flags)
+
     def select_job(self, job_id: int) -> bool:
         """Make `job_id` the current, only selected row (fetching pages until it is loaded)."""
         model = self.job_model()
@@ -112,6 +183,35 @@ class JobTableView(QTableView):
         self.selectionModel().setCurrentIndex(index, flags)
         self.scrollTo(index)
         return True
+
+    # -- the selection across a re-sort (or a refresh) -----------------------------------------
+    def _remember_selection(self) -> None:
+        selection = self.selectionModel()
+        ids = self.selected_job_ids() if selection is not None and selection.hasSelection() else []
+        self._kept_selection = (self.shown_job_id(), ids[:MAX_KEPT_SELECTION])
+
+    def _restore_selection(self) -> None:
+        """Select the same jobs again in the new order; the shown one is fetched (a few pages at most)."""
+        current, ids = self._kept_selection
+        self._kept_selection = (None, [])
+        if current is None and not ids:
+            return
+        model = self.job_model()
+        while current is not None and model.row_of(current) < 0 and model.canFetchMore() \
+                and model.rowCount() < MAX_FETCHED_TO_RESTORE:  # fmt: skip
+            model.fetchMore()
+        selection = QItemSelection()
+        for job_id in ids:
+            row = model.row_of(job_id)
+            if row >= 0:
+                selection.select(model.index(row, 0), model.index(row, model.columnCount() - 1))
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.selectionModel().select(selection, flags)
+        row = model.row_of(current) if current is not None else -1
+        if row >= 0:
+            index = model.index(row, JobColumn.ID)
+            self.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.scrollTo(index)
 
     # -- a steady viewport ---------------------------------------------------------------
     def visible_rows(self) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
@@ -66,6 +67,9 @@ class PluginsView(QWidget):
         top = QHBoxLayout()
         self.folder_label = QLabel(f"Plugin folder: {self.plugins_dir}", self)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_label.setToolTip(str(self.plugins_dir))
+        # A long path must not set the window's minimum width (at 800 px it is cut, the tooltip has it whole)
+        self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.open_button = QPushButton(icon("folder", self.palette()), "&Open plugin folder", self)
         self.open_button.setObjectName("openPluginFolder")
         self.reload_button = QPushButton(icon("reload", self.palette()), "&Reload plugins", self)

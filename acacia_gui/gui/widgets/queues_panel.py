@@ -33,8 +33,16 @@ COUNT_PARTS = (("running", "running"), ("queued", "queued"), ("scheduled", "sche
                ("failed", "failed"), ("cancelled", "cancelled"), ("interrupted", "interrupted"))  # fmt: skip
 
 
-def counts_text(counts: dict[str, int]) -> str:
-    parts = [f"{counts[state]:,} {label}" for state, label in COUNT_PARTS if counts.get(state)]
+def counts_text(counts: dict[str, int], starting: int = 0) -> str:
+    """'4 running · 1 starting · 12 queued': `running` counts only jobs whose handler runs (at
+    most the worker limit); jobs a worker claimed ahead, `running` in the database but not
+    started yet, are "starting" — otherwise "5 running" would show beside "Workers: 4"."""
+    shown = dict(counts)
+    starting = max(0, min(starting, shown.get("running", 0)))
+    shown["running"] = shown.get("running", 0) - starting
+    parts = [f"{shown[state]:,} {label}" for state, label in COUNT_PARTS if shown.get(state)]
+    if starting:
+        parts.insert(1 if shown.get("running") else 0, f"{starting:,} starting")
     return " · ".join(parts) if parts else "empty"
 
 
@@ -100,14 +108,15 @@ class QueueCard(QFrame):
         self._shown_concurrency = info.concurrency
         self.update_info(info)
 
-    def update_info(self, info: QueueInfo) -> None:
+    def update_info(self, info: QueueInfo, starting: int = 0) -> None:
         self._paused = info.paused
-        self.status.setText("Paused" if info.paused else "Running")
-        self.status.setAccessibleName(f"Queue {info.name} is {'paused' if info.paused else 'running'}")
+        # The CLI's word (`acacia concurrency`: "active"): an idle queue is not "running" anything.
+        self.status.setText("Paused" if info.paused else "Active")
+        self.status.setAccessibleName(f"Queue {info.name} is {'paused' if info.paused else 'active'}")
         self.pause_button.setText("Resume" if info.paused else "Pause")
         self.pause_button.setIcon(icon("resume" if info.paused else "pause", self.palette()))
         self.pause_button.setAccessibleName(f"{'Resume' if info.paused else 'Pause'} queue {info.name}")
-        self.counts.setText(counts_text(info.counts))
+        self.counts.setText(counts_text(info.counts, starting))
         if not self.spin.hasFocus() and not self._commit.isActive() and info.concurrency != self.spin.value():
             self.spin.blockSignals(True)
             self.spin.setValue(info.concurrency)
@@ -177,8 +186,7 @@ class QueuesPanel(QWidget):
             if card is None:
                 card = self._make_card(info)
                 self._list.insertWidget(position, card)
-            else:
-                card.update_info(info)
+            card.update_info(info, stats.starting.get(info.name, 0))
 
     def sync_workers(self) -> None:
         """Show the worker's limit (`acacia concurrency --workers N` changes it behind our back),
@@ -211,6 +219,15 @@ class QueuesPanel(QWidget):
             self._queue.set_concurrency(name, value, source=Source.GUI)
         except AcaciaError as exc:
             self.error.emit(str(exc))
+
+    def set_workers(self, value: int) -> None:
+        """Show `value` (clamped to the spin box's range) and apply it to the worker: the
+        remembered number at start."""
+        value = max(self.workers_spin.minimum(), min(self.workers_spin.maximum(), value))
+        if value == self.workers_spin.value():
+            self._set_workers(value)
+        else:
+            self.workers_spin.setValue(value)  # valueChanged applies it
 
     def _set_workers(self, value: int) -> None:
         setter = getattr(self._worker, "set_concurrency", None)

@@ -43,5 +43,5 @@ class StatusSummary(QWidget):
             label.setText(f"{n:,}")
             label.setAccessibleName(f"{n} {state_label(state).lower()}")
         self.rate.setText(f"{stats.finished_last_minute:,} finished/min")
-        summary = ", ".join(f"{stats.counts.get(s, 0)} {s}" for s in STATE_NAMES)
+        summary = ", ".join(f"{stats.counts.get(s, 0):,} {s}" for s in STATE_NAMES)
         self.setAccessibleDescription(f"{summary}; {stats.finished_last_minute} finished in the last minute")
