@@ -26,6 +26,7 @@ class ChangeBatch:
     logs: set[int] = field(default_factory=set)  # jobs with new log lines
     deleted: set[int] = field(default_factory=set)
     failed: list[JobEvent] = field(default_factory=list)
+    succeeded: list[int] = field(default_factory=list)  # ids of jobs that succeeded (long-success notifications)
     finished: int = 0
     queues_changed: bool = False  # counts or settings of some queue changed
     external: bool = False  # another process wrote to the database: re-read what is shown
@@ -73,6 +74,8 @@ class LiveUpdates(QObject):
                 batch.finished += 1
                 if event.state == JobState.FAILED:
                     batch.failed.append(event)
+                elif event.state == JobState.SUCCEEDED:
+                    batch.succeeded.append(job_id)
         elif kind == EventKind.DELETED and job_id is not None:
             batch.deleted.add(job_id)
             batch.progress.pop(job_id, None)

@@ -21,14 +21,17 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QSplitter,
 from ..core.definitions import FINAL_STATES
 from ..qt.services import AppServices
 from .background import BackgroundReader
+from .dialogs.actions_dialog import ActionsDialog
 from .dialogs.drop_dialog import DropJobsDialog, path_handlers
 from .icons import app_icon, icon
 from .job_actions import JobActions
+from .keyboard import annotate_tooltips, help_menu, set_tab_order
 from .live import ChangeBatch, LiveUpdates
 from .models.job_filter import JobFilter
 from .models.job_table_model import JobTableModel
 from .plugin_watcher import PluginWatcher
 from .questions import ask
+from .settings_controller import SettingsController
 from .sidebar import SidebarToggle
 from .stats import Stats, StatsPoller
 from .tray.tray_icon import TrayIcon
@@ -39,6 +42,7 @@ from .widgets.job_table_view import JobTableView
 from .widgets.plugins_view import PluginsView
 from .widgets.queues_panel import QueuesPanel
 from .widgets.status_summary import StatusSummary
+from .widgets.throughput_chart import ThroughputChart
 from .window_menus import build_menus_and_toolbar, make_action
 from .window_state import default_settings, restore_window, save_window
 
@@ -73,18 +77,22 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self.tray = TrayIcon(self.windowIcon(), self)
+        self.settings_controller = SettingsController(self)  # theme, notifications, retention (Ctrl+,)
         self.watcher = PluginWatcher(services.config.plugins_dir, lambda: self.reload_plugins(automatic=True), parent=self)
         self._connect()
         self.plugins_view.show_report(services.plugin_report)
         self._show_plugin_tab_title(services.plugin_report)
         self.filter_bar.set_handlers(services.registry)
         self._restore_settings()
+        self.settings_controller.apply_stored()
         self._on_stats(self.stats.refresh_now())
         self._recount()
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
+        set_tab_order(self)  # filters, table, details, sidebar
+        annotate_tooltips(self)  # every menu action's tooltip names its shortcut
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
         application = QApplication.instance()
         if application is not None:  # app.py may quit without going through the window (SIGTERM)
@@ -99,7 +107,7 @@ class MainWindow(QMainWindow):
         self.table.set_job_model(self.model)
         self.filter_hint = FilterHint(self.table, self.model)  # an empty table says the filter hides every job
         self.filter_hint.clear_requested.connect(lambda: self.filter_bar.set_filter(JobFilter()))
-        self.details = DetailsPane(services.store, services.registry, self)
+        self.details = DetailsPane(services.store, services.registry, self, settings=self.settings)
         jobs_page = QWidget(self)
         jobs_layout = QVBoxLayout(jobs_page)
         jobs_layout.setContentsMargins(4, 4, 4, 0)
@@ -131,7 +139,7 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         window_action = partial(make_action, self)
         self.reload_action = window_action("reload", "&Reload plugins", "Ctrl+Shift+R", self.reload_plugins)
-        self.open_folder_action = window_action("folder", "&Open plugin folder", "", self.plugins_view.open_folder)
+        self.open_folder_action = window_action("folder", "&Open plugin folder", "Ctrl+Shift+O", self.plugins_view.open_folder)
         self.refresh_action = window_action("refresh", "Re&fresh jobs", "F5", self.refresh)
         self.quit_action = window_action("quit", "&Quit", "Ctrl+Q", self.quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -144,16 +152,22 @@ class MainWindow(QMainWindow):
             start=1)]  # fmt: skip
         self.sidebar = SidebarToggle(self, self.queues_panel)  # View ▸ Sidebar; hides itself in a narrow window
         self.toolbar = build_menus_and_toolbar(self, self.job_actions, focus)
+        self.actions_action = window_action("", "&Actions and shortcuts", "Ctrl+/", self.show_actions)
+        self.actions_action.setObjectName("actionsAction")
+        help_menu(self).addAction(self.actions_action)
 
     def _build_status_bar(self) -> None:
         bar = QStatusBar(self)
         self.summary = StatusSummary(bar)
+        self.chart = ThroughputChart(bar)  # finished and failed per minute, last hour
         bar.addPermanentWidget(self.summary)
+        bar.addPermanentWidget(self.chart)
         self.setStatusBar(bar)
 
     def _connect(self) -> None:
         self.live.batch_ready.connect(self._on_batch)
         self.stats.stats_ready.connect(self._on_stats)
+        self.summary.state_clicked.connect(self._filter_by_state)
         self.filter_bar.filter_changed.connect(self._on_filter)
         self.table.selectionModel().selectionChanged.connect(self.job_actions.update_enabled)
         self.table.selectionModel().selectionChanged.connect(self._on_current_row)
@@ -182,6 +196,8 @@ class MainWindow(QMainWindow):
             self._hint_hidden_jobs(batch.enqueued)
         self.details.apply_batch(batch)
         self.tray.on_batch(batch)
+        self.settings_controller.on_batch(batch)
+        self.chart.record(batch.finished, len(batch.failed))
         if batch.queues_changed:
             self.stats.request()
         if batch.enqueued or batch.deleted or batch.changed:
@@ -214,6 +230,7 @@ class MainWindow(QMainWindow):
 
     def _on_tick(self) -> None:
         self.model.tick()
+        self.chart.tick()
         self.details.tick()
         problem = getattr(self.services.worker, "problem", None)  # a damaged database: claiming stopped
         if problem and self.statusBar().currentMessage() != f"Problem: {problem}":
@@ -226,6 +243,24 @@ class MainWindow(QMainWindow):
     def _on_filter(self, job_filter: JobFilter) -> None:
         self.model.set_filter(job_filter)
         self._recount()
+        states = tuple(job_filter.states)
+        self.summary.set_active_state(states[0] if len(states) == 1 else None)
+
+    def _filter_by_state(self, state: str) -> None:
+        """A click on a state's count: show only that state; on the one already shown, show all."""
+        current = self.filter_bar.current_filter()
+        states = () if tuple(current.states) == (state,) else (state,)
+        self.filter_bar.set_filter(JobFilter(states=states, queue=current.queue, type=current.type,
+                                             search=current.search))  # fmt: skip
+        self.tabs.setCurrentIndex(JOBS_TAB)
+
+    def show_actions(self) -> ActionsDialog:
+        """Help ▸ Actions and shortcuts: every menu action with its shortcut."""
+        dialog = ActionsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.actions_dialog = dialog
+        return dialog
 
     def _after_reset(self) -> None:
         self.table.ensure_selection()
@@ -360,20 +395,27 @@ class MainWindow(QMainWindow):
             return
         running = len(self.services.worker.running_job_ids())
         event.ignore()
-        if not running:
+        prefs = self.settings_controller.preferences
+        if prefs.close_to_tray and self.tray.available:
+            self._close_answer("tray")
+            return
+        if not running or not prefs.confirm_quit:
             self.quit()
             return
         buttons = [("stop", "Stop and quit", QMessageBox.ButtonRole.DestructiveRole),
                    ("cancel", "Cancel", QMessageBox.ButtonRole.RejectRole)]  # fmt: skip
         if self.tray.available:
             buttons.insert(0, ("tray", "Keep running in the tray", QMessageBox.ButtonRole.AcceptRole))
-        ask(self, name="closeQuestion", title="Jobs are running",
+        box = ask(self, name="closeQuestion", title="Jobs are running", checkbox="Don't ask again",
             text=f"{running} job{'s are' if running != 1 else ' is'} running. Keep running in the tray, or stop?",
             informative="Stopping waits for running jobs to finish, up to the stop timeout; jobs that do not "
                         "finish go back to the queue. Nothing is lost.",
-            buttons=buttons, default="tray" if self.tray.available else "cancel", on_answer=self._close_answer)  # fmt: skip
+            buttons=buttons, default="tray" if self.tray.available else "cancel",
+            on_answer=lambda key: self._close_answer(key, box.checkBox().isChecked()))  # fmt: skip
 
-    def _close_answer(self, key: str | None) -> None:
+    def _close_answer(self, key: str | None, dont_ask_again: bool = False) -> None:
+        if dont_ask_again and key in ("tray", "stop"):  # remembered: the same answer from now on
+            self.settings_controller.remember_close_answer(key)
         if key == "tray":
             self.save_settings()
             self.hide()
@@ -412,3 +454,4 @@ class MainWindow(QMainWindow):
         self.live.close()
         self.reader.stop()
         self.tray.hide()
+        self.settings_controller.stop()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from ...core.definitions import ACTIVE_STATES
 from ..formatting import format_count
 from ..live import ChangeBatch
+from ..preferences import Preferences
 from ..stats import Stats
 
 MIN_GAP = 3.0  # seconds between two failure notifications
@@ -40,6 +41,7 @@ class TrayIcon(QObject):
         self._menu = menu
         self.tray.setContextMenu(menu)
         self.tray.activated.connect(self._activated)
+        self.preferences = Preferences()  # which notifications to show (Settings ▸ Notifications)
         self._active_by_queue: dict[str, int] | None = None
         self._pending_failures: list[tuple[int | None, str]] = []
         self._last_failure_note = 0.0
@@ -60,7 +62,7 @@ class TrayIcon(QObject):
         self.tray.setToolTip("Acacia — " + (", ".join(parts) if parts else "idle"))
         active = {q.name: sum(q.counts.get(s, 0) for s in ACTIVE_STATES) for q in stats.queues}
         previous, self._active_by_queue = self._active_by_queue, active
-        if previous is None:
+        if previous is None or not self.preferences.notify_queue_empty:
             return
         for name, now in active.items():
             if now == 0 and previous.get(name, 0) > 0:
@@ -70,7 +72,7 @@ class TrayIcon(QObject):
                 self.notify(f"Queue “{name}” is done", f"No jobs left to run ({done:,} succeeded, {failed:,} failed).")
 
     def on_batch(self, batch: ChangeBatch) -> None:
-        if not batch.failed:
+        if not batch.failed or not self.preferences.notify_failure:
             return
         self._pending_failures.extend((e.job_id, str(e.data.get("error") or "")) for e in batch.failed)
         wait = MIN_GAP - (time.monotonic() - self._last_failure_note)
@@ -89,6 +91,21 @@ class TrayIcon(QObject):
             self.notify(f"Job {job_id} failed", error.splitlines()[0][:200] if error else "See its details.", failed=True)
         else:
             self.notify(f"{len(failures):,} jobs failed", "Filter the table by “Failed” to see them.", failed=True)
+
+    def notify_long_successes(self, jobs: list, now: float | None = None) -> None:
+        """One message for the succeeded `jobs` (core Job objects) that ran longer than the setting."""
+        prefs = self.preferences
+        if not prefs.notify_long_success:
+            return
+        limit = prefs.long_success_minutes * 60
+        long = [j for j in jobs if j.started_at is not None and j.finished_at is not None
+                and j.finished_at - j.started_at >= limit]  # fmt: skip
+        if len(long) == 1:
+            job = long[0]
+            minutes = (job.finished_at - job.started_at) / 60
+            self.notify(f"Job {job.id} succeeded", f"{job.type} finished after {minutes:,.0f} min.")
+        elif long:
+            self.notify(f"{len(long):,} long jobs succeeded", f"Each ran longer than {prefs.long_success_minutes} min.")
 
     def notify(self, title: str, text: str, failed: bool = False) -> None:
         self.notified.emit(title, text)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QSplitter,
@@ -21,8 +22,10 @@ from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
 from ..formatting import eta_text, format_duration, format_timestamp, job_duration, pretty_json, state_label
 from ..live import ChangeBatch
+from .log_view import LogView, copy_save_buttons
 
 SHOWN_LOG_LINES = LOG_LINES_PER_JOB + 1  # what the store keeps, plus its "limit reached" line
+JSON_FILES = "JSON files (*.json);;All files (*)"
 
 
 def _text_box(name: str, accessible: str, parent: QWidget) -> QPlainTextEdit:
@@ -39,7 +42,8 @@ def _text_box(name: str, accessible: str, parent: QWidget) -> QPlainTextEdit:
 class DetailsPane(QWidget):
     """Shows the job given to `show_job`; `apply_batch` keeps it live while it runs."""
 
-    def __init__(self, store: SqliteJobStore, registry: Registry, parent: QWidget | None = None) -> None:
+    def __init__(self, store: SqliteJobStore, registry: Registry, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setObjectName("detailsPane")
         self.setAccessibleName("Job details")
@@ -77,12 +81,18 @@ class DetailsPane(QWidget):
             label = QLabel(title, holder)
             label.setBuddy(box)
             box.setParent(holder)
-            box_layout.addWidget(label)
+            top = QHBoxLayout()
+            top.addWidget(label, 1)
+            what = title.lower()
+            name = lambda w=what: self._file_name(w, "json")  # noqa: E731
+            for button in copy_save_buttons(holder, what, box.toPlainText, name, JSON_FILES):
+                top.addWidget(button)
+            box_layout.addLayout(top)
             box_layout.addWidget(box)
             data.addWidget(holder)
         self.error = _text_box("errorText", "Error and traceback", self.tabs)
-        self.log = _text_box("logText", "Log", self.tabs)
-        self.log.setMaximumBlockCount(SHOWN_LOG_LINES)
+        self.log = LogView(self.tabs, settings=settings, max_lines=SHOWN_LOG_LINES)
+        self.log.suggested_name = lambda: self._file_name("log", "txt")
         self.history = QTreeWidget(self.tabs)
         self.history.setObjectName("historyTree")
         self.history.setAccessibleName("Event history")
@@ -165,7 +175,7 @@ class DetailsPane(QWidget):
         if job.traceback:
             error = f"{error}\n\n{job.traceback}" if error else job.traceback
         self._set_if_changed(self.error, error)
-        self._set_tab_titles(self.log.blockCount() if self._last_log_id else 0)
+        self._set_tab_titles(self.log.line_count() if self._last_log_id else 0)
 
     def _show_header(self) -> None:
         job = self.job
@@ -211,13 +221,9 @@ class DetailsPane(QWidget):
         if not lines:
             return
         self._last_log_id = lines[-1]["id"]
-        bar = self.log.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 2
-        text = "\n".join(f"{format_timestamp(line['at'])} {line['level']:<7} {line['message']}" for line in lines)
-        self.log.appendPlainText(text)
-        if at_end:
-            bar.setValue(bar.maximum())
-        self._set_tab_titles(self.log.blockCount())
+        self.log.append_lines((str(line["level"]), f"{format_timestamp(line['at'])} {line['level']:<7} {line['message']}")
+                              for line in lines)  # fmt: skip
+        self._set_tab_titles(self.log.line_count())
 
     def _show_history(self) -> None:
         if self.job_id is None:
@@ -240,6 +246,9 @@ class DetailsPane(QWidget):
         self.tabs.setTabText(2, f"Log ({log_lines:,})" if log_lines else "Log")
         if not self.history.topLevelItemCount():
             self.tabs.setTabText(3, "History")
+
+    def _file_name(self, what: str, suffix: str) -> str:
+        return f"job-{self.job_id}-{what}.{suffix}" if self.job_id is not None else f"{what}.{suffix}"
 
     @staticmethod
     def _set_if_changed(box: QPlainTextEdit, text: str) -> None:

@@ -18,6 +18,7 @@ from ..delegates.progress_delegate import ProgressDelegate
 from ..icons import icon
 from ..models.columns import JobColumn, JobRole
 from ..models.job_table_model import JobTableModel
+from .column_chooser import ColumnChooser
 
 MAX_KEPT_SELECTION = 5000  # selected jobs re-selected after a re-sort
 MAX_FETCHED_TO_RESTORE = 5000  # rows read to find the shown job again in the new order
@@ -74,6 +75,7 @@ class JobTableView(QTableView):
             self.setColumnWidth(column, width)
         self.apply_resize_modes()
         header.setMinimumSectionSize(30)
+        self.column_chooser = ColumnChooser(header)  # right-click the header: show or hide columns
         header.sectionResized.connect(self._on_section_resized)
         header.setSortIndicator(model.sort_column, model.sort_order)
         self.setSortingEnabled(True)

@@ -1,8 +1,14 @@
-"""StatusSummary: counts by state and jobs finished per minute, for the status bar."""
+"""StatusSummary: counts by state and jobs finished per minute, for the status bar.
+
+Each count is a flat, checkable button, like qBittorrent's status filters: clicking
+"failed 3" emits `state_clicked("failed")` (the window filters the table to that state;
+clicking the checked one again clears the filter). `set_active_state` mirrors the filter.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from ..formatting import state_label
 from ..icons import state_icon
@@ -11,6 +17,8 @@ from ..stats import Stats
 
 
 class StatusSummary(QWidget):
+    state_clicked = Signal(str)  # a state name: the user clicked its count
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("statusSummary")
@@ -18,24 +26,31 @@ class StatusSummary(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        self.labels: dict[str, QLabel] = {}
+        self.labels: dict[str, QToolButton] = {}
         for state in STATE_NAMES:
-            icon_label = QLabel(self)
-            icon_label.setPixmap(state_icon(state).pixmap(14, 14))
-            label = QLabel("0", self)
-            label.setObjectName(f"count-{state}")
-            label.setToolTip(state_label(state))
-            icon_label.setToolTip(state_label(state))
-            pair = QHBoxLayout()
-            pair.setSpacing(3)
-            pair.addWidget(icon_label)
-            pair.addWidget(label)
-            layout.addLayout(pair)
-            self.labels[state] = label
+            button = QToolButton(self)
+            button.setObjectName(f"count-{state}")
+            button.setIcon(state_icon(state))
+            button.setIconSize(QSize(14, 14))
+            button.setText("0")
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setAutoRaise(True)
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the filter bar's State box is the keyboard path
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.setToolTip(f"{state_label(state)}: click to show only these jobs, again to show all")
+            button.clicked.connect(lambda _checked=False, state=state: self.state_clicked.emit(state))
+            layout.addWidget(button)
+            self.labels[state] = button
         self.rate = QLabel("0 finished/min", self)
         self.rate.setObjectName("finishedRate")
         self.rate.setToolTip("Jobs that finished in the last minute")
         layout.addWidget(self.rate)
+
+    def set_active_state(self, state: str | None) -> None:
+        """Check the count of the state the table is filtered to (none for a group or no filter)."""
+        for name, button in self.labels.items():
+            button.setChecked(name == state)
 
     def update_stats(self, stats: Stats) -> None:
         for state, label in self.labels.items():
