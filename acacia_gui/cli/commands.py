@@ -270,6 +270,26 @@ def cmd_retry(args: argparse.Namespace, config: Config) -> int:
     )  # fmt: skip
 
 
+def cmd_edit(args: argparse.Namespace, config: Config) -> int:
+    """Edit one waiting job; exit 2 on bad input (nothing changed), 1 when the job is running or over."""
+    if args.priority is None and args.queue is None and args.payload is None and not args.front:
+        raise UsageError("acacia edit: give at least one of --priority, --queue, --payload or --front")
+    changes: dict[str, Any] = {"priority": args.priority, "queue": args.queue, "front": args.front}
+    if args.payload is not None:
+        try:
+            changes["payload"] = decode_json(args.payload.encode("utf-8", "surrogateescape"))
+        except InvalidJsonError as exc:
+            raise UsageError(f"acacia edit: --payload is not valid JSON: {exc}") from None
+    with _closing(connect(config, fallback=True, plugins=True)) as backend:
+        job = backend.ops.edit(args.id, **changes)
+        if args.json:
+            emit_json(job)
+        else:
+            echo(f"job {job['id']}: {job['state']}, queue {job['queue']}, priority {job['priority']}")
+        backend.notice("changed the database directly; the app sees it when it next looks")
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace, config: Config) -> int:
     if bool(args.ids) == bool(args.finished):
         raise UsageError("acacia delete: give job IDs or --finished (not both)")
@@ -350,7 +370,7 @@ def cmd_watch(args: argparse.Namespace, config: Config) -> int:
 
 COMMANDS = {
     "enqueue": cmd_enqueue, "list": cmd_list, "show": cmd_show, "info": cmd_info, "handlers": cmd_handlers,
-    "cancel": cmd_cancel, "retry": cmd_retry, "delete": cmd_delete, "pause": cmd_pause, "resume": cmd_resume,
+    "cancel": cmd_cancel, "retry": cmd_retry, "edit": cmd_edit, "delete": cmd_delete, "pause": cmd_pause, "resume": cmd_resume,
     "concurrency": cmd_concurrency, "stats": cmd_stats, "watch": cmd_watch,
 }  # fmt: skip
 COMMANDS.update({"completion": cmd_completion, "autostart": cmd_autostart, "help": cmd_help})

@@ -26,6 +26,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "handlers": ("acacia handlers", "acacia handlers --names      # job types of the running app, one a line"),
     "cancel": ("acacia cancel 42", "acacia cancel 42 43 44"),
     "retry": ("acacia retry 42", "acacia retry $(acacia list --state failed --json | jq '.jobs[].id')"),
+    "edit": ("acacia edit 42 --priority 10", "acacia edit 42 --queue gpu --front",
+             "acacia edit 42 --payload '{\"frame\": 13}'"),
     "delete": ("acacia delete 42 43", "acacia delete --finished --queue gpu"),
     "pause": ("acacia pause gpu", "acacia pause nightly --create   # a queue that has no jobs yet"),
     "resume": ("acacia resume gpu",),

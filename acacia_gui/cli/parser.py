@@ -208,6 +208,13 @@ def build_parser() -> Parser:
                        ("retry", "queue failed, cancelled or interrupted jobs again")):  # fmt: skip
         sub = command(name, text)
         sub.add_argument("ids", type=job_id, nargs="+", metavar="ID", help="job ids; each is acted on and reported alone")
+    edit = command("edit", "change a queued or scheduled job: priority, queue, payload, or move it to the front")
+    edit.add_argument("id", type=job_id, metavar="ID", help="the job's id (it must be queued or scheduled)")
+    edit.add_argument("--priority", type=whole_number, metavar="N", help="its new priority (higher runs first)")
+    edit.add_argument("--queue", metavar="Q", help="move it to this queue (created if new)")
+    edit.add_argument("--payload", metavar="JSON", help="its new payload as JSON, checked against the handler's schema")
+    edit.add_argument("--front", action="store_true",
+                      help="move it to the front of its queue: priority one above the queue's other waiting jobs")
     delete = command("delete", "delete jobs that are not running (or --finished: all finished ones)")
     delete.add_argument("ids", type=job_id, nargs="*", metavar="ID", help="job ids; each is deleted and reported alone")
     delete.add_argument("--finished", action="store_true", help="delete every succeeded/failed/cancelled job")

@@ -42,6 +42,7 @@ WAITING_STATES = frozenset({JobState.QUEUED, JobState.SCHEDULED})  # not started
 PROBLEM_STATES = frozenset({JobState.FAILED, JobState.INTERRUPTED})  # ended with an error the user should see
 RETRYABLE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
 CANCELLABLE_STATES = ACTIVE_STATES  # any job not over yet; a running one ends `cancelled` once its handler stops
+EDITABLE_STATES = frozenset({JobState.QUEUED, JobState.SCHEDULED})  # edit: priority, queue, payload, move to front
 
 
 def state_names(states: frozenset[JobState]) -> tuple[str, ...]:

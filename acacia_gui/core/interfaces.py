@@ -202,6 +202,20 @@ class JobStore(Protocol):
         """
         ...
 
+    def edit_job(self, job_id: JobId, source: str, *, priority: int | None = None, queue: str | None = None,
+                 payload_text: str | None = None, front: bool = False) -> Job:  # fmt: skip
+        """Edit a waiting job: its priority, queue (created if missing) and/or payload (JSON text,
+        already validated); returns the job afterwards. None leaves a field as it is.
+
+        `front`: the priority becomes one more than the highest of the other queued or
+        scheduled jobs of its (new) queue, at most MAX_PRIORITY (overrides `priority`; a job
+        already ahead keeps its priority). One transaction, a compare-and-set on the state,
+        and one event (old_state = new_state) whose message starts 'edited: ' and says what
+        changed. Raises JobNotFoundError, or InvalidTransitionError unless the job is queued
+        or scheduled.
+        """
+        ...
+
     def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:
         """Delete jobs with their events and logs, all or none; returns how many (repeats count once).
 

@@ -28,6 +28,7 @@ from .limits import parse_memory_limit, validate_cancel_grace, validate_cpu_time
 from .registry import RegisteredHandler, Registry
 
 PayloadValidator = Callable[[RegisteredHandler, Any], None]
+_UNCHANGED: Any = object()  # edit(): the payload is left as it is
 
 
 class JobQueue:
@@ -103,6 +104,28 @@ class JobQueue:
     def retry(self, job_id: JobId, *, source: str = Source.API) -> Job:
         job = self.store.retry_job(job_id, source)
         self.bus.publish(JobEvent(EventKind.STATE, job.id, job.queue, job.state.value, {"source": source}))
+        return job
+
+    def edit(self, job_id: JobId, *, priority: int | None = None, queue: str | None = None, payload: Any = _UNCHANGED,
+             front: bool = False, source: str = Source.API) -> Job:  # fmt: skip
+        """Edit a queued or scheduled job: priority, queue, payload (checked against its
+        handler's schema, as enqueue does) and/or move it to the front of its queue
+        (JobStore.edit_job says how). Validated first: bad input changes nothing.
+        Raises InvalidJobError subclasses, JobNotFoundError or InvalidTransitionError."""
+        if priority is not None:
+            priority = validate_priority(priority)
+        if queue is not None:
+            queue = validate_queue_name(queue)
+        payload_text = None
+        if payload is not _UNCHANGED:
+            payload_text = encode_payload(payload)
+            job = self.store.require_job(job_id)
+            handler = self.registry.get_handler(job.type)
+            if handler is not None and handler.schema is not None and self.payload_validator is not None:
+                self.payload_validator(handler, payload)
+        job = self.store.edit_job(job_id, source, priority=priority, queue=queue, payload_text=payload_text, front=front)
+        # a state event not from the worker wakes the scheduler (a job may now be claimable in another queue)
+        self.bus.publish(JobEvent(EventKind.STATE, job.id, job.queue, job.state.value, {"source": source, "edited": True}))
         return job
 
     def delete(self, job_ids: Iterable[JobId], *, source: str = Source.API) -> int:

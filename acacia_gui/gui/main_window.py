@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         self.job_actions.update_enabled()
 
     def _hint_hidden_jobs(self, enqueued: set[int]) -> None:
-        missing = [job_id for job_id in enqueued if self.model.row_of(job_id) < 0]
+        missing = [job_id for job_id in enqueued if not self.model.holds(job_id)]
         message = hidden_enqueued_message(self.services.store, self.model.job_filter, missing) if missing else None
         if message:
             self.show_message(message)

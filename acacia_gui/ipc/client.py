@@ -46,6 +46,9 @@ DEFAULT_TIMEOUT = 60.0
 _READ_SIZE = 1 << 16
 
 
+_KEEP: Any = object()  # edit(): the payload is left as it is
+
+
 def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
@@ -135,6 +138,18 @@ class OpsMixin:
     def retry_many(self, job_ids: Iterable[int]) -> dict[str, Any]:
         """Like cancel_many: each job that can be retried is, the others are reported per id."""
         return self.call("retry", {"ids": list(job_ids)})
+
+    def edit(self, job_id: int, *, priority: int | None = None, queue: str | None = None, payload: Any = _KEEP,
+             front: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Edit a queued or scheduled job (None / not given: unchanged); returns the job afterwards.
+        `front`: move it ahead of the other waiting jobs of its queue. Raises InvalidTransitionError
+        for a job that is running or over, InvalidJobError subclasses for bad values."""
+        params = _drop_none({"id": job_id, "priority": priority, "queue": queue})
+        if payload is not _KEEP:
+            params["payload"] = payload
+        if front:
+            params["front"] = True
+        return self.call("edit", params)
 
     def delete(self, job_ids: Iterable[int] | int) -> int:
         """Delete one job or several; returns how many. Raises the first id's error if any

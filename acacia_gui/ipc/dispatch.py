@@ -289,6 +289,17 @@ class Dispatcher:
             return _per_id(ids, lambda i: self.queue.retry(i, source=self.source).to_dict())
         return self.queue.retry(job_id, source=self.source).to_dict()
 
+    def _op_edit(self, p: Params) -> dict[str, Any]:
+        job_id = p.job_id()
+        changes: dict[str, Any] = {"priority": p.raw("priority", None), "queue": p.raw("queue", None)}
+        if "payload" in p:
+            changes["payload"] = p.raw("payload")
+        changes["front"] = p.boolean("front", False)
+        p.done()
+        if changes["priority"] is None and changes["queue"] is None and "payload" not in changes and not changes["front"]:
+            raise p.error('give at least one of "priority", "queue", "payload" or "front": true')
+        return self.queue.edit(job_id, **changes, source=self.source).to_dict()
+
     def _op_delete(self, p: Params) -> dict[str, Any]:
         finished = p.boolean("finished", False)
         queue = p.string("queue", None, max_length=64)

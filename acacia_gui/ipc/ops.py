@@ -47,6 +47,9 @@ OP_TABLE: tuple[Op, ...] = (
        'cancel a job (a running one stops shortly); "ids": each of several, reported per id'),
     Op("retry", ("id", "ids"), "_op_retry", ("retry", "retry_many"),
        'queue a finished job again; "ids": each of several, reported per id'),
+    Op("edit", ("id", "priority", "queue", "payload", "front"), "_op_edit", ("edit",),
+       'change a queued or scheduled job\'s priority, queue or payload (schema-checked), or "front": true to '
+       "move it ahead of its queue's other waiting jobs"),
     Op("delete", ("id", "ids", "finished", "queue"), "_op_delete", ("delete", "delete_many", "delete_finished"),
        'delete a job, each of several ("ids", reported per id), or every finished one ("finished": true)'),
     Op("pause", ("queue", "create"), "_op_pause", ("pause",),

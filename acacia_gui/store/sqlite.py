@@ -126,6 +126,10 @@ class SqliteJobStore:
     def retry_job(self, job_id: JobId, source: str) -> Job:
         return self.jobs.retry_job(job_id, source)
 
+    def edit_job(self, job_id: JobId, source: str, *, priority: int | None = None, queue: str | None = None,
+                 payload_text: str | None = None, front: bool = False) -> Job:  # fmt: skip
+        return self.jobs.edit_job(job_id, source, priority=priority, queue=queue, payload_text=payload_text, front=front)
+
     def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:
         return self.jobs.delete_jobs(job_ids, source)
 

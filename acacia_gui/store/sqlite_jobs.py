@@ -13,7 +13,9 @@ from typing import Any
 
 from ..core.definitions import (
     CANCELLABLE_STATES,
+    EDITABLE_STATES,
     MAX_LOG_LINES,
+    MAX_PRIORITY,
     MAX_QUEUE_CONCURRENCY,
     RETRYABLE_STATES,
     SORT_FIELDS,
@@ -308,6 +310,54 @@ class SqliteJobs:
                 (now, job_id),
             )
             self.db.event(conn, job_id, source, job.state.value, "queued", "retry", at=now)
+        return self.require_job(job_id)
+
+    def edit_job(self, job_id: JobId, source: str, *, priority: int | None = None, queue: str | None = None,
+                 payload_text: str | None = None, front: bool = False) -> Job:  # fmt: skip
+        """Change a waiting (queued/scheduled) job's priority, queue and/or payload (already
+        validated and encoded: JobQueue.edit does that), in one transaction.
+
+        `front`: the priority becomes one more than the highest of the other waiting jobs of
+        its (new) queue (capped at MAX_PRIORITY), so it is claimed next; it overrides `priority`.
+        The write is a compare-and-set on the state read, so a job claimed meanwhile is refused.
+        Records an event (state unchanged) whose message says what changed."""
+        if queue is not None:
+            validate_queue_name(queue)
+        with self.db.write() as conn:
+            job = self.require_job(job_id)  # on the transaction's connection
+            if job.state not in EDITABLE_STATES:
+                raise InvalidTransitionError(
+                    f"job {job_id} is {job.state}; only queued or scheduled jobs can be edited"
+                )
+            new_queue = job.queue if queue is None else queue
+            new_priority = job.priority if priority is None else priority
+            if front:
+                row = conn.execute(
+                    "SELECT max(priority) FROM jobs WHERE queue = ? AND state IN ('queued', 'scheduled') AND id != ?",
+                    (new_queue, job_id),
+                ).fetchone()
+                if row[0] is not None:
+                    new_priority = min(max(int(row[0]) + 1, new_priority), MAX_PRIORITY)
+            changes = []
+            if new_priority != job.priority:
+                changes.append(f"priority {job.priority} → {new_priority}")
+            if new_queue != job.queue:
+                changes.append(f"queue {job.queue} → {new_queue}")
+            if payload_text is not None and payload_text != encode_payload(job.payload):
+                changes.append("payload edited")
+            if front:
+                changes.append("moved to the front")
+            now = time.time()
+            if new_queue != job.queue:
+                self._ensure_queues(conn, [new_queue], now)
+            updated = conn.execute(
+                "UPDATE jobs SET priority = ?, queue = ?, payload = coalesce(?, payload) WHERE id = ? AND state = ?",
+                (new_priority, new_queue, payload_text, job_id, job.state.value),
+            ).rowcount
+            if updated != 1:
+                raise InvalidTransitionError(f"job {job_id} changed state meanwhile; only queued or scheduled jobs can be edited")
+            self.db.event(conn, job_id, source, job.state.value, job.state.value,
+                          "edited: " + (", ".join(changes) or "nothing changed"), at=now)  # fmt: skip
         return self.require_job(job_id)
 
     def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:

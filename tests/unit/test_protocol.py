@@ -132,7 +132,7 @@ def test_versions():
 
 
 def test_every_op_is_documented_in_the_protocol_set():
-    assert {"hello", "enqueue", "get", "logs", "list", "cancel", "retry", "delete", "pause", "resume",
+    assert {"hello", "enqueue", "get", "logs", "list", "cancel", "retry", "edit", "delete", "pause", "resume",
             "set_concurrency", "handlers", "stats", "watch", "raise_window"} == OPS  # fmt: skip
 
 

@@ -5,7 +5,9 @@ grows through canFetchMore/fetchMore as the view scrolls — as slim JobRows. Li
 changes arrive as ChangeBatches: changed ids are re-read in one query per batch and
 each row is updated in place (dataChanged), moved (beginMoveRows), inserted or
 removed — one signal per contiguous run of rows, however many rows a batch touches
-(a `delete --finished` of thousands of jobs included). There is no modelReset on a live
+(a `delete --finished` of thousands of jobs included). New jobs beyond NEW_PER_TURN in one
+batch (a 10,000-job `submit`) are read and inserted NEW_PER_TURN at a time, newest first,
+one event-loop turn each, so the window stays responsive while they arrive. There is no modelReset on a live
 change, so the view keeps its selection, current row and scroll position. A reset
 happens only when the filter or the sort order changes, or on an explicit refresh.
 """
@@ -16,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
 from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
@@ -29,6 +31,7 @@ from .job_row import JobRow, RowOrder
 
 DEFAULT_PAGE_SIZE = 200
 READ_CHUNK = 500  # ids per `id IN (…)` query
+NEW_PER_TURN = 500  # new jobs read and inserted per event-loop turn; the rest wait for the next turn
 EXTERNAL_NEWEST = 200  # new jobs another process may have added, checked on its commits
 Index = QModelIndex | QPersistentModelIndex
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -62,6 +65,10 @@ class JobTableModel(QAbstractTableModel):
         self._titles: dict[str, str] = {}
         self._icons: dict[str, Any] = {}
         self._updating = False
+        self._pending: set[int] = set()  # new jobs not read yet (a big batch), taken NEW_PER_TURN a turn
+        self._pending_timer = QTimer(self)
+        self._pending_timer.setSingleShot(True)
+        self._pending_timer.timeout.connect(self._take_pending)
         self.refresh_titles()
         self.reload()
 
@@ -101,6 +108,7 @@ class JobTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = []
         self._by_id = {}
+        self._pending.clear()
         self._exhausted = False
         self._fetch_page()
         with self._busy():
@@ -287,14 +295,41 @@ class JobTableModel(QAbstractTableModel):
 
     def _apply(self, batch: ChangeBatch) -> None:
         if batch.deleted:
+            self._pending -= batch.deleted
             self._remove_ids(batch.deleted)
         ids = batch.rows_changed
         if batch.external:
             ids = ids | self._ids_to_recheck()
+        new = [job_id for job_id in ids if job_id not in self._by_id]
+        if len(new) + len(self._pending) > NEW_PER_TURN:
+            # A big batch of new jobs: read only a turn's worth now, the rest on the next turns.
+            self._pending.update(new)
+            ids = (set(ids) - self._pending) | self._next_pending()
         if ids:
             self._refresh_rows(ids)
         if batch.progress:
             self._apply_progress(batch.progress)
+
+    def holds(self, job_id: int) -> bool:
+        """Whether the job has a row, or is new and about to get one (it waits its turn)."""
+        return job_id in self._by_id or job_id in self._pending
+
+    @property
+    def pending_count(self) -> int:
+        """New jobs not read yet (a big batch taken a turn's worth at a time)."""
+        return len(self._pending)
+
+    def _next_pending(self) -> set[int]:
+        """The newest NEW_PER_TURN waiting jobs (the top of the default order); schedules the rest."""
+        ids = set(sorted(self._pending, reverse=True)[:NEW_PER_TURN])
+        self._pending -= ids
+        if self._pending:
+            self._pending_timer.start(0)
+        return ids
+
+    def _take_pending(self) -> None:
+        if self._pending:
+            self.refresh_rows(self._next_pending())
 
     def _ids_to_recheck(self) -> set[int]:
         """After another process wrote: every held row, plus the newest jobs (it may have enqueued)."""
