@@ -23,7 +23,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings  # noqa: E402
-from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from acacia_gui.app import build_services  # noqa: E402
@@ -31,6 +30,7 @@ from acacia_gui.config import AppOptions, load_config  # noqa: E402
 from acacia_gui.core.context import Context  # noqa: E402
 from acacia_gui.core.job import Job  # noqa: E402
 from acacia_gui.core.recovery import RecoveryPolicy  # noqa: E402
+from acacia_gui.gui.preferences import dark_palette  # noqa: E402
 
 BROKEN_PLUGIN = '''"""A plugin with a mistake, to show how the Plugins view reports it."""
 from acacia_gui.jobs import handler
@@ -58,25 +58,6 @@ def settle(seconds: float) -> None:
 def save(widget: QWidget, path: Path) -> None:
     widget.grab().save(str(path))
     print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
-
-
-def dark_palette() -> QPalette:
-    palette = QPalette()
-    colors = {
-        QPalette.ColorRole.Window: "#2b2d30", QPalette.ColorRole.WindowText: "#dfe1e5",
-        QPalette.ColorRole.Base: "#1e1f22", QPalette.ColorRole.AlternateBase: "#26282b",
-        QPalette.ColorRole.Text: "#dfe1e5", QPalette.ColorRole.Button: "#3c3f41",
-        QPalette.ColorRole.ButtonText: "#dfe1e5", QPalette.ColorRole.Highlight: "#2f65ca",
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#3c3f41",
-        QPalette.ColorRole.ToolTipText: "#dfe1e5", QPalette.ColorRole.PlaceholderText: "#8c8f94",
-        QPalette.ColorRole.Mid: "#5a5d63", QPalette.ColorRole.Dark: "#1a1b1e", QPalette.ColorRole.Light: "#4a4d52",
-        QPalette.ColorRole.Midlight: "#43464b", QPalette.ColorRole.Shadow: "#111111",
-    }  # fmt: skip
-    for role, color in colors.items():
-        palette.setColor(role, QColor(color))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7d82"))
-    return palette
 
 
 def make_interrupted(services, source: str) -> int:

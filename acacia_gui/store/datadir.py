@@ -17,10 +17,7 @@ import stat
 import time
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from .file_lock import HeldFileLock
 
 LOCK_NAME = "acacia.lock"
 PRIVATE_FILES = ("acacia.db", "acacia.db-wal", "acacia.db-shm", "acacia.db-journal", LOCK_NAME)
@@ -95,41 +92,20 @@ class AppLock:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / LOCK_NAME
-        self._fd: int | None = None
-        self._fork_guard = False
+        self._lock = HeldFileLock(self.path)
 
     def acquire(self) -> None:
         """Take the lock and write our pid into the file. Raises AlreadyLocked at once if held."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
-                     0o600)  # fmt: skip
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                raise AlreadyLocked(self.path, read_lock_pid(self.path)) from None
-            except BaseException:
-                os.close(fd)
-                raise
+        try:
+            fd = self._lock.acquire()
+        except BlockingIOError:
+            raise AlreadyLocked(self.path, read_lock_pid(self.path)) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        if hasattr(os, "register_at_fork") and not self._fork_guard:
-            self._fork_guard = True
-            os.register_at_fork(after_in_child=self._forget_in_child)
-
-    def _forget_in_child(self) -> None:
-        """A helper forked by a thread handler must not keep the app's lock (see InstanceLock)."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
     def release(self) -> None:
         """Drop the lock. The file stays (removing it would race with a new owner's open)."""
-        fd, self._fd = self._fd, None
+        fd = self._lock.release()
         if fd is None:
             return
         try:

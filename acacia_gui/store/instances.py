@@ -11,6 +11,8 @@ import os
 import uuid
 from pathlib import Path
 
+from .file_lock import HeldFileLock
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -29,46 +31,24 @@ class InstanceLock:
     def __init__(self, instances_dir: Path, instance_id: str) -> None:
         self.instances_dir = instances_dir
         self.instance_id = instance_id
-        self._fd: int | None = None
-        self._fork_guard = False
+        self._lock = HeldFileLock(instances_dir / f"{instance_id}.lock")
 
     @property
     def path(self) -> Path:
-        return self.instances_dir / f"{self.instance_id}.lock"
+        return self._lock.path
 
     def acquire(self) -> None:
         self.instances_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BaseException:
-                os.close(fd)
-                raise
-        self._fd = fd
-        if hasattr(os, "register_at_fork") and not self._fork_guard:
-            self._fork_guard = True
-            os.register_at_fork(after_in_child=self._forget_in_child)
-
-    def _forget_in_child(self) -> None:
-        """A handler on a thread of the app may fork a helper (os.fork, a multiprocessing
-        fork pool): the helper must not keep this lock, or a restart after the app died
-        would wait for it. Closing our copy of the descriptor leaves the parent's lock held."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._lock.acquire()
 
     def release(self) -> None:
-        if self._fd is None:
+        fd = self._lock.release()
+        if fd is None:
             return
         try:
             self.path.unlink(missing_ok=True)
         finally:
-            os.close(self._fd)
-            self._fd = None
+            os.close(fd)
 
 
 def instance_is_alive(instances_dir: Path, instance_id: str, heartbeat_at: float | None, now: float) -> bool:

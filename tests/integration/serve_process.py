@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -195,3 +197,18 @@ def all_gone(pids: set[int]) -> bool:
         except psutil.NoSuchProcess:
             continue
     return True
+
+
+@contextmanager
+def served_app(tmp_path_factory, name: str,
+               prepare: Callable[[Sandbox], None] | None = None) -> Iterator[tuple[Sandbox, ServeProcess]]:  # fmt: skip
+    """A sandbox and a running `acacia serve --workers 2` in it, for a module of tests to share."""
+    box = Sandbox(tmp_path_factory.mktemp(name))
+    if prepare is not None:
+        prepare(box)
+    serve = ServeProcess(box, "--workers", "2").start()
+    try:
+        yield box, serve
+    finally:
+        serve.stop()
+        box.cleanup()

@@ -14,16 +14,13 @@ import time
 import pytest
 
 from ..conftest import wait_until
-from .serve_process import Sandbox, ServeProcess
+from .serve_process import served_app
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    box = Sandbox(tmp_path_factory.mktemp("cli-app"))
-    serve = ServeProcess(box, "--workers", "2").start()
-    yield box, serve
-    serve.stop()
-    box.cleanup()
+    with served_app(tmp_path_factory, "cli-app") as app:
+        yield app
 
 
 @pytest.fixture

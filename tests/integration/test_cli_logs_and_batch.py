@@ -17,16 +17,13 @@ from acacia_gui.cli.logs import LOGS_PAGE
 from acacia_gui.core.definitions import DEFAULT_MAX_LINE_BYTES
 
 from ..conftest import wait_until
-from .serve_process import Sandbox, ServeProcess
+from .serve_process import Sandbox, ServeProcess, served_app
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    box = Sandbox(tmp_path_factory.mktemp("cli-logs"))
-    serve = ServeProcess(box, "--workers", "2").start()
-    yield box, serve
-    serve.stop()
-    box.cleanup()
+    with served_app(tmp_path_factory, "cli-logs") as app:
+        yield app
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from acacia_gui.ipc.protocol import PROTOCOL_VERSION
 
-from .serve_process import Sandbox, ServeProcess
+from .serve_process import served_app
 
 # socat waits this long after its input ends for the server to close. The server closes as
 # soon as it has answered, so this only bounds a failure (socat's default is 0.5 s).
@@ -27,11 +27,8 @@ SOCAT_WAIT = "30"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    box = Sandbox(tmp_path_factory.mktemp("foreign"))
-    serve = ServeProcess(box, "--workers", "2").start()
-    yield box, serve
-    serve.stop()
-    box.cleanup()
+    with served_app(tmp_path_factory, "foreign") as app:
+        yield app
 
 
 def socat() -> str:

@@ -8,18 +8,18 @@ from acacia_gui.core.errors import InvalidPayloadError, InvalidTransitionError, 
 from acacia_gui.ipc.protocol import PROTOCOL_VERSION
 
 from ..conftest import wait_until
-from .serve_process import Sandbox, ServeProcess
+from .serve_process import served_app
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    box = Sandbox(tmp_path_factory.mktemp("socket-ops"))
+    with served_app(tmp_path_factory, "socket-ops", prepare=_add_broken_plugin) as app:
+        yield app
+
+
+def _add_broken_plugin(box) -> None:
     (box.plugins_dir / "broken.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
     (box.plugins_dir / "broken.py").chmod(0o600)
-    serve = ServeProcess(box, "--workers", "2").start()
-    yield box, serve
-    serve.stop()
-    box.cleanup()
 
 
 @pytest.fixture

@@ -17,16 +17,13 @@ from pathlib import Path
 import pytest
 
 from ..conftest import wait_until
-from .serve_process import REPO, Sandbox, ServeProcess
+from .serve_process import REPO, Sandbox, served_app
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    box = Sandbox(tmp_path_factory.mktemp("watch-replay"))
-    serve = ServeProcess(box, "--workers", "2").start()
-    yield box, serve
-    serve.stop()
-    box.cleanup()
+    with served_app(tmp_path_factory, "watch-replay") as app:
+        yield app
 
 
 @pytest.fixture
