@@ -81,7 +81,7 @@ def test_at_start_up_the_pane_shows_the_job_the_actions_apply_to(harness, settin
     win.show()
     qtbot.waitExposed(win)
     try:
-        qtbot.wait(50)
+        qtbot.waitUntil(lambda: _pane_and_actions(win)[0] is not None)
         shown, selected = _pane_and_actions(win)
         assert shown is not None and shown in ids
         assert selected == [shown]

@@ -54,7 +54,8 @@ def test_second_signal_stops_at_once_and_the_job_is_recovered(sandbox, second):
         wait_until(lambda: "press Ctrl-C again to stop now" in serve.log(), timeout=10,
                    message="the first message says how to stop at once")  # fmt: skip
         assert "waiting up to 1 s for 1 running job(s)" in serve.log()
-        time.sleep(3)  # past --stop-timeout: the handler ignores the cancel, its 60 s grace runs
+        # past --stop-timeout the job is cancelled; the handler ignores it and its 60 s grace runs
+        wait_until(lambda: "stopping: cancelling" in serve.log(), timeout=20, message="the stop cancels the job")
         assert serve.alive(), serve.log()
         sent = time.monotonic()
         serve.proc.send_signal(second)
