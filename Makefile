@@ -17,9 +17,9 @@ PACKAGE_STAMP := $(VENV)/.installed-package
 XCB_SYSTEM_PACKAGES := libxcb1 libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-util1 \
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 \
 	libxcb-sync1 libxcb-xfixes0 libxcb-xkb1
-# `make test` also starts the window on a real X server (Xvfb), so it needs those too; zsh and fish
-# check their completion scripts (`acacia completion`) as bash's is.
-TEST_SYSTEM_PACKAGES := xvfb xauth $(XCB_SYSTEM_PACKAGES) zsh fish
+# `make test` also starts the window on a real X server (Xvfb), so it needs those too, and xdotool sends it
+# real mouse and key events; zsh and fish check their completion scripts (`acacia completion`) as bash's is.
+TEST_SYSTEM_PACKAGES := xvfb xauth xdotool $(XCB_SYSTEM_PACKAGES) zsh fish
 
 # $(call install-missing,WHAT,PACKAGES): apt-get install the packages not yet installed (as root), else name them.
 define install-missing

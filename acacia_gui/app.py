@@ -221,7 +221,7 @@ def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
     if not headless:
         from .gui.main_window import MainWindow
 
-        window = MainWindow(services, on_quit=shutdown)
+        window = MainWindow(services, on_quit=shutdown, workers_flag=options.workers)
         window.show()
     log.info("Acacia is running: data %s, %d handler(s), socket %s, %s", config.data_dir, len(services.registry),
              config.socket_address, "headless" if headless else f"window on Qt platform {app.platformName()}")  # fmt: skip

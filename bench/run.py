@@ -3,7 +3,7 @@
     python bench/run.py                      # everything; writes bench/results.md
     python bench/run.py --only ours,raw      # some systems (ours, raw, huey)
     python bench/run.py --cases throughput   # some cases (enqueue_single, enqueue_batch, throughput, latency)
-    python bench/run.py --no-others          # skip socket_bench / gui_bench / process_bench / screenshots
+    python bench/run.py --no-others          # skip socket_bench / gui_bench / process_bench / pipeline_bench / screenshots
     python bench/run.py --profile            # cProfile of ours on the no-op throughput case
 
 Each case runs in its own subprocess (`--case SYSTEM CASE SYNC`, which prints one JSON
@@ -50,7 +50,7 @@ ROWS = (
     ("latency", "normal", "Enqueue → start latency, p50", "ms", "p50_ms"),
     ("latency", "normal", "Enqueue → start latency, p99", "ms", "p99_ms"),
 )
-OTHER_BENCHES = ("socket_bench", "gui_bench", "process_bench", "screenshots")
+OTHER_BENCHES = ("socket_bench", "gui_bench", "process_bench", "pipeline_bench", "screenshots")
 CASE_TIMEOUT = 150
 OTHER_TIMEOUT = 600
 
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SYSTEMS), help="systems to measure (default: all)")
     parser.add_argument("--cases", default="enqueue_single,enqueue_batch,throughput,latency", help="cases to run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per case (median kept; latency runs once)")
-    parser.add_argument("--no-others", action="store_true", help="skip the socket/GUI/process benches, screenshots")
+    parser.add_argument("--no-others", action="store_true", help="skip the socket/GUI/process/pipeline benches, screenshots")
     parser.add_argument("--profile", action="store_true", help="profile ours on the throughput case and exit")
     parser.add_argument("--profile-jobs", type=int, default=THROUGHPUT_JOBS)
     args = parser.parse_args(argv)

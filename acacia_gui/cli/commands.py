@@ -30,6 +30,7 @@ from .backend import Backend, connect
 from .batch import enqueue_batch
 from .db import cmd_db
 from .logs import cmd_logs
+from .open_outputs import cmd_open
 from .output import echo
 from .parser import UsageError, shown
 from .shell import cmd_autostart, cmd_completion, cmd_help
@@ -95,6 +96,8 @@ def cmd_enqueue(args: argparse.Namespace, config: Config) -> int:
                                      max_attempts=args.max_attempts, timeout=args.timeout,
                                      cancel_grace=args.cancel_grace, memory_limit=args.memory_limit,
                                      cpu_time_limit=args.cpu_time_limit, nice=args.nice,
+                                     after=_flatten(args.after), after_policy=args.after_policy,
+                                     unique_key=args.unique_key, on_conflict=args.on_conflict,
                                      allow_unknown=args.allow_unknown)  # fmt: skip
         if args.wait:
             try:
@@ -111,7 +114,8 @@ def cmd_enqueue(args: argparse.Namespace, config: Config) -> int:
 
 def _enqueue_batch(args: argparse.Namespace, config: Config) -> int:
     given = [f"--{name.replace('_', '-')}" for name in ("payload", "queue", "priority", "delay", "max_attempts", "timeout",
-                                                         "cancel_grace", "memory_limit", "cpu_time_limit", "nice")
+                                                         "cancel_grace", "memory_limit", "cpu_time_limit", "nice", "after",
+                                                         "after_policy", "unique_key", "on_conflict")
              if getattr(args, name) is not None]  # fmt: skip
     if args.type is not None or given or args.wait:
         extra = ", ".join(([args.type] if args.type is not None else []) + given + (["--wait"] if args.wait else []))
@@ -159,6 +163,15 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         job = backend.ops.get(args.id, events=True, logs=args.logs)
         emit_json(job) if args.json else echo(render.job_details(job))
         backend.notice("read the database directly")
+    return 0
+
+
+def cmd_why(args: argparse.Namespace, config: Config) -> int:
+    """One line: why the job is not running (the socket's `get` says it as "why")."""
+    with _closing(connect(config, fallback=True, plugins=True)) as backend:
+        job = backend.ops.get(args.id)
+        emit_json({"id": job["id"], "state": job["state"], "why": job["why"]}) if args.json else echo(
+            f"job {job['id']} ({job['state']}): {job['why']}")  # fmt: skip
     return 0
 
 
@@ -240,7 +253,8 @@ def _act_on_jobs(args: argparse.Namespace, config: Config, verb: str, describe: 
     """cancel/retry: act on each id that allows it; report each one that does not, on its own line."""
     with _closing(connect(config, fallback=True)) as backend:
         ids = list(dict.fromkeys(args.ids))
-        result = getattr(backend.ops, f"{verb}_many")(ids)  # per id, on the socket or the database
+        options = {"with_dependents": True} if getattr(args, "with_dependents", False) else {}
+        result = getattr(backend.ops, f"{verb}_many")(ids, **options)  # per id, on the socket or the database
         errors = result.get("errors") or []
         if args.json:
             each = {job["id"]: job for job in result["jobs"]} | {error["id"]: error for error in errors}
@@ -297,16 +311,17 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("acacia delete: --queue only goes with --finished")
     with _closing(connect(config, fallback=True)) as backend:
         if args.finished:
-            ids = backend.ops.delete_finished(args.queue)
+            ids = backend.ops.delete_finished(args.queue, outputs=args.outputs)
             result: dict[str, Any] = {"deleted": len(ids), "ids": ids, "errors": []}
         else:  # per id: each job that can go goes; each that cannot is reported
-            result = backend.ops.delete_many(list(dict.fromkeys(args.ids)))
+            result = backend.ops.delete_many(list(dict.fromkeys(args.ids)), outputs=args.outputs)
         errors = result.get("errors") or []
         if args.json:
             emit_json(result)
         elif result["deleted"] or not errors:
-            echo(f"deleted {result['deleted']} job(s)")
-        for error in errors:
+            removed = result.get("outputs_removed")
+            echo(f"deleted {result['deleted']} job(s)" + (f" and {len(removed)} output folder(s)" if removed else ""))
+        for error in errors + (result.get("output_errors") or []):
             echo(f"acacia delete: {_why(error)}", err=True)
         if result["deleted"]:
             backend.notice("changed the database directly")
@@ -376,3 +391,5 @@ COMMANDS = {
 COMMANDS.update({"completion": cmd_completion, "autostart": cmd_autostart, "help": cmd_help})
 COMMANDS["logs"] = cmd_logs
 COMMANDS["db"] = cmd_db
+COMMANDS["open"] = cmd_open
+COMMANDS["why"] = cmd_why

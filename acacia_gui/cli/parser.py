@@ -21,7 +21,9 @@ from ..core.definitions import (
     MAX_QUEUE_CONCURRENCY,
     MAX_WORKERS,
     SORT_FIELDS,
+    AfterPolicy,
     JobState,
+    OnConflict,
 )
 from ..core.errors import InvalidOptionError
 from ..core.limits import parse_memory_limit
@@ -109,6 +111,11 @@ def job_id(text: str) -> int:
     return value
 
 
+def id_list(text: str) -> list[int]:
+    """--after 12,14: job ids, comma-separated."""
+    return [job_id(part.strip()) for part in text.split(",")] if text.strip() else [job_id(text)]
+
+
 def state_list(text: str) -> list[str]:
     states = [part.strip() for part in text.split(",") if part.strip()]
     bad = [s for s in states if s not in STATES]
@@ -169,6 +176,16 @@ def build_parser() -> Parser:
     enqueue.add_argument("--memory-limit", type=memory_size, metavar="SIZE", help="e.g. 512MB or 2GiB (default: the handler's)")
     enqueue.add_argument("--cpu-time-limit", type=finite_float, metavar="S", help="seconds of CPU the run may use")
     enqueue.add_argument("--nice", type=bounded(0, 19), metavar="N", help="0 (normal) to 19 (lowest CPU priority)")
+    enqueue.add_argument("--after", type=id_list, action="append", metavar="ID[,ID]",
+                         help="run only after these jobs (see --after-policy); it waits meanwhile")  # fmt: skip
+    enqueue.add_argument("--after-policy", choices=tuple(AfterPolicy), metavar="success|finished",
+                         help="success (default): once they all succeeded, and cancelled if one fails; "
+                              "finished: once they all ended, however")  # fmt: skip
+    enqueue.add_argument("--unique-key", metavar="KEY",
+                         help="no two jobs that are not finished share KEY (see --on-conflict)")  # fmt: skip
+    enqueue.add_argument("--on-conflict", choices=tuple(OnConflict), metavar="return|reject|replace",
+                         help="when a job holds KEY: return its id (default), reject (exit 1), or replace its "
+                              "payload if it has not started")  # fmt: skip
     enqueue.add_argument("--batch", metavar="FILE",
                          help='JSON lines {"type": ..., "payload": ...}; - for stdin. Every line is checked before '
                               "any is enqueued (a bad one: exit 2, nothing enqueued). Up to one request to the app "
@@ -208,6 +225,11 @@ def build_parser() -> Parser:
                        ("retry", "queue failed, cancelled or interrupted jobs again")):  # fmt: skip
         sub = command(name, text)
         sub.add_argument("ids", type=job_id, nargs="+", metavar="ID", help="job ids; each is acted on and reported alone")
+        if name == "retry":
+            sub.add_argument("--with-dependents", action="store_true",
+                             help="also return the jobs its failure cancelled (dependency N failed) to waiting")  # fmt: skip
+    why = command("why", "why a job is not running yet, in one line")
+    why.add_argument("id", type=job_id, metavar="ID", help="the job's id")
     edit = command("edit", "change a queued or scheduled job: priority, queue, payload, or move it to the front")
     edit.add_argument("id", type=job_id, metavar="ID", help="the job's id (it must be queued or scheduled)")
     edit.add_argument("--priority", type=whole_number, metavar="N", help="its new priority (higher runs first)")
@@ -219,6 +241,9 @@ def build_parser() -> Parser:
     delete.add_argument("ids", type=job_id, nargs="*", metavar="ID", help="job ids; each is deleted and reported alone")
     delete.add_argument("--finished", action="store_true", help="delete every succeeded/failed/cancelled job")
     delete.add_argument("--queue", metavar="Q", help="with --finished: only this queue")
+    delete.add_argument("--outputs", action="store_true", help="also remove the jobs' output folders (their files)")
+    opener = command("open", "open a job's output folder (prints it where there is no desktop)")
+    opener.add_argument("id", type=job_id, metavar="ID", help="the job's id")
     for name, text in (("pause", "stop starting jobs of a queue"), ("resume", "start a paused queue's jobs again")):
         queue_command = command(name, text)
         queue_command.add_argument("queue", metavar="QUEUE", help="the queue's name (`acacia stats` lists them)")

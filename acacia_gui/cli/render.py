@@ -98,6 +98,14 @@ def job_details(job: dict[str, Any]) -> str:
         fields.append(("result", json.dumps(job["result"], ensure_ascii=False)))
     if job.get("error"):
         fields.append(("error", job["error"]))
+    dependencies = job.get("dependencies") or {}
+    for name, key in (("after", "upstream"), ("before", "downstream")):
+        if dependencies.get(key):
+            fields.append((name, ", ".join(f"{dep['id']} ({dep['state']})" for dep in dependencies[key])))
+    if job.get("unique_key"):
+        fields.append(("unique", job["unique_key"]))
+    if job.get("why") and job.get("state") != "running":
+        fields.append(("why", job["why"]))
     lines += [f"  {name:<9} {value}" for name, value in fields]
     if job.get("events"):
         lines.append("history:")
@@ -105,6 +113,7 @@ def job_details(job: dict[str, Any]) -> str:
             old = event.get("old_state") or "·"
             message = f"  {event['message']}" if event.get("message") else ""
             lines.append(f"  {when(event['at'])}  {event['source']:<8} {old} → {event['new_state']}{message}")
+    lines += _outputs(job)
     if job.get("logs"):
         shown, total = len(job["logs"]), job.get("log_count", len(job["logs"]))
         lines.append(f"log (last {shown} of {total} lines):" if total > shown else "log:")
@@ -113,6 +122,19 @@ def job_details(job: dict[str, Any]) -> str:
         lines.append("traceback:")
         lines += ["  " + line for line in job["traceback"].rstrip().splitlines()]
     return "\n".join(lines)
+
+
+def _outputs(job: dict[str, Any]) -> list[str]:
+    """The job's artifacts (name, size, kind, path), or nothing when it registered none."""
+    artifacts = job.get("artifacts") or []
+    if not artifacts:
+        return []
+    lines = [f"outputs ({len(artifacts)}):"]
+    for artifact in artifacts:
+        label = f"  ({artifact['label']})" if artifact.get("label") else ""
+        lines.append(f"  {artifact['name']}  {format_bytes(artifact['size'])}  {artifact['kind']}  "
+                     f"{artifact['path']}{label}")  # fmt: skip
+    return lines
 
 
 def _runs_in(job: dict[str, Any]) -> str:
@@ -167,7 +189,8 @@ def stats_text(stats: dict[str, Any]) -> str:
         lines.append(f"no app running; finished in the last minute: {stats.get('finished_last_minute', 0)}")
     rows = [
         (q["name"], "paused" if q["paused"] else "active", q["concurrency"] or "-",
-         q["counts"].get("queued", 0) + q["counts"].get("scheduled", 0), q["counts"].get("running", 0),
+         q["counts"].get("queued", 0) + q["counts"].get("scheduled", 0) + q["counts"].get("waiting", 0),
+         q["counts"].get("running", 0),
          q["counts"].get("failed", 0), q["counts"].get("succeeded", 0))
         for q in stats.get("queues") or []
     ]  # fmt: skip

@@ -18,6 +18,7 @@ from enum import StrEnum
 class JobState(StrEnum):
     """Where a job is. A closed set: the jobs table's CHECK constraint lists exactly these."""
 
+    WAITING = "waiting"  # for the jobs it runs after (`after`); queued in the transaction that settles the last one
     QUEUED = "queued"
     SCHEDULED = "scheduled"  # waiting for run_at (a delay or a retry backoff)
     RUNNING = "running"
@@ -37,12 +38,12 @@ class JobState(StrEnum):
 
 # State groups. Plain strings are members too (`"failed" in FINAL_STATES` is True).
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
-ACTIVE_STATES = frozenset(JobState) - FINAL_STATES  # not over yet: queued, scheduled, running
-WAITING_STATES = frozenset({JobState.QUEUED, JobState.SCHEDULED})  # not started yet
+ACTIVE_STATES = frozenset(JobState) - FINAL_STATES  # not over yet: waiting, queued, scheduled, running
+WAITING_STATES = frozenset({JobState.WAITING, JobState.QUEUED, JobState.SCHEDULED})  # not started yet
 PROBLEM_STATES = frozenset({JobState.FAILED, JobState.INTERRUPTED})  # ended with an error the user should see
 RETRYABLE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED})
 CANCELLABLE_STATES = ACTIVE_STATES  # any job not over yet; a running one ends `cancelled` once its handler stops
-EDITABLE_STATES = frozenset({JobState.QUEUED, JobState.SCHEDULED})  # edit: priority, queue, payload, move to front
+EDITABLE_STATES = WAITING_STATES  # edit: priority, queue, payload, move to front
 
 
 def state_names(states: frozenset[JobState]) -> tuple[str, ...]:
@@ -103,9 +104,26 @@ class SortField(StrEnum):
 
 # The order of `--sort state` ascending (and of the window's State column): what is happening
 # now, then what waits, then what ended badly and needs a look, then what ended well.
-STATE_LIFECYCLE = (JobState.RUNNING, JobState.QUEUED, JobState.SCHEDULED, JobState.FAILED, JobState.INTERRUPTED,
-                   JobState.CANCELLED, JobState.SUCCEEDED)  # fmt: skip
+STATE_LIFECYCLE = (JobState.RUNNING, JobState.QUEUED, JobState.SCHEDULED, JobState.WAITING, JobState.FAILED,
+                   JobState.INTERRUPTED, JobState.CANCELLED, JobState.SUCCEEDED)  # fmt: skip
 STATE_RANK = {state.value: rank for rank, state in enumerate(STATE_LIFECYCLE)}
+
+
+
+class AfterPolicy(StrEnum):
+    """When a job with dependencies (`after`) may run."""
+
+    SUCCESS = "success"  # once every dependency succeeded; one that fails or is cancelled cancels it
+    FINISHED = "finished"  # once every dependency reached a final state, however it ended
+
+
+class OnConflict(StrEnum):
+    """What an enqueue does when a job that is not final already holds its unique key."""
+
+    RETURN = "return"  # give back the existing job's id; create nothing
+    REJECT = "reject"  # refuse, naming the existing job
+    REPLACE = "replace"  # update the existing job's payload if it has not started; else as reject
+
 
 SORT_FIELDS = tuple(field.value for field in SortField)  # plain strings: argparse shows choices with repr()
 
@@ -117,6 +135,12 @@ MAX_DELAY = 10 * 365 * 86400.0  # seconds
 MAX_TIMEOUT = 365 * 86400.0  # seconds
 MAX_ATTEMPTS = 1000
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024  # of the payload's JSON text
+MAX_DEPENDENCIES = 1000  # jobs one job may run after
+MAX_UNIQUE_KEY_CHARS = 200
+
+# A job's outputs (job.add_artifact): bounded so a runaway handler cannot fill the database.
+MAX_ARTIFACTS_PER_JOB = 1000  # registered files and folders per job (a path added again is updated, not counted twice)
+MAX_ARTIFACT_LABEL = 200  # characters of an artifact's label
 
 # Running.
 MAX_WORKERS = 1024  # jobs the app runs at once

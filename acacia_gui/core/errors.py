@@ -50,6 +50,18 @@ class InvalidTransitionError(AcaciaError):
     code = "invalid_state"
 
 
+class UniqueKeyTakenError(AcaciaError):
+    """An enqueue with on_conflict `reject` (or `replace`, once the holder started) met a job
+    that is not final holding its unique key. details["id"]: that job."""
+
+    code = "unique_key_taken"
+
+    def __init__(self, message: str, existing_id: int | None = None) -> None:
+        super().__init__(message)
+        if existing_id is not None:
+            self.details = {"id": existing_id}
+
+
 class StoreError(AcaciaError):
     """The database refused a write (disk full, read-only, locked too long)."""
 

@@ -97,6 +97,15 @@ class JobStore(Protocol):
         (not paused, no limit) and records one event per job (old state None, message
         'enqueued'). `payload_texts`: the payloads already encoded as JSON, in order
         (JobQueue passes them so a payload is encoded once); encoded here when None.
+
+        Dependencies (`job.after`: ids, or Jobs of the same call): every edge is stored and
+        the job starts `waiting` until they are settled under `after_policy`, or `cancelled`
+        ('dependency N failed') when one already ended badly under `success`. An unknown id
+        or a cycle raises InvalidOptionError; the ids then increase in dependency order.
+        Unique keys: a job that is not final holding `job.unique_key` is met per
+        `job.on_conflict` (returned: `job.conflict` = 'returned' and the job takes the
+        existing one's id and state; replaced: its payload updated when not started;
+        otherwise UniqueKeyTakenError), enforced by the database, not by a check.
         """
         ...
 
@@ -151,6 +160,14 @@ class JobStore(Protocol):
         """
         ...
 
+    def get_artifacts(self, job_id: JobId) -> list[dict[str, Any]]:
+        """The files and folders a job registered (job.add_artifact), oldest first: dicts of id,
+        path, name, label (or None), size (bytes, measured when added), kind, at.
+
+        Empty for an unknown (or deleted) job; deleting a job deletes these rows, not the files.
+        """
+        ...
+
     def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
                  last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """A job's log lines, oldest first, as dicts of id, at, level, message.
@@ -193,13 +210,37 @@ class JobStore(Protocol):
         """
         ...
 
-    def retry_job(self, job_id: JobId, source: str) -> Job:
-        """A failed, cancelled or interrupted job → `queued` now, with a fresh set of attempts.
+    def retry_job(self, job_id: JobId, source: str, *, with_dependents: bool = False) -> Job:
+        """A failed, cancelled or interrupted job → `queued` now (`waiting` while a dependency
+        of its own is unfinished), with a fresh set of attempts.
 
         Clears attempts, result, error, traceback, progress, started_at, finished_at and
-        cancel_requested; records an event with the message 'retry'. Returns the job.
-        Raises JobNotFoundError, or InvalidTransitionError for any other state.
+        cancel_requested; records an event with the message 'retry'. `with_dependents`: the
+        jobs its end cancelled ('dependency N failed', transitively) go back to `waiting`,
+        unless another dependency of theirs still stops them. Returns the job. Raises
+        JobNotFoundError, or InvalidTransitionError for any other state or when a
+        dependency of its own ended badly (retry that one with its dependents).
         """
+        ...
+
+    def jobs_ahead(self, job_id: JobId) -> int:
+        """How many queued jobs of its queue a claim takes before this queued job (0 when it is not queued)."""
+        ...
+
+    def get_dependencies(self, job_id: JobId) -> dict[str, list[dict[str, Any]]]:
+        """"upstream" (what it runs after) and "downstream" (what runs after it), each job as
+        {id, type, state, progress, policy}, by id."""
+        ...
+
+    def get_pipeline(self, job_id: JobId, limit: int = 500) -> dict[str, Any]:
+        """The connected dependency graph around a job: "nodes" ({id, type, state, progress,
+        queue}), "edges" ({from, to, policy}: `to` runs after `from`), "truncated"."""
+        ...
+
+    def take_notes(self) -> list[tuple[JobId, str, str]]:
+        """(job id, queue, new state) of each job a committed write changed as a consequence
+        (a dependent released, cancelled or revived), oldest first, each handed out once:
+        whoever takes them announces them. Bounded (the oldest go first)."""
         ...
 
     def edit_job(self, job_id: JobId, source: str, *, priority: int | None = None, queue: str | None = None,
@@ -338,6 +379,17 @@ class WorkerStore(Protocol):
 
     def append_logs(self, lines: Sequence[tuple[JobId, float, str, str]]) -> None:
         """Append (job id, at, level, message) log lines, in order. The engine bounds how many a job gets."""
+        ...
+
+    def add_artifact(self, job_id: JobId, artifact: dict[str, Any]) -> bool:
+        """Record one artifact (a dict of path, label, size, kind, at, from core.outputs.describe_artifact)
+        at once, committed before it returns. The same path again updates its row. Returns False
+        (writing nothing) for an unknown job or one that has MAX_ARTIFACTS_PER_JOB already."""
+        ...
+
+    def take_notes(self) -> list[tuple[JobId, str, str]]:
+        """As JobStore.take_notes: what the engine's committed writes changed as a consequence
+        (dependents released or cancelled by a completion or a recovery), for announcing."""
         ...
 
     # -- upkeep -------------------------------------------------------------------------

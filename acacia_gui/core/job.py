@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .context import Context
-from .definitions import MAX_ATTEMPTS, MAX_DELAY, MAX_PAYLOAD_BYTES, MAX_PRIORITY, MAX_TIMEOUT, JobState
+from .definitions import MAX_ARTIFACTS_PER_JOB, MAX_ATTEMPTS, MAX_DELAY, MAX_PAYLOAD_BYTES, MAX_PRIORITY, MAX_TIMEOUT, JobState
 from .errors import InvalidJobTypeError, InvalidOptionError, InvalidPayloadError
+from .outputs import ArtifactSink, LocalOutputs, describe_artifact, ensure_output_dir
 
 JobId = int
 
@@ -40,10 +43,15 @@ class Job:
     """
 
     __slots__ = (
+        "_artifacts_added",
+        "_outputs",
         "_reporter",
+        "after",
+        "after_policy",
         "attempts",
         "cancel_grace",
         "cancel_requested",
+        "conflict",
         "context",
         "cpu_time_limit",
         "created_at",
@@ -56,6 +64,7 @@ class Job:
         "max_attempts",
         "memory_limit",
         "nice",
+        "on_conflict",
         "payload",
         "priority",
         "progress",
@@ -68,6 +77,7 @@ class Job:
         "timeout",
         "traceback",
         "type",
+        "unique_key",
     )  # fmt: skip
 
     def __init__(
@@ -85,6 +95,10 @@ class Job:
         memory_limit: int | str | None = None,
         cpu_time_limit: float | None = None,
         nice: int | None = None,
+        after: Sequence[JobId | Job] = (),
+        after_policy: str = "success",
+        unique_key: str | None = None,
+        on_conflict: str = "return",
     ) -> None:
         self.id: JobId | None = None
         self.type = type
@@ -114,7 +128,16 @@ class Job:
         self.cpu_time_limit = cpu_time_limit
         self.nice = nice
         self._reporter: ProgressReporter | None = None
+        self._outputs: ArtifactSink | None = None  # set while the job runs (attach_outputs)
+        self._artifacts_added = 0
         self.delay = delay  # seconds from enqueue to run_at; only read at enqueue
+        # Runs once these jobs (ids, or Jobs enqueued in the same batch) are settled, under
+        # after_policy (core.definitions.AfterPolicy). Only read at enqueue; the store keeps the edges.
+        self.after: list[JobId | Job] = list(after)
+        self.after_policy = after_policy
+        self.unique_key = unique_key  # no two jobs that are not final share one (the database enforces it)
+        self.on_conflict = on_conflict  # core.definitions.OnConflict; only read at enqueue
+        self.conflict: str | None = None  # set by enqueue: "returned" or "replaced" when the key was taken
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell watchers how far the job is (0..1, or None when unknown). Cheap; call often.
@@ -138,6 +161,41 @@ class Job:
 
     def attach_reporter(self, reporter: ProgressReporter | None) -> None:
         self._reporter = reporter
+
+    def attach_outputs(self, sink: ArtifactSink | None) -> None:
+        """Where this run's output folder is and where its artifacts are recorded (the engine sets it)."""
+        self._outputs = sink
+        self._artifacts_added = 0
+
+    @property
+    def output_sink(self) -> ArtifactSink | None:
+        """The engine's: where this run's artifacts go (None when the job is not running here)."""
+        return self._outputs
+
+    @property
+    def output_dir(self) -> Path:
+        """This job's private output folder (`<data dir>/outputs/<id>/`, 0700), made on first use.
+
+        Outside Acacia (a handler called directly) it is a folder in a fresh temporary directory."""
+        return ensure_output_dir(self._sink().root, self.id or 0)
+
+    def add_artifact(self, path: str | os.PathLike[str], label: str | None = None) -> dict[str, Any]:
+        """Register a file or folder this job produced (shown in its Outputs). Recorded at once,
+        so it survives a crash of the app; its size is measured now. Returns what was recorded.
+        Raises InvalidOptionError for a path that does not exist, a label over 200 characters,
+        or more than MAX_ARTIFACTS_PER_JOB. Outside Acacia: kept in `job.output_sink.artifacts`."""
+        sink = self._sink()
+        if self._artifacts_added >= MAX_ARTIFACTS_PER_JOB:
+            raise InvalidOptionError(f"a job can register at most {MAX_ARTIFACTS_PER_JOB:,} artifacts")
+        artifact = describe_artifact(path, label)
+        sink.add(self.id or 0, artifact)
+        self._artifacts_added += 1
+        return artifact
+
+    def _sink(self) -> ArtifactSink:
+        if self._outputs is None:  # not run by Acacia's engine
+            self._outputs = LocalOutputs()
+        return self._outputs
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (the shape the socket and `--json` output use)."""
@@ -165,6 +223,7 @@ class Job:
             "memory_limit": self.memory_limit,
             "cpu_time_limit": self.cpu_time_limit,
             "nice": self.nice,
+            "unique_key": self.unique_key,
         }
 
     def __repr__(self) -> str:

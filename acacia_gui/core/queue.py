@@ -25,6 +25,7 @@ from .job import (
     validate_timeout,
 )
 from .limits import parse_memory_limit, validate_cancel_grace, validate_cpu_time_limit, validate_nice
+from .pipeline import validate_links
 from .registry import RegisteredHandler, Registry
 
 PayloadValidator = Callable[[RegisteredHandler, Any], None]
@@ -74,6 +75,7 @@ class JobQueue:
         job.memory_limit = parse_memory_limit(job.memory_limit)
         job.cpu_time_limit = validate_cpu_time_limit(job.cpu_time_limit)
         job.nice = validate_nice(job.nice)
+        validate_links(job)
         return payload_text
 
     def enqueue(self, ctx: Context, job: Job, *, source: str = Source.API, allow_unknown: bool = True) -> JobId:
@@ -88,8 +90,18 @@ class JobQueue:
         ctx.check()
         ids = self.store.insert_jobs(jobs, source, texts)
         for job in jobs:
-            self.bus.publish(JobEvent(EventKind.ENQUEUED, job.id, job.queue, job.state.value, {"type": job.type}))
+            if job.conflict is None:
+                self.bus.publish(JobEvent(EventKind.ENQUEUED, job.id, job.queue, job.state.value, {"type": job.type}))
+            elif job.conflict == "replaced":
+                edited = {"source": source, "edited": True}
+                self.bus.publish(JobEvent(EventKind.STATE, job.id, job.queue, job.state.value, edited))
         return ids
+
+    def announce_consequences(self, source: str = Source.API) -> None:
+        """Publish what committed writes changed besides what was asked (dependents released,
+        cancelled or revived: JobStore.take_notes). After any action that may finish a job."""
+        for job_id, queue, state in self.store.take_notes():
+            self.bus.publish(JobEvent(EventKind.STATE, job_id, queue, state, {"source": source, "dependency": True}))
 
     # -- actions -------------------------------------------------------------------
     def cancel(self, job_id: JobId, *, source: str = Source.API) -> Job:
@@ -99,11 +111,14 @@ class JobQueue:
             self.bus.publish(JobEvent(EventKind.CANCEL_REQUESTED, job.id, job.queue, job.state.value, {"source": source}))
         else:
             self.bus.publish(JobEvent(EventKind.STATE, job.id, job.queue, job.state.value, {"source": source}))
+            self.announce_consequences(source)
         return job
 
-    def retry(self, job_id: JobId, *, source: str = Source.API) -> Job:
-        job = self.store.retry_job(job_id, source)
+    def retry(self, job_id: JobId, *, with_dependents: bool = False, source: str = Source.API) -> Job:
+        """Retry a job that ended badly; `with_dependents`: also the jobs its end cancelled."""
+        job = self.store.retry_job(job_id, source, with_dependents=with_dependents)
         self.bus.publish(JobEvent(EventKind.STATE, job.id, job.queue, job.state.value, {"source": source}))
+        self.announce_consequences(source)
         return job
 
     def edit(self, job_id: JobId, *, priority: int | None = None, queue: str | None = None, payload: Any = _UNCHANGED,
@@ -133,6 +148,7 @@ class JobQueue:
         count = self.store.delete_jobs(ids, source)
         for job_id in ids:
             self.bus.publish(JobEvent(EventKind.DELETED, job_id, data={"source": source}))
+        self.announce_consequences(source)
         return count
 
     def clear_finished(self, *, queue: str | None = None, source: str = Source.API) -> list[JobId]:

@@ -48,3 +48,8 @@ class Announcer:
         self._publish(event)
         if self._on_finished is not None:
             self._on_finished(event)
+
+    def consequences(self, notes: list[tuple[int, str, str]]) -> None:
+        """Dependents a committed end released or cancelled (JobStore.take_notes), after that end."""
+        for job_id, queue, state in notes:
+            self._publish(JobEvent(EventKind.STATE, job_id, queue, state, {"source": Source.WORKER, "dependency": True}))

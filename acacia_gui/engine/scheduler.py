@@ -33,11 +33,13 @@ from ..core.errors import CorruptDatabaseError, Shutdown, StoreError
 from ..core.events import JobEvent
 from ..core.job import Job
 from ..core.logcapture import JobLogCapture
+from ..core.outputs import outputs_root_of
 from ..core.queue import JobQueue
 from ..core.registry import Registry
 from ..core.runner import Completion, abandoned_completion, run_job
 from ..store.instances import InstanceLock, new_instance_id
 from .announcer import Announcer
+from .artifacts import ArtifactRecorder
 from .interfaces import Pool, ProcessRunner
 from .loop import EventLoop, Timer
 from .output import JobOutput
@@ -89,6 +91,8 @@ class Scheduler:
         self._pool.set_max_threads(self._concurrency)
         self._output = JobOutput(self.store, self.bus.publish, lambda job_id: self._slots.queue_of(job_id))
         self.log_capture = JobLogCapture(self._output.capture_log)
+        outputs_root = outputs_root_of(self.store)
+        self._artifacts = ArtifactRecorder(self.store, outputs_root) if outputs_root is not None else None
         self._upkeep = Upkeep(self.store, self.instances_dir, self.instance_id, self.bus.publish,
                               processes.isolation_of if processes is not None else None)  # fmt: skip
         self._run_queue: RunQueue  # made by each start(): stop() closes it
@@ -407,9 +411,14 @@ class Scheduler:
                     self._pool.set_max_threads(self._concurrency + self._slots.abandoned())
             if (completion.job_id, completion.attempt) in applied_ids:
                 self._announcer.completed(run, completion)
+        # Dependents released or cancelled by these ends: those just claimed first (their `queued` before
+        # their `running`), the rest once the claimed ones started, so a fan-out of thousands delays no start.
+        notes, claimed_ids = self.store.take_notes(), {job.id for job in claimed}
+        self._announcer.consequences([note for note in notes if note[0] in claimed_ids])
         for job in claimed[:free]:
             self._start_run(job)
         self._slots.add_ahead(claimed[free:])
+        self._announcer.consequences([note for note in notes if note[0] not in claimed_ids])
         if claimed and len(claimed) == free + prefetch:
             self.wake()  # maybe more waiting
 
@@ -432,6 +441,7 @@ class Scheduler:
         ctx = self._root.with_timeout(job.timeout) if job.timeout else self._root.with_cancel()
         job.context = ctx
         job.attach_reporter(self._output.report_progress)
+        job.attach_outputs(self._artifacts)
         self._output.begin(job.id, getattr(handler, "log_limit", None))
         isolation = self._processes.isolation_of(handler) if (handler is not None and self._processes) else "thread"
         return Run(job, ctx, handler, isolation)

@@ -58,6 +58,8 @@ class Upkeep:
         self._remove_stale_journals(owners, heartbeats, now)
         for job_id, state in changed:
             self._publish(JobEvent(EventKind.STATE, job_id, None, state, {"source": Source.RECOVERY}))
+        for job_id, queue, state in self.store.take_notes():  # dependents the recovered ends released or cancelled
+            self._publish(JobEvent(EventKind.STATE, job_id, queue, state, {"source": Source.RECOVERY, "dependency": True}))
         return changed
 
     def _remove_stale_journals(self, owners: set[str], heartbeats: dict, now: float) -> None:

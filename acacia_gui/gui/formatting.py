@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 from ..core.definitions import PROBLEM_STATES
+from ..core.limits import format_bytes
 
 STATE_LABELS = {
+    "waiting": "Waiting",
     "queued": "Queued",
     "scheduled": "Scheduled",
     "running": "Running",
@@ -16,6 +18,18 @@ STATE_LABELS = {
     "failed": "Failed",
     "cancelled": "Cancelled",
     "interrupted": "Interrupted",
+}
+# The fill of each state's icon (resources/icons/state-*.svg): mid-tones that read on light and dark,
+# for what paints a state without an icon (the pipeline view's nodes).
+STATE_COLOURS = {
+    "waiting": "#9b7fc4",
+    "queued": "#7f8c9a",
+    "scheduled": "#7f8c9a",
+    "running": "#2f80d1",
+    "succeeded": "#2e9d57",
+    "failed": "#d64541",
+    "cancelled": "#8a8f98",
+    "interrupted": "#e08a1e",
 }
 MIN_ETA_PROGRESS = 0.01  # below this the estimate is noise
 MIN_ETA_ELAPSED = 1.0  # seconds
@@ -25,6 +39,11 @@ TIME_WORDS = (" left", "remaining", "eta ")  # a handler message that already te
 def format_count(n: int) -> str:
     """'17,206': every count the app shows (table, status bar, sidebar, tray) is grouped the same way."""
     return f"{n:,}"
+
+
+def format_size(size: int) -> str:
+    """'999 bytes', '12.3 kB', '1.23 MB': a file's size, as the CLI shows it (decimal units)."""
+    return format_bytes(size)
 
 
 def state_label(state: str) -> str:

@@ -1,4 +1,4 @@
-"""JobActions: New job, Cancel, Retry, Duplicate, Delete, Clear finished — one QAction each.
+"""JobActions: New job, Cancel, Retry, Edit, Move to front, Duplicate, Delete, Clear finished — one QAction each.
 
 The same QAction sits in the toolbar, the Jobs menu and the table's context menu, with
 its shortcut, so all three stay consistent; `update_enabled` follows the selection.
@@ -14,11 +14,13 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from ..core.context import Context
-from ..core.definitions import CANCELLABLE_STATES, RETRYABLE_STATES, Source
-from ..core.errors import AcaciaError
+from ..core.definitions import CANCELLABLE_STATES, EDITABLE_STATES, RETRYABLE_STATES, Source
+from ..core.errors import AcaciaError, InvalidTransitionError
 from ..core.job import Job
+from ..core.outputs import output_dir_of, outputs_root_of, remove_output_dir
 from ..core.queue import JobQueue
 from ..store.sqlite import SqliteJobStore
+from .dialogs.edit_job_dialog import EditJobDialog
 from .dialogs.new_job_dialog import NewJobDialog
 from .icons import icon
 from .questions import ask
@@ -29,6 +31,10 @@ YES, NO = QMessageBox.ButtonRole.AcceptRole, QMessageBox.ButtonRole.RejectRole
 APPLIES_TO = {
     "cancel": ("cancel", "cancelled", "queued or running jobs"),
     "retry": ("retry", "retried", "failed, cancelled or interrupted jobs"),
+    "retry-dependents": ("retry with dependents", "retried with dependents",
+                         "failed, cancelled or interrupted jobs that other jobs run after"),
+    "edit": ("edit", "edited", "queued or scheduled jobs"),
+    "front": ("move to the front", "moved to the front", "queued or scheduled jobs"),
     "duplicate": ("duplicate", "duplicated", "jobs"),
     "delete": ("delete", "deleted", "jobs that are not running"),
 }
@@ -42,7 +48,7 @@ class JobActions(QObject):
     """Owns the job actions of one window; reports outcomes through `message(str)`."""
 
     message = Signal(str)
-    dialog_opened = Signal(object)  # the NewJobDialog, once shown
+    dialog_opened = Signal(object)  # the NewJobDialog or EditJobDialog, once shown
 
     def __init__(self, queue: JobQueue, store: SqliteJobStore, view: JobTableView, window: QWidget,
                  queue_names: Callable[[], list[str]], finished_count: Callable[[], int]) -> None:  # fmt: skip
@@ -59,6 +65,18 @@ class JobActions(QObject):
                                    self.cancel_selected)  # fmt: skip
         self.retry = self._action("retry", "&Retry", QKeySequence("Ctrl+R"), "Run the selected failed, cancelled or "
                                   "interrupted jobs again", self.retry_selected)  # fmt: skip
+        self.retry_dependents = self._action("retry-dependents", "Retry with &dependents", QKeySequence("Ctrl+Alt+R"),
+                                             "Run the selected failed jobs again, and return the jobs their end "
+                                             "cancelled to waiting", self.retry_selected_with_dependents)  # fmt: skip
+        self.new_after = self._action("new-job", "New job &after this one…", QKeySequence("Ctrl+Alt+N"),
+                                      "Create a job that waits for the selected jobs", self.new_job_after_selected)
+        self.new_after.setObjectName("action-new-after")
+        self.new_after.setProperty("icon_name", "new-job")
+        self.edit = self._action("edit", "&Edit…", QKeySequence("F2"), "Change the selected queued or scheduled job's "
+                                 "priority, queue or payload", self.edit_selected)  # fmt: skip
+        self.front = self._action("move-to-front", "&Move to front", QKeySequence("Ctrl+T"),
+                                  "Run the selected queued or scheduled jobs next in their queues",
+                                  self.move_selected_to_front)  # fmt: skip
         self.duplicate = self._action("duplicate", "D&uplicate…", QKeySequence("Ctrl+D"),
                                       "Enqueue a copy of the selected job (editable)", self.duplicate_selected)  # fmt: skip
         self.delete = self._action("delete", "&Delete", QKeySequence(QKeySequence.StandardKey.Delete),
@@ -68,7 +86,8 @@ class JobActions(QObject):
                                            self.clear_finished_jobs)  # fmt: skip
         self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         view.addAction(self.delete)  # Delete only acts while the table has focus
-        self.selection_actions = (self.cancel, self.retry, self.duplicate, self.delete)
+        self.selection_actions = (self.cancel, self.retry, self.retry_dependents, self.edit, self.front, self.duplicate,
+                                  self.delete)  # fmt: skip
         # A greyed-out action's shortcut would do nothing silently: a stand-in shortcut, enabled only
         # while the action is not, says why in the status bar.
         self._stand_ins: list[tuple[QAction, QShortcut]] = []
@@ -78,6 +97,7 @@ class JobActions(QObject):
             stand_in.setContext(action.shortcutContext())
             stand_in.setObjectName(f"standIn-{action.property('icon_name')}")
             name = str(action.property("icon_name"))
+            name = {"move-to-front": "front"}.get(name, name)
             stand_in.activated.connect(lambda name=name: self.explain_nothing_to_do(name))
             self._stand_ins.append((action, stand_in))
         self.update_enabled()
@@ -93,7 +113,7 @@ class JobActions(QObject):
         return action
 
     def all_actions(self) -> list[QAction]:
-        return [self.new_job, *self.selection_actions, self.clear_finished]
+        return [self.new_job, self.new_after, *self.selection_actions, self.clear_finished]
 
     def refresh_icons(self) -> None:
         for action in self.all_actions():
@@ -106,6 +126,7 @@ class JobActions(QObject):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.new_job)
+        menu.addAction(self.new_after)
         menu.addAction(self.clear_finished)
         return menu
 
@@ -114,13 +135,18 @@ class JobActions(QObject):
         states = {row.state for row in rows}
         self.cancel.setEnabled(any(row.cancellable for row in rows))
         self.retry.setEnabled(bool(states & RETRYABLE_STATES))
+        self.retry_dependents.setEnabled(self._any_with_dependents(rows))
+        self.new_after.setEnabled(bool(rows))
+        shown = self._view.shown_job_id() if self._view.model() else None
+        self.edit.setEnabled(any(row.id == shown and row.state in EDITABLE_STATES for row in rows))
+        self.front.setEnabled(bool(states & EDITABLE_STATES))
         self.duplicate.setEnabled(bool(rows))
         self.delete.setEnabled(any(row.state != "running" for row in rows))
         for action, stand_in in getattr(self, "_stand_ins", ()):
             stand_in.setEnabled(not action.isEnabled())
 
     def explain_nothing_to_do(self, name: str) -> None:
-        """Say in the status bar why the action `name` (cancel, retry, duplicate, delete) did nothing."""
+        """Say in the status bar why the action `name` (cancel, retry, edit, front, duplicate, delete) did nothing."""
         verb, done, which = APPLIES_TO[name]
         if not self._selected_rows():
             self.message.emit(f"No job selected: select one of the {which} to {verb}.")
@@ -128,9 +154,10 @@ class JobActions(QObject):
             self.message.emit(f"None of the selected jobs can be {done}: only {which} can.")
 
     # -- the actions ----------------------------------------------------------------------
-    def open_new_job_dialog(self, prefill: Job | None = None, job_type: str | None = None) -> NewJobDialog:
+    def open_new_job_dialog(self, prefill: Job | None = None, job_type: str | None = None,
+                            after: list[int] | None = None) -> NewJobDialog:  # fmt: skip
         dialog = NewJobDialog(self._queue, queue_names=self._queue_names(), prefill=prefill, job_type=job_type,
-                              parent=self._window)  # fmt: skip
+                              after=after or (), parent=self._window)  # fmt: skip
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.enqueued.connect(lambda job_id: self.message.emit(f"Enqueued job {job_id}."))
         dialog.open()
@@ -171,6 +198,70 @@ class JobActions(QObject):
             self.explain_nothing_to_do("retry")
             return
         self._report(f"Retrying {_plural(done, 'job')}.", problems)
+
+    def retry_selected_with_dependents(self) -> None:
+        """Retry each selected job that ended badly, and return the dependents its end cancelled to waiting."""
+        done, problems = [], []
+        for row in self._selected_rows():
+            if row.state not in RETRYABLE_STATES:
+                continue
+            try:
+                self._queue.retry(row.id, with_dependents=True, source=Source.GUI)
+                done.append(row.id)
+            except AcaciaError as exc:
+                problems.append(str(exc))
+        if not done and not problems:
+            self.explain_nothing_to_do("retry-dependents")
+            return
+        self._report(f"Retrying {_plural(len(done), 'job')} with the jobs that run after them.", problems)
+
+    def _any_with_dependents(self, rows: list, most: int = 20) -> bool:
+        """A selected job that ended badly and that other jobs run after (at most `most` are looked up:
+        one indexed read each, and this runs on every live batch)."""
+        retryable = [row for row in rows if row.state in RETRYABLE_STATES]
+        if len(retryable) > most:
+            return True
+        return any(self._store.get_dependencies(row.id)["downstream"] for row in retryable)
+
+    def new_job_after_selected(self) -> NewJobDialog | None:
+        """The New job dialog with "After" filled in with the selected jobs (the type of the first)."""
+        rows = self._selected_rows()
+        if not rows:
+            self.message.emit("No job selected: select the jobs the new one should run after.")
+            return None
+        return self.open_new_job_dialog(job_type=rows[0].type, after=[row.id for row in rows])
+
+    def edit_selected(self) -> EditJobDialog | None:
+        """Edit the job the details pane shows (the current selected row), if it is still waiting."""
+        job_id = self._view.shown_job_id()
+        job = self._store.get_job(job_id) if job_id is not None else None
+        if job is None or job.state not in EDITABLE_STATES:
+            self.explain_nothing_to_do("edit")
+            return None
+        dialog = EditJobDialog(self._queue, job, queue_names=self._queue_names(), parent=self._window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.edited.connect(lambda edited_id: self.message.emit(f"Edited job {edited_id}."))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def move_selected_to_front(self) -> None:
+        """Each selected waiting job runs next in its queue; the topmost row ends up first."""
+        rows = [row for row in self._selected_rows() if row.state in EDITABLE_STATES]
+        if not rows:
+            self.explain_nothing_to_do("front")
+            return
+        model = self._view.job_model()
+        done, problems = 0, []
+        for row in sorted(rows, key=lambda r: model.row_of(r.id), reverse=True):  # the top row last: it goes first
+            try:
+                self._queue.edit(row.id, front=True, source=Source.GUI)
+                done += 1
+            except InvalidTransitionError:
+                problems.append(f"Job {row.id} started meanwhile, so it was not moved.")
+            except AcaciaError as exc:
+                problems.append(str(exc))
+        self._report(f"Moved {_plural(done, 'job')} to the front." if done else "", problems)
 
     def duplicate_selected(self) -> None:
         rows = self._selected_rows()
@@ -213,18 +304,34 @@ class JobActions(QObject):
                 self.explain_nothing_to_do("delete")
             return
         extra = f" ({_plural(running, 'running job')} will be kept: cancel them first.)" if running else ""
-        ask(self._window, name="deleteQuestion", title="Delete jobs",
-            text=f"Delete {_plural(len(ids), 'job')} with their logs and history?{extra}",
-            buttons=[("yes", "Delete", QMessageBox.ButtonRole.DestructiveRole), ("no", "Keep", NO)], default="no",
-            on_answer=lambda key: key == "yes" and self.delete_ids(ids))  # fmt: skip
+        root = outputs_root_of(self._store)
+        with_outputs = [i for i in ids if root is not None and output_dir_of(root, i).is_dir()]
+        informative = (f"{_plural(len(with_outputs), 'job')} of these {'has' if len(with_outputs) == 1 else 'have'} "
+                       "an output folder. Its files are kept unless you tick the box.") if with_outputs else ""  # fmt: skip
+        box: list[QMessageBox] = []
+        box.append(ask(self._window, name="deleteQuestion", title="Delete jobs",
+                       text=f"Delete {_plural(len(ids), 'job')} with their logs and history?{extra}",
+                       buttons=[("yes", "Delete", QMessageBox.ButtonRole.DestructiveRole), ("no", "Keep", NO)],
+                       default="no", informative=informative, checkbox="Delete outputs too" if with_outputs else "",
+                       on_answer=lambda key: key == "yes" and self.delete_ids(
+                           ids, outputs=bool(with_outputs) and box[0].checkBox().isChecked())))  # fmt: skip
 
-    def delete_ids(self, ids: list[int]) -> int:
+    def delete_ids(self, ids: list[int], *, outputs: bool = False) -> int:
+        """Delete the jobs; with `outputs`, their output folders too (never through a symlink)."""
         try:
             count = self._queue.delete(ids, source=Source.GUI)
         except AcaciaError as exc:  # one became running meanwhile: nothing was deleted
             self._report("", [f"Nothing was deleted: {exc}"])
             return 0
-        self.message.emit(f"Deleted {_plural(count, 'job')}.")
+        removed, problems = 0, []
+        root = outputs_root_of(self._store)
+        for job_id in ids if outputs and root is not None else []:
+            try:
+                removed += remove_output_dir(root, job_id)
+            except (AcaciaError, OSError) as exc:
+                problems.append(f"The outputs of job {job_id} were kept: {exc}")
+        folders = f" and {_plural(removed, 'output folder')}" if removed else ""
+        self._report(f"Deleted {_plural(count, 'job')}{folders}.", problems)
         return count
 
     def clear_finished_jobs(self) -> None:

@@ -5,8 +5,9 @@ thread, is coalesced by LiveUpdates into one ChangeBatch per turn, and each part
 what it needs (the table re-reads changed rows in one query; the details pane re-reads
 its job; counts are re-read in the background by StatsPoller).
 
-Closing the window while jobs run asks whether to keep running in the tray or to stop;
-stopping (and Quit) call `on_quit`, app.py's graceful shutdown.
+Closing the window while jobs run asks whether to keep running in the tray or to stop, and
+every Quit (menu, Ctrl+Q, tray) asks the same (quit_question); stopping calls `on_quit`,
+app.py's graceful shutdown.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import partial
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QSplitter, QStatusBar, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QStatusBar, QTabWidget, QVBoxLayout, QWidget
 
 from ..core.definitions import FINAL_STATES
 from ..qt.services import AppServices
@@ -30,11 +31,12 @@ from .live import ChangeBatch, LiveUpdates
 from .models.job_filter import JobFilter
 from .models.job_table_model import JobTableModel
 from .plugin_watcher import PluginWatcher
-from .questions import ask
+from .quit_question import ask_to_stop
 from .settings_controller import SettingsController
 from .sidebar import SidebarToggle
 from .stats import Stats, StatsPoller
 from .tray.tray_icon import TrayIcon
+from .why_line import WhyLine
 from .widgets.details_pane import DetailsPane
 from .widgets.filter_bar import FilterBar
 from .widgets.filter_hint import FilterHint, hidden_enqueued_message
@@ -55,7 +57,7 @@ class MainWindow(QMainWindow):
     """The Acacia window over AppServices. `on_quit()` stops the app gracefully."""
 
     def __init__(self, services: AppServices, on_quit: Callable[[], None], settings: QSettings | None = None,
-                 parent: QWidget | None = None) -> None:  # fmt: skip
+                 parent: QWidget | None = None, *, workers_flag: int | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("Acacia")
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self.services = services
         self._on_quit = on_quit
         self.settings = settings if settings is not None else default_settings()
+        self.workers_flag = workers_flag  # `--workers N`: wins over the remembered value for this run
         self._disposed = False
         self._quitting = False
         self.reader = BackgroundReader(parent=self)
@@ -108,6 +111,10 @@ class MainWindow(QMainWindow):
         self.filter_hint = FilterHint(self.table, self.model)  # an empty table says the filter hides every job
         self.filter_hint.clear_requested.connect(lambda: self.filter_bar.set_filter(JobFilter()))
         self.details = DetailsPane(services.store, services.registry, self, settings=self.settings)
+        why = WhyLine(services.store, services.registry, services.worker,
+                      plugin_problems=lambda: len(getattr(services.plugin_report, "problems", ()) or ()))  # fmt: skip
+        self.model.why = why.line_of  # the State cell's tooltip, asked for on hover only
+        self.details.why = why.line  # a line of the details header
         jobs_page = QWidget(self)
         jobs_layout = QVBoxLayout(jobs_page)
         jobs_layout.setContentsMargins(4, 4, 4, 0)
@@ -141,7 +148,7 @@ class MainWindow(QMainWindow):
         self.reload_action = window_action("reload", "&Reload plugins", "Ctrl+Shift+R", self.reload_plugins)
         self.open_folder_action = window_action("folder", "&Open plugin folder", "Ctrl+Shift+O", self.plugins_view.open_folder)
         self.refresh_action = window_action("refresh", "Re&fresh jobs", "F5", self.refresh)
-        self.quit_action = window_action("quit", "&Quit", "Ctrl+Q", self.quit)
+        self.quit_action = window_action("quit", "&Quit", "Ctrl+Q", self.request_quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.search_action = window_action("search", "&Search jobs", "Ctrl+F", self._focus_search)
         self.details_action = window_action("details", "&Details pane", "F9", self._toggle_details)
@@ -172,10 +179,13 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().selectionChanged.connect(self.job_actions.update_enabled)
         self.table.selectionModel().selectionChanged.connect(self._on_current_row)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.table.selectionModel().currentRowChanged.connect(self.job_actions.update_enabled)  # Edit: the shown job
         self.model.modelReset.connect(self._after_reset)
+        self.model.reloaded.connect(self._select_first_if_none)  # after the view put back what it could
         self.model.rowsRemoved.connect(self._on_current_row)  # the selected rows may have gone (retried out of the filter)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.cancel_delegate.cancel_clicked.connect(lambda job_id: self.job_actions.cancel_ids([job_id]))
+        self.details.job_activated.connect(self.select_job)  # a job in the Dependencies or Pipeline tab
         self.job_actions.message.connect(self.show_message)
         self.queues_panel.show_queue.connect(self._show_queue)
         self.queues_panel.error.connect(self.show_message)
@@ -185,7 +195,7 @@ class MainWindow(QMainWindow):
         self.services.raise_requested.connect(self.show_and_raise)
         self.tray.show_requested.connect(self.show_and_raise)
         self.tray.new_job_requested.connect(lambda: (self.show_and_raise(), self.job_actions.open_new_job_dialog()))
-        self.tray.quit_requested.connect(self.quit)
+        self.tray.quit_requested.connect(lambda: self.request_quit())
         self.tray.notified.connect(self._on_notified)
 
     # -- live data ------------------------------------------------------------------------------
@@ -267,12 +277,33 @@ class MainWindow(QMainWindow):
         self.details.show_job(self.table.shown_job_id())
         self.job_actions.update_enabled()
 
+    def _select_first_if_none(self) -> None:
+        """A new filter (a status count clicked) or sort left nothing selected: select the first row,
+        so the details pane and the actions are on the same job, as after start-up."""
+        first = self.model.job_at(0)
+        if first is not None and not self.table.selectionModel().hasSelection():
+            self.table.select_job(first.id)
+        self._on_current_row()
+        self.job_actions.update_enabled()
+
     def _on_current_row(self) -> None:
         """The pane shows the selected job (the one the actions apply to), never an unselected current row."""
         self.table.ensure_selection()
         job_id = self.table.shown_job_id()
         if job_id != self.details.job_id:
             self.details.show_job(job_id)
+
+    def select_job(self, job_id: int) -> bool:
+        """Select `job_id` in the table; if the filter hides it, show all jobs first."""
+        if self.table.select_job(job_id):
+            return True
+        if self.services.store.get_job(job_id) is None:
+            self.show_message(f"Job {job_id} was deleted.")
+            return False
+        self.filter_bar.set_filter(JobFilter())
+        found = self.table.select_job(job_id)
+        self.show_message(f"Showing all jobs: the filter hid job {job_id}." if found else f"Job {job_id} is not shown.")
+        return found
 
     def _context_menu(self, pos) -> None:
         menu = self.job_actions.context_menu()
@@ -393,25 +424,23 @@ class MainWindow(QMainWindow):
         if self._quitting or self._disposed:
             event.accept()
             return
-        running = len(self.services.worker.running_job_ids())
         event.ignore()
-        prefs = self.settings_controller.preferences
-        if prefs.close_to_tray and self.tray.available:
+        if self.settings_controller.preferences.close_to_tray and self.tray.available:
             self._close_answer("tray")
             return
-        if not running or not prefs.confirm_quit:
+        self.request_quit(offer_tray=self.tray.available)
+
+    def request_quit(self, offer_tray: bool = False) -> None:
+        """Every way to quit (closing, File ▸ Quit, Ctrl+Q, the tray): while jobs run, ask first (unless told not to)."""
+        if self._quitting or self._disposed:
+            return
+        running = len(self.services.worker.running_job_ids())
+        if not running or not self.settings_controller.preferences.confirm_quit:
             self.quit()
             return
-        buttons = [("stop", "Stop and quit", QMessageBox.ButtonRole.DestructiveRole),
-                   ("cancel", "Cancel", QMessageBox.ButtonRole.RejectRole)]  # fmt: skip
-        if self.tray.available:
-            buttons.insert(0, ("tray", "Keep running in the tray", QMessageBox.ButtonRole.AcceptRole))
-        box = ask(self, name="closeQuestion", title="Jobs are running", checkbox="Don't ask again",
-            text=f"{running} job{'s are' if running != 1 else ' is'} running. Keep running in the tray, or stop?",
-            informative="Stopping waits for running jobs to finish, up to the stop timeout; jobs that do not "
-                        "finish go back to the queue. Nothing is lost.",
-            buttons=buttons, default="tray" if self.tray.available else "cancel",
-            on_answer=lambda key: self._close_answer(key, box.checkBox().isChecked()))  # fmt: skip
+        if not self.isVisible():  # the tray's Quit while the window is hidden: the question needs its window
+            self.show_and_raise()
+        ask_to_stop(self, running, offer_tray=offer_tray, on_answer=self._close_answer)
 
     def _close_answer(self, key: str | None, dont_ask_again: bool = False) -> None:
         if dont_ask_again and key in ("tray", "stop"):  # remembered: the same answer from now on

@@ -32,6 +32,7 @@ def build_menus_and_toolbar(window: QMainWindow, acts: JobActions, focus_actions
     w: Any = window
     file_menu = window.menuBar().addMenu("&File")
     file_menu.addAction(acts.new_job)
+    file_menu.addAction(acts.new_after)
     file_menu.addSeparator()
     w.settings_action = make_action(window, "", "&Settings…", "Ctrl+,", lambda: w.settings_controller.open_dialog())
     w.settings_action.setObjectName("settingsAction")
@@ -59,7 +60,8 @@ def build_menus_and_toolbar(window: QMainWindow, acts: JobActions, focus_actions
     toolbar.addAction(acts.new_job)
     toolbar.addSeparator()
     for action in (*acts.selection_actions, acts.clear_finished):
-        toolbar.addAction(action)
+        if action is not acts.retry_dependents:  # menus only: the toolbar keeps one Retry
+            toolbar.addAction(action)
     toolbar.addSeparator()
     toolbar.addAction(w.reload_action)
     return toolbar

@@ -76,7 +76,7 @@ def restore_window(window: QMainWindow, s: QSettings) -> None:
     w.tabs.setCurrentIndex(tab if 0 <= tab < w.tabs.count() else 0)
     w.details_action.setChecked(read_bool(s, "window/details", True))
     workers = read_int(s, "queues/workers", 0)
-    if workers > 0:
+    if workers > 0 and getattr(w, "workers_flag", None) is None:  # `--workers N` wins for its run
         w.queues_panel.set_workers(workers)
 
 
@@ -91,5 +91,7 @@ def save_window(window: QMainWindow, s: QSettings) -> None:
     write_filter(s, w.filter_bar.current_filter())
     s.setValue("window/tab", w.tabs.currentIndex())
     s.setValue("window/details", w.details_action.isChecked())
-    s.setValue("queues/workers", w.queues_panel.workers_spin.value())
+    workers = w.queues_panel.workers_spin.value()
+    if workers != getattr(w, "workers_flag", None):  # the flag's value is for one run; a change in the window stays
+        s.setValue("queues/workers", workers)
     s.sync()

@@ -13,9 +13,10 @@ larger one is cut into request-sized chunks, and then:
    or may not have been written).
 
 A chunk the app refuses as too long (it was started with a smaller --max-line-bytes) is
-halved and sent again: nothing of a refused line was read, let alone written. Jobs of a
-batch never refer to each other (there are no references between jobs), so splitting
-cannot break one. Pure Python, no I/O of its own: `send` is the client's request.
+halved and sent again: nothing of a refused line was read, let alone written. A batch
+whose jobs refer to each other ("ref", and refs in "after") is a pipeline the app
+resolves in one transaction: it is never split, and one too large for a request is
+refused, saying so. Pure Python, no I/O of its own: `send` is the client's request.
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ def enqueue_in_chunks(send: Send, jobs: list[Any], base: dict[str, Any], max_byt
     answer was lost, "unconfirmed": [start, end) of the chunk that may or may not be written.
     """
     chunks = plan_chunks(jobs, max_bytes or DEFAULT_MAX_LINE_BYTES)
+    linked = any(isinstance(job, dict) and "ref" in job for job in jobs)
+    if linked and len(chunks) > 1:
+        message = (f"this batch uses refs, so it is one pipeline written in one transaction, but its {len(jobs)} jobs "
+                   "do not fit in one request; split it into pipelines that do, or start the app with a larger "
+                   "--max-line-bytes")  # fmt: skip
+        raise with_details(InvalidJobError(message), message, index=0)
     if len(chunks) == 1:
         try:
             return send({**base, "jobs": jobs})["ids"]

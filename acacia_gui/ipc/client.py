@@ -79,16 +79,22 @@ class OpsMixin:
     def enqueue(self, type: str, payload: Any = None, *, queue: str | None = None, priority: int | None = None,
                 delay: float | None = None, max_attempts: int | None = None, timeout: float | None = None,
                 cancel_grace: float | None = None, memory_limit: int | str | None = None,
-                cpu_time_limit: float | None = None, nice: int | None = None,
+                cpu_time_limit: float | None = None, nice: int | None = None, after: Iterable[int] | None = None,
+                after_policy: str | None = None, unique_key: str | None = None, on_conflict: str | None = None,
                 allow_unknown: bool = False) -> int:  # fmt: skip
         """Enqueue one job; returns its id. Raises InvalidJobError subclasses on bad input.
 
         The limits (None: the handler's) apply when its handler runs in a worker process:
         cancel_grace seconds before a cancelled run is killed, memory_limit (bytes or "512MB"),
-        cpu_time_limit seconds of CPU, nice 0-19."""
+        cpu_time_limit seconds of CPU, nice 0-19. `after`: job ids it runs after, under
+        `after_policy` ("success", the default, or "finished"). `unique_key`: while a job
+        that is not final holds it, `on_conflict` decides: "return" (its id, the default),
+        "reject" (UniqueKeyTakenError) or "replace" (its payload, if it has not started)."""
         params = _drop_none({"type": type, "payload": payload, "queue": queue, "priority": priority, "delay": delay,
                              "max_attempts": max_attempts, "timeout": timeout, "cancel_grace": cancel_grace,
-                             "memory_limit": memory_limit, "cpu_time_limit": cpu_time_limit, "nice": nice})  # fmt: skip
+                             "memory_limit": memory_limit, "cpu_time_limit": cpu_time_limit, "nice": nice,
+                             "after": list(after) if after is not None else None, "after_policy": after_policy,
+                             "unique_key": unique_key, "on_conflict": on_conflict})  # fmt: skip
         if allow_unknown:
             params["allow_unknown"] = True
         return self.call("enqueue", params)["id"]
@@ -132,12 +138,19 @@ class OpsMixin:
         (docs/protocol.md, "Acting on several jobs"; `raise_first_error` turns errors into an exception)."""
         return self.call("cancel", {"ids": list(job_ids)})
 
-    def retry(self, job_id: int) -> dict[str, Any]:
-        return self.call("retry", {"id": job_id})
+    def retry(self, job_id: int, *, with_dependents: bool = False) -> dict[str, Any]:
+        """Queue a job that ended badly again; `with_dependents`: also the jobs its end cancelled."""
+        params: dict[str, Any] = {"id": job_id}
+        if with_dependents:
+            params["with_dependents"] = True
+        return self.call("retry", params)
 
-    def retry_many(self, job_ids: Iterable[int]) -> dict[str, Any]:
+    def retry_many(self, job_ids: Iterable[int], *, with_dependents: bool = False) -> dict[str, Any]:
         """Like cancel_many: each job that can be retried is, the others are reported per id."""
-        return self.call("retry", {"ids": list(job_ids)})
+        params: dict[str, Any] = {"ids": list(job_ids)}
+        if with_dependents:
+            params["with_dependents"] = True
+        return self.call("retry", params)
 
     def edit(self, job_id: int, *, priority: int | None = None, queue: str | None = None, payload: Any = _KEEP,
              front: bool = False) -> dict[str, Any]:  # fmt: skip
@@ -151,21 +164,24 @@ class OpsMixin:
             params["front"] = True
         return self.call("edit", params)
 
-    def delete(self, job_ids: Iterable[int] | int) -> int:
+    def delete(self, job_ids: Iterable[int] | int, *, outputs: bool = False) -> int:
         """Delete one job or several; returns how many. Raises the first id's error if any
-        could not be deleted (the others are deleted all the same; delete_many reports each)."""
+        could not be deleted (the others are deleted all the same; delete_many reports each).
+        `outputs`: remove their output folders too."""
+        extra = {"outputs": True} if outputs else {}
         if isinstance(job_ids, int):
-            return self.call("delete", {"id": job_ids})["deleted"]
-        result = self.call("delete", {"ids": list(job_ids)})
+            return self.call("delete", {"id": job_ids, **extra})["deleted"]
+        result = self.call("delete", {"ids": list(job_ids), **extra})
         raise_first_error(result)
         return result["deleted"]
 
-    def delete_many(self, job_ids: Iterable[int]) -> dict[str, Any]:
-        """{"deleted": n, "ids": [...], "errors": [{"id", "error"}]}: every deletable job goes."""
-        return self.call("delete", {"ids": list(job_ids)})
+    def delete_many(self, job_ids: Iterable[int], *, outputs: bool = False) -> dict[str, Any]:
+        """{"deleted": n, "ids": [...], "errors": [{"id", "error"}]}: every deletable job goes.
+        With `outputs`, also "outputs_removed" (ids) and "output_errors" (per id)."""
+        return self.call("delete", {"ids": list(job_ids), **({"outputs": True} if outputs else {})})
 
-    def delete_finished(self, queue: str | None = None) -> list[int]:
-        return self.call("delete", _drop_none({"finished": True, "queue": queue}))["ids"]
+    def delete_finished(self, queue: str | None = None, *, outputs: bool = False) -> list[int]:
+        return self.call("delete", _drop_none({"finished": True, "queue": queue, "outputs": outputs or None}))["ids"]
 
     def pause(self, queue: str, *, create: bool = False) -> dict[str, Any]:
         """An unknown queue raises JobNotFoundError (a typo), unless `create` asks for a new one."""

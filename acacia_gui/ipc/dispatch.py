@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -18,10 +19,13 @@ from typing import Any, Protocol
 
 from .. import __version__
 from ..core.context import Context
-from ..core.errors import AcaciaError, InvalidJobError, InvalidTransitionError, JobNotFoundError
+from ..core.errors import AcaciaError, InvalidJobError, InvalidOptionError, InvalidTransitionError, JobNotFoundError
 from ..core.job import Job, JobState, Preview, validate_queue_name
+from ..core.pipeline import dependency_order, link_batch
 from ..core.queue import JobQueue
+from ..core.why import gather_facts, why_not_running
 from .ops import OP_TABLE, OPS_BY_NAME
+from .outputs import job_output_dir, remove_outputs
 from .params import MAX_ID, Params
 from .protocol import (
     MAX_LIST_LIMIT,
@@ -136,9 +140,15 @@ class Dispatcher:
             "headless": getattr(self.services, "headless", None),
         }
 
-    def _job_from(self, p: Params) -> Job:
+    def _job_from(self, p: Params, *, in_batch: bool = False) -> Job:
         job_type = p.raw("type")
         payload = p.raw("payload", {})
+        after = p.raw("after", None)
+        if in_batch:
+            p.raw("ref", None)  # link_batch reads refs, and the strings of "after"
+            after = None
+        elif after is not None and (not isinstance(after, list) or any(isinstance(dep, str) for dep in after)):
+            raise p.error('"after" must be a list of job ids (refs such as "name" only work between the jobs of a batch)')
         return Job(
             job_type,
             payload,
@@ -151,6 +161,10 @@ class Dispatcher:
             memory_limit=p.raw("memory_limit", None),
             cpu_time_limit=p.raw("cpu_time_limit", None),
             nice=p.raw("nice", None),
+            after=after or (),
+            after_policy=p.raw("after_policy", "success"),
+            unique_key=p.raw("unique_key", None),
+            on_conflict=p.raw("on_conflict", "return"),
         )
 
     def _op_enqueue(self, p: Params) -> dict[str, Any]:
@@ -164,7 +178,10 @@ class Dispatcher:
             self.queue.prepare(job, allow_unknown=allow_unknown)
             return {"valid": 1}
         job_id = self.queue.enqueue(Context.background(), job, source=self.source, allow_unknown=allow_unknown)
-        return {"id": job_id, "state": job.state.value, "queue": job.queue}
+        reply = {"id": job_id, "state": job.state.value, "queue": job.queue}
+        if job.conflict is not None:
+            reply["conflict"] = job.conflict  # "returned" (nothing created) or "replaced" (its payload updated)
+        return reply
 
     def _enqueue_batch(self, p: Params, allow_unknown: bool, validate_only: bool = False) -> dict[str, Any]:
         """All or nothing, in one transaction; with `validate_only`, every job is checked and none is written
@@ -179,10 +196,16 @@ class Dispatcher:
                 if not isinstance(entry, dict):
                     raise p.error(f"each job must be an object like {{\"type\": …, \"payload\": …}}, got {entry!r:.60}")
                 entry_params = Params("enqueue", entry)
-                jobs.append(self._job_from(entry_params))
+                jobs.append(self._job_from(entry_params, in_batch=True))
                 entry_params.done()
             except AcaciaError as exc:
                 raise with_details(exc, f"jobs[{index}]: {exc}", index=index) from None
+        try:
+            link_batch(entries, jobs)
+            dependency_order(jobs)
+            self._check_dependencies_exist(jobs)
+        except AcaciaError as exc:
+            raise with_details(exc, str(exc), index=_named_index(str(exc))) from None
         if validate_only:
             self._raise_first_invalid(jobs, allow_unknown)
             return {"valid": len(jobs)}
@@ -192,6 +215,22 @@ class Dispatcher:
             self._raise_first_invalid(jobs, allow_unknown)
             raise
         return {"ids": ids}
+
+    def _check_dependencies_exist(self, jobs: list[Job]) -> None:
+        """Name the first line whose "after" has an id of no job (the store would refuse it without a line)."""
+        first_use: dict[int, int] = {}
+        for index, job in enumerate(jobs):
+            for dep in job.after:
+                if isinstance(dep, int) and not isinstance(dep, bool):
+                    first_use.setdefault(dep, index)
+        ids = sorted(first_use)
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            found.update(job.id for job in self.store.list_jobs(ids=ids[start:start + 500], preview=True))
+        missing = [dep for dep in ids if dep not in found]
+        if missing:
+            dep = min(missing, key=first_use.__getitem__)
+            raise InvalidOptionError(f"jobs[{first_use[dep]}]: after: there is no job {dep}")
 
     def _raise_first_invalid(self, jobs: list[Job], allow_unknown: bool) -> None:
         """Name the job a failed batch tripped on (validation is cheap; only on this error path)."""
@@ -215,6 +254,10 @@ class Dispatcher:
         result = self._job(job_id).to_dict()
         handler = self.queue.registry.get_handler(result["type"])
         result["isolation"] = handler.runs_in if handler is not None else None
+        result["dependencies"] = self.store.get_dependencies(job_id)
+        result["why"] = self.why(self._job(job_id))
+        result["artifacts"] = self.store.get_artifacts(job_id)
+        result["output_dir"] = job_output_dir(self.store, job_id)
         if with_events:
             result["events"] = self.store.get_events(job_id)
         if logs:
@@ -284,10 +327,21 @@ class Dispatcher:
     def _op_retry(self, p: Params) -> dict[str, Any]:
         ids = self._one_or_many(p)
         job_id = p.job_id() if ids is None else None
+        with_dependents = p.boolean("with_dependents", False)
         p.done()
         if ids is not None:
-            return _per_id(ids, lambda i: self.queue.retry(i, source=self.source).to_dict())
-        return self.queue.retry(job_id, source=self.source).to_dict()
+            return _per_id(ids, lambda i: self.queue.retry(i, with_dependents=with_dependents, source=self.source).to_dict())
+        return self.queue.retry(job_id, with_dependents=with_dependents, source=self.source).to_dict()
+
+    def why(self, job: Job) -> str:
+        """The one line saying why `job` is not running (core.why), with this app's workers."""
+        worker = self.services.worker
+        report = self.services.plugin_report
+        facts = gather_facts(self.store, self.queue.registry, job,
+                             workers=worker.concurrency if worker is not None else None,
+                             busy_workers=len(worker.running_job_ids()) if worker is not None else 0,
+                             plugin_problems=len(getattr(report, "problems", ()) or ()))  # fmt: skip
+        return why_not_running(job, facts)
 
     def _op_edit(self, p: Params) -> dict[str, Any]:
         job_id = p.job_id()
@@ -301,6 +355,13 @@ class Dispatcher:
         return self.queue.edit(job_id, **changes, source=self.source).to_dict()
 
     def _op_delete(self, p: Params) -> dict[str, Any]:
+        outputs = p.boolean("outputs", False)
+        reply = self._delete(p)
+        if outputs:
+            reply.update(remove_outputs(self.store, reply["ids"]))
+        return reply
+
+    def _delete(self, p: Params) -> dict[str, Any]:
         finished = p.boolean("finished", False)
         queue = p.string("queue", None, max_length=64)
         ids = self._one_or_many(p)
@@ -515,6 +576,12 @@ def _params(op: str, params: dict[str, Any]) -> Params:
     p = Params(op, params)
     p.refuse_unknown(OPS_BY_NAME[op].params)
     return p
+
+
+def _named_index(message: str) -> int | None:
+    """The batch line a pipeline error names first ("jobs[3]: …"), for the error's details."""
+    match = re.search(r"jobs\[(\d+)\]", message)
+    return int(match.group(1)) if match else None
 
 
 class StandaloneServices:

@@ -30,28 +30,32 @@ class Op:
 
 
 _JOB = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout", "cancel_grace", "memory_limit",
-        "cpu_time_limit", "nice")
+        "cpu_time_limit", "nice", "after", "after_policy", "unique_key", "on_conflict")
 
 OP_TABLE: tuple[Op, ...] = (
     Op("hello", ("version", "client"), "_op_hello", ("hello",),
        "version handshake; the app's identity, pid and paths"),
-    Op("enqueue", (*_JOB, "jobs", "allow_unknown", "validate_only"), "_op_enqueue", ("enqueue", "enqueue_many"),
-       'one job, or "jobs": a batch in one transaction (all or nothing); "validate_only": check, write nothing'),
+    Op("enqueue", (*_JOB, "jobs", "ref", "allow_unknown", "validate_only"), "_op_enqueue", ("enqueue", "enqueue_many"),
+       'one job, or "jobs": a batch in one transaction (all or nothing; a line\'s "ref" names it for later lines\' '
+       '"after"); "validate_only": check, write nothing'),
     Op("get", ("id", "events", "logs"), "_op_get", ("get",),
-       "one job, optionally with its events and last log lines"),
+       "one job (with its dependencies, why it is not running, its artifacts and output folder), optionally with its "
+       "events and last log lines"),
     Op("logs", ("id", "after", "limit"), "_op_logs", ("logs",),
        'a page of a job\'s log lines after line id "after", oldest first, and whether more follow'),
     Op("list", ("state", "queue", "type", "search", "order_by", "descending", "limit", "offset"), "_op_list",
        ("list",), "a filtered, sorted page of jobs and the total that match"),
     Op("cancel", ("id", "ids"), "_op_cancel", ("cancel", "cancel_many"),
        'cancel a job (a running one stops shortly); "ids": each of several, reported per id'),
-    Op("retry", ("id", "ids"), "_op_retry", ("retry", "retry_many"),
-       'queue a finished job again; "ids": each of several, reported per id'),
+    Op("retry", ("id", "ids", "with_dependents"), "_op_retry", ("retry", "retry_many"),
+       'queue a finished job again; "ids": each of several, reported per id; "with_dependents": also the jobs '
+       "its end cancelled"),
     Op("edit", ("id", "priority", "queue", "payload", "front"), "_op_edit", ("edit",),
        'change a queued or scheduled job\'s priority, queue or payload (schema-checked), or "front": true to '
        "move it ahead of its queue's other waiting jobs"),
-    Op("delete", ("id", "ids", "finished", "queue"), "_op_delete", ("delete", "delete_many", "delete_finished"),
-       'delete a job, each of several ("ids", reported per id), or every finished one ("finished": true)'),
+    Op("delete", ("id", "ids", "finished", "queue", "outputs"), "_op_delete", ("delete", "delete_many", "delete_finished"),
+       'delete a job, each of several ("ids", reported per id), or every finished one ("finished": true); '
+       '"outputs": true also removes their output folders'),
     Op("pause", ("queue", "create"), "_op_pause", ("pause",),
        'stop starting jobs of a queue (an unknown queue is refused unless "create": true)'),
     Op("resume", ("queue", "create"), "_op_resume", ("resume",),

@@ -35,7 +35,7 @@ from ..core.definitions import SORT_FIELDS as SORT_FIELDS
 from ..core.errors import AcaciaError
 from .ops import OPS_BY_NAME
 
-PROTOCOL_VERSION = "1.2"  # docs/protocol.md, "Versions": what bumps the major and the minor number
+PROTOCOL_VERSION = "1.3"  # docs/protocol.md, "Versions": what bumps the major and the minor number
 MAX_ERROR_MESSAGE = 2000
 MAX_REQUEST_ID = 2**63 - 1  # a whole-number request id is a signed 64-bit integer
 
@@ -127,6 +127,7 @@ for _cls in (
     core_errors.InvalidJobError, core_errors.InvalidJobTypeError, core_errors.InvalidPayloadError,
     core_errors.InvalidOptionError, core_errors.UnknownJobTypeError, core_errors.DuplicateHandlerError,
     core_errors.JobNotFoundError, core_errors.InvalidTransitionError, core_errors.StoreError, core_errors.PluginError,
+    core_errors.UniqueKeyTakenError,
     ProtocolError, InvalidJsonError, LineTooLongError, UnknownOpError, InvalidParamsError, VersionMismatchError,
     AccessDeniedError, ServerBusyError, NotRunningError, AlreadyRunningError, ConnectionLostError, NoReplyError,
     ServerError,

@@ -15,7 +15,7 @@ from ..core.job import Job, JobId, JobState, Preview
 JOB_COLUMNS = (
     "id, type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress, "
     "progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id, cancel_requested, "
-    "interruptions, cancel_grace, memory_limit, cpu_time_limit, nice"
+    "interruptions, cancel_grace, memory_limit, cpu_time_limit, nice, unique_key"
 )
 
 
@@ -31,14 +31,20 @@ def row_to_job(row: sqlite3.Row | tuple) -> Job:
     (job.id, job.type, job.queue, job.priority, state, payload, job.attempts, job.max_attempts, job.run_at,
      job.timeout, job.progress, job.progress_message, result, job.error, job.traceback, job.created_at,
      job.started_at, job.finished_at, job.instance_id, cancel_requested, job.interruptions, job.cancel_grace,
-     job.memory_limit, job.cpu_time_limit, job.nice) = row  # fmt: skip
+     job.memory_limit, job.cpu_time_limit, job.nice, job.unique_key) = row  # fmt: skip
     job.state = _STATES[state]
     job.payload = _loads(payload)
     job.result = _loads(result) if result is not None else None
     job.cancel_requested = bool(cancel_requested)
     job.context = None
     job._reporter = None
+    job._outputs = None
+    job._artifacts_added = 0
     job.delay = 0.0
+    job.after = []
+    job.after_policy = "success"
+    job.on_conflict = "return"
+    job.conflict = None
     return job
 
 
@@ -83,7 +89,7 @@ COLUMN_RULES: dict[str, tuple[str, str, object]] = {
     "queue": ("typeof(queue) = 'text' AND length(queue) BETWEEN 1 AND 64 AND queue NOT GLOB '*[^A-Za-z0-9_.-]*'",
               "a queue name (1 to 64 letters, digits and . _ -)", "default"),
     "priority": ("typeof(priority) = 'integer'", "a whole number", 0),
-    "state": ("state IN ('queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')",
+    "state": ("state IN ('waiting', 'queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')",
               "a job state", "failed"),
     "payload": ("typeof(payload) = 'text' AND json_valid(payload)", "valid JSON text", "null"),
     "attempts": ("typeof(attempts) = 'integer' AND attempts >= 0", "a whole number from 0", 0),
@@ -110,6 +116,8 @@ COLUMN_RULES: dict[str, tuple[str, str, object]] = {
                        "empty or seconds above 0", None),
     "nice": ("nice IS NULL OR (typeof(nice) = 'integer' AND nice BETWEEN 0 AND 19)", "empty or a whole number from 0 to 19",
              None),
+    "unique_key": ("unique_key IS NULL OR (typeof(unique_key) = 'text' AND length(unique_key) BETWEEN 1 AND 200)",
+                   "empty or text of 1 to 200 characters", None),
 }  # fmt: skip
 OWNER_RULE = "(state = 'running') = (instance_id IS NOT NULL)"  # the table's CHECK: a running job has an owner
 _RULES_SQL = ", ".join(f"({rule})" for rule, _, _ in COLUMN_RULES.values()) + f", ({OWNER_RULE})"

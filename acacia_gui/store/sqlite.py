@@ -26,6 +26,7 @@ from ..core.job import Job, JobId
 from ..core.recovery import RecoveryPolicy
 from ..core.runner import Completion
 from .rows import QueueInfo as QueueInfo  # re-exported: the window reads it here
+from .sqlite_artifacts import SqliteArtifacts
 from .sqlite_db import BACKSTOP_CHECKPOINT_PAGES as BACKSTOP_CHECKPOINT_PAGES
 from .sqlite_db import SCHEMA_VERSION as SCHEMA_VERSION
 from .sqlite_db import SYNCHRONOUS_LEVELS as SYNCHRONOUS_LEVELS
@@ -47,6 +48,7 @@ class SqliteJobStore:
         self.db = SqliteDatabase(path, synchronous=synchronous, busy_timeout=busy_timeout)
         self.jobs = SqliteJobs(self.db)
         self.worker = SqliteWorkerStore(self.db)
+        self.artifacts = SqliteArtifacts(self.db)
         self.path = self.db.path
         self.synchronous = synchronous
 
@@ -123,8 +125,22 @@ class SqliteJobStore:
     def cancel_job(self, job_id: JobId, source: str) -> Job:
         return self.jobs.cancel_job(job_id, source)
 
-    def retry_job(self, job_id: JobId, source: str) -> Job:
-        return self.jobs.retry_job(job_id, source)
+    def retry_job(self, job_id: JobId, source: str, *, with_dependents: bool = False) -> Job:
+        return self.jobs.retry_job(job_id, source, with_dependents=with_dependents)
+
+    def jobs_ahead(self, job_id: JobId) -> int:
+        return self.jobs.jobs_ahead(job_id)
+
+    def get_dependencies(self, job_id: JobId) -> dict[str, list[dict[str, Any]]]:
+        return self.jobs.get_dependencies(job_id)
+
+    def get_pipeline(self, job_id: JobId, limit: int = 500) -> dict[str, Any]:
+        return self.jobs.get_pipeline(job_id, limit)
+
+    def take_notes(self) -> list[tuple[JobId, str, str]]:
+        """(job id, queue, new state) of jobs changed as a consequence of committed writes
+        (dependents released or cancelled), each handed out once: the caller announces them."""
+        return self.db.take_notes()
 
     def edit_job(self, job_id: JobId, source: str, *, priority: int | None = None, queue: str | None = None,
                  payload_text: str | None = None, front: bool = False) -> Job:  # fmt: skip
@@ -135,6 +151,13 @@ class SqliteJobStore:
 
     def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]:
         return self.jobs.clear_finished(source, queue=queue)
+
+    # -- a job's outputs (SqliteArtifacts) ------------------------------------------------
+    def add_artifact(self, job_id: JobId, artifact: dict[str, Any]) -> bool:
+        return self.artifacts.add_artifact(job_id, artifact)
+
+    def get_artifacts(self, job_id: JobId) -> list[dict[str, Any]]:
+        return self.artifacts.get_artifacts(job_id)
 
     # -- WorkerStore: the engine's writes (SqliteWorkerStore) -----------------------------
     def register_instance(self, instance_id: str) -> None:

@@ -11,6 +11,7 @@ same job.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import sqlite3
@@ -24,10 +25,12 @@ from pathlib import Path
 from ..core.errors import CorruptDatabaseError, InvalidOptionError, StoreError
 from ..core.job import JobId
 from .datadir import create_private_file, make_private_dir
+from .migrations import PYTHON_STEPS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5  # 0005 is a Python step (migrations/__init__.py)
+MAX_UNANNOUNCED_NOTES = 100_000  # dependency changes kept for announcing; a process that never announces drops the oldest
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 BACKSTOP_CHECKPOINT_PAGES = 4_000  # see checkpoint_in_background (SQLite's default is 1,000)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL is truncated back to this after a checkpoint
@@ -54,6 +57,9 @@ class SqliteDatabase:
         self._all_connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._checkpoint_on_commit = True
+        # Changes a transaction made beyond what its caller asked for (dependents released or
+        # cancelled): noted inside it, kept here once it commits, until someone announces them.
+        self._committed_notes: collections.deque[tuple[JobId, str, str]] = collections.deque(maxlen=MAX_UNANNOUNCED_NOTES)
         make_private_dir(self.path.parent)  # 0700 when created here (the CLI creates the data folder too)
         create_private_file(self.path)  # 0600 before SQLite opens it: its -wal and -shm take the same mode
         self._migrate()
@@ -96,6 +102,7 @@ class SqliteDatabase:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
             raise write_error(self.path, exc) from exc
+        self._local.notes = []
         try:
             yield conn
         except sqlite3.Error as exc:
@@ -112,6 +119,29 @@ class SqliteDatabase:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise write_error(self.path, exc) from exc
+        if self._local.notes:
+            self._committed_notes.extend(self._local.notes)
+
+    def note(self, changes: list[tuple[JobId, str, str]]) -> None:
+        """Inside a write(): (job id, queue, new state) of jobs this transaction changed as a
+        consequence (take_notes hands them out once it commits; a rollback forgets them)."""
+        self._local.notes.extend(changes)
+
+    def notes_mark(self) -> int:
+        return len(self._local.notes)
+
+    def forget_notes_since(self, mark: int) -> None:
+        """A savepoint was rolled back: what it noted did not happen."""
+        del self._local.notes[mark:]
+
+    def take_notes(self) -> list[tuple[JobId, str, str]]:
+        """The committed notes not taken yet, oldest first (any thread; each is handed out once)."""
+        taken = []
+        while True:
+            try:
+                taken.append(self._committed_notes.popleft())
+            except IndexError:
+                return taken
 
     @staticmethod
     def event(conn: sqlite3.Connection, job_id: JobId, source: str, old: str | None, new: str,
@@ -161,15 +191,17 @@ class SqliteDatabase:
         if version == SCHEMA_VERSION:
             return
         folder = resources.files("acacia_gui.store.migrations")
-        scripts = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+        scripts = {int(p.name.split("_", 1)[0]): p for p in folder.iterdir() if p.name.endswith(".sql")}
         with self.write() as c:
             current = c.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
-            for script in scripts:
-                number = int(script.name.split("_", 1)[0])
+            for number in sorted({*scripts, *PYTHON_STEPS}):
                 if number <= current:
                     continue
-                for statement in _split_sql(script.read_text(encoding="utf-8")):
-                    c.execute(statement)
+                if number in PYTHON_STEPS:
+                    PYTHON_STEPS[number](c)
+                else:
+                    for statement in _split_sql(scripts[number].read_text(encoding="utf-8")):
+                        c.execute(statement)
                 c.execute(f"PRAGMA user_version = {number}")
 
     # -- giving space back ---------------------------------------------------------------

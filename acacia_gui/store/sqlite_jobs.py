@@ -20,10 +20,12 @@ from ..core.definitions import (
     RETRYABLE_STATES,
     SORT_FIELDS,
     STATE_LIFECYCLE,
+    OnConflict,
     SortField,
 )
-from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError
+from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError, UniqueKeyTakenError
 from ..core.job import Job, JobId, JobState, encode_payload, validate_queue_name
+from ..core.pipeline import dependency_order
 from .rows import (
     JOB_COLUMNS,
     PREVIEW_COLUMNS,
@@ -34,6 +36,18 @@ from .rows import (
     row_to_preview_job,
 )
 from .sqlite_db import SqliteDatabase
+from .sqlite_dependencies import (
+    UNSATISFIED,
+    add_edges,
+    blocking_message,
+    blocks,
+    graph,
+    neighbours,
+    revive_dependents,
+    satisfied,
+    settle,
+    states_of,
+)
 
 # The sort fields that are not a plain column (core.definitions.SortField says what they mean).
 # A running job's duration grows; sorting it as RUNNING_DURATION_BASE - started_at keeps every
@@ -111,6 +125,8 @@ class SqliteJobs:
         """
         now = time.time()
         texts = payload_texts if payload_texts is not None else [encode_payload(job.payload) for job in jobs]
+        if any(job.after or job.unique_key for job in jobs):
+            return self._insert_linked(jobs, texts, source, now)
         rows = []
         for job, payload_text in zip(jobs, texts, strict=True):
             delay = job.delay or 0.0
@@ -137,6 +153,81 @@ class SqliteJobs:
             job.id = job_id
             job.max_attempts = job.max_attempts or 1
         return ids
+
+    def _insert_linked(self, jobs: Sequence[Job], texts: Sequence[str], source: str, now: float) -> list[JobId]:
+        """insert_jobs for jobs with dependencies or unique keys: one row at a time, dependencies
+        first (a dependency's id is always smaller), in one transaction. Unknown dependencies,
+        a cycle or a refused unique key write nothing."""
+        order = dependency_order(jobs)
+        external = sorted({dep for job in jobs for dep in job.after if not isinstance(dep, Job)})
+        new_queues = {job.queue or "default" for job in jobs} - self._known_queues
+        with self.db.write() as conn:
+            states = states_of(conn, external)
+            missing = [dep for dep in external if dep not in states]
+            if missing:
+                raise InvalidOptionError(f"after: there is no job {missing[0]}")
+            if new_queues:
+                self._ensure_queues(conn, new_queues, now)
+            for index in order:
+                job, payload_text = jobs[index], texts[index]
+                job.queue = job.queue or "default"
+                job.max_attempts = job.max_attempts or 1
+                job.created_at = now
+                job.run_at = now + (job.delay or 0.0)
+                dependencies = [dep.id if isinstance(dep, Job) else dep for dep in job.after]
+                blocker = next((dep for dep in dependencies if blocks(job.after_policy, states[dep])), None)
+                if blocker is not None:
+                    job.state, job.error, job.finished_at = JobState.CANCELLED, blocking_message(blocker, states[blocker]), now
+                elif any(not satisfied(job.after_policy, states[dep]) for dep in dependencies):
+                    job.state = JobState.WAITING
+                else:
+                    job.state = JobState.SCHEDULED if (job.delay or 0) > 0 else JobState.QUEUED
+                try:
+                    job.id = conn.execute(
+                        "INSERT INTO jobs (type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at,"
+                        " cancel_grace, memory_limit, cpu_time_limit, nice, unique_key, error, finished_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (job.type, job.queue, job.priority, job.state.value, payload_text, job.max_attempts, job.run_at,
+                         job.timeout, now, job.cancel_grace, job.memory_limit, job.cpu_time_limit, job.nice, job.unique_key,
+                         job.error, job.finished_at),
+                    ).lastrowid  # fmt: skip
+                except sqlite3.IntegrityError as exc:
+                    if "jobs.unique_key" not in str(exc):
+                        raise
+                    self._resolve_conflict(conn, job, payload_text, source, now)
+                    states[job.id] = job.state.value
+                    continue
+                job.conflict = None
+                states[job.id] = job.state.value
+                add_edges(conn, job.id, dependencies, job.after_policy)
+                self.db.event(conn, job.id, source, None, job.state.value,
+                              job.error if job.state is JobState.CANCELLED else "enqueued", at=now)  # fmt: skip
+        self._known_queues.update(new_queues)
+        return [job.id for job in jobs]
+
+    def _resolve_conflict(self, conn: sqlite3.Connection, job: Job, payload_text: str, source: str, now: float) -> None:
+        """Another job that is not final holds `job.unique_key`: act on job.on_conflict."""
+        existing = self.require_job(conn.execute(
+            "SELECT id FROM jobs WHERE unique_key = ? AND state IN ('waiting', 'queued', 'scheduled', 'running')",
+            (job.unique_key,),
+        ).fetchone()[0])  # fmt: skip
+        replaceable = existing.state in EDITABLE_STATES
+        if job.on_conflict == OnConflict.REJECT or (job.on_conflict == OnConflict.REPLACE and not replaceable):
+            why = " and has started, so its payload cannot be replaced" if job.on_conflict == OnConflict.REPLACE else ""
+            raise UniqueKeyTakenError(
+                f"job {existing.id} ({existing.state}) already has unique key {job.unique_key!r}{why}", existing.id
+            )
+        if job.on_conflict == OnConflict.REPLACE:
+            conn.execute("UPDATE jobs SET payload = ? WHERE id = ? AND state = ?", (payload_text, existing.id,
+                                                                                   existing.state.value))  # fmt: skip
+            self.db.event(conn, existing.id, source, existing.state.value, existing.state.value,
+                          "payload replaced by an enqueue with the same unique key", at=now)  # fmt: skip
+            existing.payload = job.payload
+            job.conflict = "replaced"
+        else:
+            job.conflict = "returned"
+        for name in ("id", "state", "queue", "priority", "run_at", "created_at", "error", "finished_at"):
+            setattr(job, name, getattr(existing, name))
 
     @staticmethod
     def _insert_rows(conn: sqlite3.Connection, rows: list[tuple]) -> list[JobId]:
@@ -272,6 +363,24 @@ class SqliteJobs:
             )
         return [dict(zip(("id", "at", "level", "message"), row, strict=True)) for row in rows]
 
+    def jobs_ahead(self, job_id: JobId) -> int:
+        """How many queued jobs of its queue are claimed before this queued one (0 if it is not queued)."""
+        row = self.db.conn.execute(
+            "SELECT count(*) FROM jobs j JOIN jobs me ON me.id = ? AND me.state = 'queued'"
+            " WHERE j.state = 'queued' AND j.queue = me.queue"
+            " AND (j.priority > me.priority OR (j.priority = me.priority AND j.id < me.id))",
+            (job_id,),
+        ).fetchone()
+        return row[0]
+
+    def get_dependencies(self, job_id: JobId) -> dict[str, list[dict[str, Any]]]:
+        """Its direct dependencies ("upstream") and dependents ("downstream"): id, type, state, progress, policy."""
+        return neighbours(self.db.conn, job_id)
+
+    def get_pipeline(self, job_id: JobId, limit: int = 500) -> dict[str, Any]:
+        """Every job linked to it by dependencies, either way (at most `limit`): "nodes", "edges", "truncated"."""
+        return graph(self.db.conn, job_id, limit)
+
     def count_logs(self, job_id: JobId) -> int:
         return self.db.conn.execute("SELECT count(*) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()[0]
 
@@ -292,10 +401,13 @@ class SqliteJobs:
                 (now, job_id),
             )
             self.db.event(conn, job_id, source, job.state.value, "cancelled", at=now)
+            settle(self.db, conn, [job_id], source, now)
         return self.require_job(job_id)
 
-    def retry_job(self, job_id: JobId, source: str) -> Job:
-        """Failed/cancelled/interrupted → queued, with a fresh set of attempts."""
+    def retry_job(self, job_id: JobId, source: str, *, with_dependents: bool = False) -> Job:
+        """Failed/cancelled/interrupted → queued, with a fresh set of attempts (waiting, if a
+        dependency of its own has not finished yet). `with_dependents`: the jobs its failure
+        cancelled (transitively) go back to waiting too."""
         with self.db.write() as conn:
             job = self.require_job(job_id)  # on the transaction's connection
             if job.state not in RETRYABLE_STATES:
@@ -303,13 +415,24 @@ class SqliteJobs:
                     f"job {job_id} is {job.state}; only failed, cancelled or interrupted jobs can be retried"
                 )
             now = time.time()
+            held = conn.execute(
+                f"SELECT d.depends_on, d.policy, p.state FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on"
+                f" WHERE d.job_id = ? AND {UNSATISFIED}", (job_id,)
+            ).fetchall()  # fmt: skip
+            blocker = next(((dep, state) for dep, policy, state in held if blocks(policy, state)), None)
+            if blocker is not None:
+                raise InvalidTransitionError(f"job {job_id} cannot run: {blocking_message(*blocker)}; retry job {blocker[0]}"
+                                             " with its dependents instead")  # fmt: skip
+            new_state = "waiting" if held else "queued"
             conn.execute(
-                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, result = NULL, error = NULL, traceback = NULL,"
+                "UPDATE jobs SET state = ?, attempts = 0, run_at = ?, result = NULL, error = NULL, traceback = NULL,"
                 " progress = NULL, progress_message = '', started_at = NULL, finished_at = NULL, cancel_requested = 0"
                 " WHERE id = ?",
-                (now, job_id),
+                (new_state, now, job_id),
             )
-            self.db.event(conn, job_id, source, job.state.value, "queued", "retry", at=now)
+            self.db.event(conn, job_id, source, job.state.value, new_state, "retry", at=now)
+            if with_dependents:
+                revive_dependents(self.db, conn, job_id, source, now)
         return self.require_job(job_id)
 
     def edit_job(self, job_id: JobId, source: str, *, priority: int | None = None, queue: str | None = None,
@@ -361,7 +484,7 @@ class SqliteJobs:
         return self.require_job(job_id)
 
     def delete_jobs(self, job_ids: Iterable[JobId], source: str) -> int:
-        """Delete jobs that are not running (with their events and logs). Returns how many.
+        """Delete jobs that are not running (with their events, logs and artifact rows). Returns how many.
 
         Raises (deleting nothing) if one is missing or running. The rows go in small
         transactions (see _delete_ids), so a big delete never holds the writer for long."""
@@ -369,7 +492,7 @@ class SqliteJobs:
         for job_id in ids:
             if self.require_job(job_id).state is JobState.RUNNING:
                 raise InvalidTransitionError(f"job {job_id} is running; cancel it before deleting it")
-        _delete_ids(self.db, ids, "state != 'running'")
+        _delete_ids(self.db, ids, "state != 'running'", source)
         return len(ids)
 
     def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]:
@@ -378,7 +501,7 @@ class SqliteJobs:
         final = [s.value for s in JobState if s.is_final]
         where, params = self._where(state=final, queue=queue)
         ids = [row[0] for row in self.db.conn.execute(f"SELECT id FROM jobs{where}", params)]
-        _delete_ids(self.db, ids, f"state IN ({', '.join(repr(s) for s in final)})")
+        _delete_ids(self.db, ids, f"state IN ({', '.join(repr(s) for s in final)})", source)
         return ids
 
     # -- event pages (a watch's replay) ----------------------------------------------
@@ -402,7 +525,7 @@ DELETE_JOBS_PER_TRANSACTION = 500
 DELETE_LOG_LINES_PER_TRANSACTION = 10_000
 
 
-def _delete_ids(db: SqliteDatabase, ids: list[JobId], still: str) -> None:
+def _delete_ids(db: SqliteDatabase, ids: list[JobId], still: str, source: str) -> None:
     """Delete jobs with their events and logs: per 500 jobs, their log lines 10,000 per
     transaction, then the jobs (those still matching `still`) and their events in one more.
     Each transaction is short, so the engine's claims and completions get the writer in
@@ -422,8 +545,16 @@ def _delete_ids(db: SqliteDatabase, ids: list[JobId], still: str) -> None:
             kept = [row[0] for row in conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks}) AND {still}", chunk)]
             if kept:
                 kept_marks = ", ".join("?" * len(kept))
+                unfinished = [row[0] for row in conn.execute(  # deleting a job that has not run cancels it for its dependents
+                    f"UPDATE jobs SET state = 'cancelled' WHERE id IN ({kept_marks}) AND state IN ('waiting', 'queued',"
+                    " 'scheduled') RETURNING id", kept).fetchall()]  # fmt: skip
+                if unfinished:
+                    settle(db, conn, unfinished, source, time.time())
                 conn.execute(f"DELETE FROM jobs WHERE id IN ({kept_marks})", kept)
                 conn.execute(f"DELETE FROM events WHERE job_id IN ({kept_marks})", kept)
+                conn.execute(f"DELETE FROM job_dependencies WHERE job_id IN ({kept_marks})", kept)
+                conn.execute(f"DELETE FROM job_dependencies WHERE depends_on IN ({kept_marks})", kept)
+                conn.execute(f"DELETE FROM job_artifacts WHERE job_id IN ({kept_marks})", kept)  # rows, not files
         freed += len(kept)
     if freed:
         db.reclaim_free_pages()

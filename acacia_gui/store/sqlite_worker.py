@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from ..core.definitions import FINAL_STATES
 from ..core.job import Job, JobId
 from ..core.recovery import RecoveryPolicy, decide
 from ..core.runner import Completion
@@ -33,6 +34,7 @@ from .rows import (
     set_aside_row,
 )
 from .sqlite_db import SqliteDatabase
+from .sqlite_dependencies import settle
 
 T = TypeVar("T")
 
@@ -132,6 +134,7 @@ class SqliteWorkerStore:
             )  # fmt: skip
             self.db.event(conn, job_id, "recovery", "running", new, decision.message, at=now)
             changed.append((job_id, new))
+        settle(self.db, conn, [job_id for job_id, new in changed if new in FINAL_STATES], "recovery", now)
         return changed
 
     def promote_due(self, now: float | None = None) -> list[tuple[JobId, str]]:
@@ -195,6 +198,7 @@ class SqliteWorkerStore:
                     [(at, job_id, instance_id) for job_id, at in starts.items() if job_id not in finishing],
                 )
             applied = self._apply_completions(conn, completions, instance_id, now, starts)
+            settle(self.db, conn, [c.job_id for c in applied if c.state.is_final], "worker", now)  # before the claim
             claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
             return applied, claimed
 
@@ -215,6 +219,7 @@ class SqliteWorkerStore:
         set_aside: list[JobId] = []
         while True:
             conn.execute("SAVEPOINT without_broken_rows")
+            notes = self.db.notes_mark()
             try:
                 result = write(conn)
             except Exception as exc:
@@ -222,6 +227,7 @@ class SqliteWorkerStore:
                     raise  # the whole transaction is rolled back by db.write()
                 conn.execute("ROLLBACK TO without_broken_rows")
                 conn.execute("RELEASE without_broken_rows")
+                self.db.forget_notes_since(notes)
                 broken = {}
                 for job_id in dict.fromkeys(suspects(conn)):
                     problems = row_problems(conn, job_id)
@@ -236,6 +242,7 @@ class SqliteWorkerStore:
                     message = set_aside_row(conn, job_id, problems, now)
                     self.db.event(conn, job_id, source, old_state, "failed", message[:500], at=now)
                     set_aside.append(job_id)
+                settle(self.db, conn, list(broken), source, now)  # their dependents do not wait for them
                 continue
             conn.execute("RELEASE without_broken_rows")
             return result, set_aside

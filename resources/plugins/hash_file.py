@@ -12,6 +12,8 @@ What this example shows, beyond the basics in sleep.py:
   the job within one step. Pick steps that take well under a second.
 - `"format": "path"` in the schema tells the window to offer a file chooser; `enum` gives
   a drop-down, `default` its initial value. `required` is checked before queueing.
+- Outputs: files a job makes go in `job.output_dir` (a private folder per job, made on
+  first use); `job.add_artifact(path, label)` lists one in the job's Outputs tab at once.
 - Errors are just exceptions: a missing file raises FileNotFoundError, and the job fails
   with its message ("No such file or directory: …") — no special error handling needed.
 """
@@ -56,4 +58,9 @@ def hash_file(ctx: Context, job: Job) -> dict[str, object]:
             digest.update(chunk)
             done += len(chunk)
             job.report_progress(done / total if total else None, f"{done / MIB:.1f} of {total / MIB:.1f} MiB")
+    # The checksum file, in `sha256sum -c` format, in the job's private output folder: it shows
+    # in the job's Outputs tab (and `acacia show`), where Open and Show in folder reach it.
+    checksum = job.output_dir / f"{path.name}.{algorithm}"
+    checksum.write_text(f"{digest.hexdigest()}  {path.name}\n", encoding="utf-8")
+    job.add_artifact(checksum, label=f"{algorithm} of {path.name}")
     return {"path": str(path), "algorithm": algorithm, "digest": digest.hexdigest(), "bytes": done}

@@ -12,6 +12,9 @@ What this example shows, beyond the basics in sleep.py:
   Register `ctx.on_cancel(callback)` instead: Acacia calls it from the thread that
   cancels (the user, or the timer of the job's timeout). Here it stops the process
   group — SIGTERM first, SIGKILL 3 s later if something is still alive.
+- Outputs: the command's whole output is also written to `stdout.txt` in `job.output_dir`
+  (the job's private folder) and registered with `job.add_artifact`, so the Outputs tab
+  lists it; registering the same path again at the end records its final size.
 - `on_interrupt="fail"`: running a command twice may not be safe, so if the app dies
   mid-run the job is marked "interrupted" for you to decide instead of being re-run.
 - After the process ends, `ctx.check()` turns a cancel into `Cancelled` (the job ends
@@ -113,11 +116,16 @@ def run(ctx: Context, job: Job) -> dict[str, int]:
     group = ProcessGroup(process)
     ctx.on_cancel(group.stop)
     lines = 0
+    # The whole output, also in a file (the job's log keeps a bounded head and tail of it).
+    output = job.output_dir / "stdout.txt"
     try:
-        assert process.stdout is not None  # we asked for a pipe
-        for line in process.stdout:  # ends when the command (and its children) close their output
-            log.info("%s", line.rstrip("\r\n"))
-            lines += 1
+        with output.open("w", encoding="utf-8", errors="replace") as saved:
+            job.add_artifact(output, label="the command's full output")  # listed at once, even if the app dies
+            assert process.stdout is not None  # we asked for a pipe
+            for line in process.stdout:  # ends when the command (and its children) close their output
+                saved.write(line)
+                log.info("%s", line.rstrip("\r\n"))
+                lines += 1
     except BaseException:
         group.stop()  # never leave the command running behind a failed job
         raise
@@ -126,6 +134,7 @@ def run(ctx: Context, job: Job) -> dict[str, int]:
             process.stdout.close()
         exit_code = process.wait()
         group.finished()
+        job.add_artifact(output, label="the command's full output")  # again: its final size
     ctx.check()  # cancelled: the job ends "cancelled", whatever the exit code
     if exit_code != 0:
         raise RuntimeError(f"command exited with code {exit_code}{_killed_by(exit_code)}")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QHeaderView
+from PySide6.QtWidgets import QApplication, QHeaderView
 
 from acacia_gui.gui.delegates.progress_delegate import LABEL_MARGIN, fit_label
 from acacia_gui.gui.models.columns import JobColumn
@@ -51,6 +51,29 @@ def test_every_column_is_resizable_and_the_eta_fits_at_the_default_size(window, 
     harness.queue.pause("default")
 
 
+def test_at_the_default_size_every_column_is_in_view_the_cancel_buttons_too(window, harness, qtbot):
+    job_id = harness.enqueue("test.gate", {})
+    qtbot.waitUntil(lambda: window.model.row_of(job_id) >= 0, timeout=5000)
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1280, 800), timeout=2000)
+    assert window.queues_panel.isVisible()  # the sidebar is shown at this size
+    table = window.table
+    viewport = table.viewport().width()
+    qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width(), timeout=2000)
+    assert table.horizontalScrollBar().value() == 0
+    x, width = table.columnViewportPosition(JobColumn.CANCEL), table.columnWidth(JobColumn.CANCEL)
+    assert 0 <= x and x + width <= viewport, (x, width, viewport)  # no scrolling right to cancel a job
+    assert table.columnViewportPosition(JobColumn.ID) == 0
+    assert table.columnWidth(JobColumn.PROGRESS) >= PROGRESS_MIN_WIDTH  # Progress takes what the others leave
+    cell = table.visualRect(window.model.index(window.model.row_of(job_id), JobColumn.CANCEL))
+    assert table.viewport().rect().contains(cell), (cell, table.viewport().rect())
+    # room to spare: a vertical scroll bar (many rows) does not push the cancel column out
+    assert table.horizontalHeader().length() - table.columnWidth(JobColumn.PROGRESS) + PROGRESS_MIN_WIDTH \
+        <= viewport - table.verticalScrollBar().sizeHint().width()  # fmt: skip
+    harness.queue.cancel(job_id)
+    qtbot.waitUntil(lambda: state_in_table(window, job_id) == "cancelled", timeout=10_000)
+
+
 def test_the_window_works_at_800_by_500(window, harness, qtbot, tmp_path):
     harness.enqueue("test.gate", {}, queue="other")  # a second queue card; one worker stays free
     running_row_with_eta(window, harness, qtbot)
@@ -69,12 +92,20 @@ def test_the_window_works_at_800_by_500(window, harness, qtbot, tmp_path):
     assert table.columnWidth(JobColumn.PROGRESS) >= PROGRESS_MIN_WIDTH
     assert 0 <= x and x + table.columnWidth(JobColumn.PROGRESS) <= table.viewport().width()
     # ACACIA_UPDATE_SCREENSHOTS=1 refreshes the README's copy; a plain run writes nothing in the tree
+    # the filters and the search box share one row again (they wrap only in a narrower jobs pane)
+    bar = window.filter_bar
+    qtbot.waitUntil(lambda: not bar.wrapped and bar.search.y() < bar.state_box.geometry().bottom(), timeout=2000)
+    QApplication.sendPostedEvents()
     shot = DOCS_SCREENSHOT if os.environ.get("ACACIA_UPDATE_SCREENSHOTS") == "1" else tmp_path / "800x500.png"
     qtbot.waitUntil(lambda: window.grab().save(str(shot)), timeout=2000)
     # shown again by hand at that size: the Pause buttons are not clipped
     window.sidebar.action.trigger()
     qtbot.waitUntil(lambda: window.queues_panel.isVisible(), timeout=2000)
     qtbot.waitUntil(lambda: bool(window.queues_panel.cards), timeout=5000)
+    assert_pause_buttons_visible(window, qtbot)
+    assert window.filter_bar.wrapped  # the search box went to a second row to leave the sidebar its room
+    # dragged as narrow as the splitter lets it: still whole
+    window.main_splitter.setSizes([60, 740])
     assert_pause_buttons_visible(window, qtbot)
     # widened again, the sidebar the user chose stays; an auto-hidden one comes back
     window.sidebar.action.trigger()
@@ -99,6 +130,14 @@ def assert_pause_buttons_visible(window, qtbot) -> None:
     panel = window.queues_panel
     viewport = panel._scroll.viewport()
     qtbot.waitUntil(lambda: all(c.pause_button.isVisible() for c in panel.cards.values()), timeout=2000)
+    # measured once the layout has settled: just shown, the sidebar still has its old geometry
+    splitter = window.main_splitter
+    qtbot.waitUntil(lambda: (QApplication.sendPostedEvents(), splitter.sizes()[0] == panel.width()
+                             and sum(splitter.sizes()) + splitter.handleWidth() == splitter.width())[1],
+                    timeout=2000)  # fmt: skip
+    QApplication.sendPostedEvents()
+    assert panel._scroll.horizontalScrollBar().maximum() == 0  # the cards never scroll sideways
+    assert panel.cards
     for card in panel.cards.values():
         button = card.pause_button
         top_left = button.mapTo(viewport, QPoint(0, 0))

@@ -142,6 +142,9 @@ def test_hash_matches_hashlib(examples: LoadReport, data_file: Path, algorithm: 
     result = examples.handlers["file.hash"].handle(Context.background(), job)
     expected = hashlib.new(algorithm, data_file.read_bytes()).hexdigest()
     assert result == {"path": str(data_file), "algorithm": algorithm, "digest": expected, "bytes": 3 * MIB + 12345}
+    (checksum,) = job.output_sink.artifacts  # outside the app: kept on the job (core/outputs.py LocalOutputs)
+    assert checksum["name"] == f"{data_file.name}.{algorithm}" and checksum["kind"] == algorithm
+    assert Path(checksum["path"]).read_text() == f"{expected}  {data_file.name}\n"
     assert [m for _, m in recorder.updates] == ["0.0 of 3.0 MiB", "1.0 of 3.0 MiB", "2.0 of 3.0 MiB",
                                                 "3.0 of 3.0 MiB", "3.0 of 3.0 MiB"]
     assert recorder.updates[-1][0] == 1.0

@@ -21,6 +21,7 @@ from acacia_gui.core.registry import Registry
 from acacia_gui.store import sqlite_db, sqlite_jobs, sqlite_worker
 from acacia_gui.store.rows import COLUMN_RULES, COLUMNS, OWNER_RULE
 from acacia_gui.store.sqlite import SCHEMA_VERSION, SqliteJobStore
+from acacia_gui.store.sqlite_artifacts import SqliteArtifacts
 from acacia_gui.store.sqlite_jobs import SqliteJobs
 from acacia_gui.store.sqlite_worker import READY_QUEUES, SqliteWorkerStore
 
@@ -111,7 +112,7 @@ def public_methods(cls: type) -> dict[str, object]:
     return {name: value for name, value in vars(cls).items() if callable(value) and not name.startswith("_")}
 
 
-@pytest.mark.parametrize("part", [SqliteJobs, SqliteWorkerStore], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("part", [SqliteJobs, SqliteWorkerStore, SqliteArtifacts], ids=lambda c: c.__name__)
 def test_the_store_offers_each_part_s_methods_unchanged(part):
     """SqliteJobStore forwards to its parts: same names, same signatures, so callers keep one object."""
     for name, method in public_methods(part).items():
@@ -126,7 +127,8 @@ def test_the_parts_share_only_the_database_s_public_methods():
         source = Path(module.__file__).read_text(encoding="utf-8")
         assert not re.findall(r"\bdb\._\w+", source), module.__name__
         siblings = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.level == 1}
-        assert siblings == {"rows", "sqlite_db"}, (module.__name__, siblings)
+        assert siblings <= {"rows", "sqlite_db", "sqlite_dependencies", "sqlite_artifacts"}, (module.__name__, siblings)
+        assert "sqlite_jobs" not in siblings and "sqlite_worker" not in siblings and "sqlite" not in siblings
 
 
 # -- rows other programs write (schema 3) ---------------------------------------------
@@ -224,7 +226,7 @@ def test_upgrading_sets_broken_rows_aside_and_keeps_every_other_row_as_it_was(tm
     old.close()
 
     store = SqliteJobStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     good, done = store.get_job(ids["good"]), store.get_job(ids["done"])
     assert (good.state, good.priority, good.payload) == ("queued", 5, {"seconds": 1})
     assert (done.state, done.result, done.started_at, done.finished_at) == ("succeeded", {"ok": True}, 101.0, 102.0)
@@ -244,7 +246,7 @@ def test_upgrading_sets_broken_rows_aside_and_keeps_every_other_row_as_it_was(tm
     assert kept[1][1:3] == ("blob", b"{}") and kept[3][3] == "high"  # the originals, verbatim
     assert kept[0][4] == "schema 3 upgrade: broken payload"
     indexes = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'")}
-    assert indexes == {"jobs_ready", "jobs_due", "jobs_running", "jobs_state", "jobs_finished"}
+    assert indexes == {"jobs_ready", "jobs_due", "jobs_running", "jobs_state", "jobs_finished", "jobs_unique_key"}
     assert add(store) == [doomed + 1]  # ids are still never reused
     assert store.conn.execute("SELECT count(*) FROM sqlite_temp_master").fetchone()[0] == 0
     assert dict(store.conn.execute("SELECT * FROM report")) == {"queued": 3, "succeeded": 1, "failed": 6}

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from ...core.context import Context
@@ -116,6 +117,18 @@ class Outbox:
                 os._exit(0)  # the app is gone
 
 
+class PipeArtifacts:
+    """The worker process's ArtifactSink: the handler made the folder and the file itself; the
+    app records each artifact when this message reaches it, before the job's `done`."""
+
+    def __init__(self, root: Path, outbox: Outbox) -> None:
+        self.root = root
+        self._outbox = outbox
+
+    def add(self, job_id: int, artifact: dict[str, Any]) -> None:
+        self._outbox.send({"op": "artifact", "job_id": job_id, "artifact": artifact})
+
+
 class WorkerMain:
     """The loop: jobs arrive on the pipe (a reader thread), run on the main thread (or a thread
     of their own when they ask for a nice level), outcomes go back."""
@@ -184,6 +197,8 @@ class WorkerMain:
         ctx = root.with_timeout(remaining) if remaining is not None else root.with_cancel()
         job.context = ctx
         job.attach_reporter(self.outbox.progress)
+        if message.get("outputs_root"):
+            job.attach_outputs(PipeArtifacts(Path(message["outputs_root"]), self.outbox))
         with self.current_lock:
             early = self.early_cancels.pop(job.id, None)
             if early is None:

@@ -3,6 +3,7 @@
 Framing is multiprocessing.connection's (a length prefix); the bodies are JSON, never
 pickle, so a misbehaving handler can send nothing but data. App → child: `init`,
 `run`, `cancel`, `exit`. Child → app: `ready`, `out` (coalesced progress and log lines),
+`artifact` (a file the handler registered, recorded at once),
 `done` (the Completion).
 """
 

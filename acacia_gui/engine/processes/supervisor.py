@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from ...core.errors import DeadlineExceeded, Shutdown
+from ...core.errors import AcaciaError, DeadlineExceeded, Shutdown
 from ...core.job import JobState
 from ...core.limits import format_bytes
 from ...core.runner import Completion, abandoned_completion, failure_completion, shutdown_completion
@@ -118,6 +118,8 @@ class Supervision:
                         return True
                 elif message["op"] == "out":
                     self._deliver(message)
+                elif message["op"] == "artifact":
+                    self._artifact(message)
         except (EOFError, OSError, ValueError, KeyError, TypeError):
             self._died()
             return False
@@ -185,6 +187,18 @@ class Supervision:
             if job_id in runs:
                 self.capture_log(job_id, at, str(level), str(text))
 
+    def _artifact(self, message: dict) -> None:
+        """Record an artifact the handler registered, before its job's `done` (same pipe, in order)."""
+        run = next((r for r in self.inflight if r.job.id == message.get("job_id")), None)
+        sink = run.job.output_sink if run is not None else None
+        if run is None or sink is None:
+            return
+        try:
+            artifact = message["artifact"]
+            sink.add(run.job.id, {name: artifact[name] for name in ("path", "label", "size", "kind", "at")})
+        except (AcaciaError, KeyError, TypeError, ValueError) as exc:
+            self.capture_log(run.job.id, time.time(), "WARNING", f"artifact not recorded: {exc}")
+
     def _post(self, run: Run, completion: Completion) -> None:
         run.wake = None
         run.queued_behind = False
@@ -230,8 +244,10 @@ class Supervision:
 
 
 def _run_message(run: Run) -> dict:
+    sink = run.job.output_sink
     return {"job": job_to_message(run.job), "origin": run.handler.origin, "remaining": run.ctx.remaining,
-            "limits": effective_limits(run), "retry_backoff": run.handler.retry_backoff}
+            "limits": effective_limits(run), "retry_backoff": run.handler.retry_backoff,
+            "outputs_root": str(sink.root) if sink is not None else None}  # fmt: skip
 
 
 def _not_started(run: Run, why: str) -> Completion:

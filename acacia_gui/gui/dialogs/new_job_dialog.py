@@ -35,6 +35,7 @@ from ...core.job import Job
 from ...core.queue import JobQueue
 from ...core.registry import RegisteredHandler
 from ..icons import icon
+from .after_field import AfterField
 from .json_editor import JsonEditor
 from .schema_form import SchemaForm, defaults_of, unsupported_reason
 
@@ -47,7 +48,7 @@ class NewJobDialog(QDialog):
     enqueued = Signal(int)
 
     def __init__(self, queue: JobQueue, *, queue_names: Iterable[str] = (), prefill: Job | None = None,
-                 job_type: str | None = None, parent: QWidget | None = None) -> None:  # fmt: skip
+                 job_type: str | None = None, after: Iterable[int] = (), parent: QWidget | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setObjectName("newJobDialog")
         self.setWindowTitle(f"Duplicate job {prefill.id}" if prefill is not None and prefill.id else "New job")
@@ -72,6 +73,7 @@ class NewJobDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         self._on_type_changed()
+        self.after.set_ids(list(after))  # "New job after this one…"
         if prefill is not None:
             self.load_job(prefill)
         elif job_type is not None:
@@ -129,14 +131,17 @@ class NewJobDialog(QDialog):
         self.timeout.setDecimals(1)
         self.timeout.setSuffix(" s")
         self.timeout.setSpecialValueText("No timeout")
+        self.after = AfterField(self.queue.store, group)
         for text, widget, name in (("&Queue:", self.queue_box, "Queue"), ("&Priority:", self.priority, "Priority"),
                                    ("&Delay:", self.delay, "Delay in seconds"),
                                    ("Max &attempts:", self.attempts, "Maximum attempts"),
-                                   ("Ti&meout:", self.timeout, "Timeout in seconds")):  # fmt: skip
+                                   ("Ti&meout:", self.timeout, "Timeout in seconds"),
+                                   ("A&fter:", self.after.line, "Run after jobs")):  # fmt: skip
             widget.setAccessibleName(name)
             label = QLabel(text, group)
             label.setBuddy(widget)
-            form.addRow(label, widget)
+            form.addRow(label, self.after if widget is self.after.line else widget)
+        self.after.changed.connect(self._validate)
         self.queue_box.editTextChanged.connect(self._validate)
         for spin in (self.priority, self.delay, self.attempts, self.timeout):
             spin.valueChanged.connect(self._validate)
@@ -287,6 +292,8 @@ class NewJobDialog(QDialog):
             delay=self.delay.value(),
             max_attempts=self.attempts.value(),
             timeout=self.timeout.value() or None,
+            after=self.after.ids(),
+            after_policy=self.after.policy(),
         )
 
     def _validate(self) -> None:
@@ -300,6 +307,7 @@ class NewJobDialog(QDialog):
         else:
             payload_problems = self.payload()[1]
         problems.extend(payload_problems)
+        problems.extend(self.after.problems())  # also shown under the field
         if not problems:
             try:
                 self.queue.prepare(self.build_job())

@@ -24,17 +24,8 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from ...core.errors import AcaciaError
 from ...plugins.schema import describe_where, payload_errors
-from .schema_fields import (
-    ERROR_STYLE,
-    PATH_FORMATS,
-    SCALAR_TYPES,
-    Errors,
-    FieldEditor,
-    fill_form,
-    make_field,
-    path_kind,
-    route,
-)
+from .schema_containers import fill_form, make_field, route
+from .schema_fields import ERROR_STYLE, PATH_FORMATS, SCALAR_TYPES, Errors, FieldEditor, path_kind
 
 __all__ = ["SchemaForm", "defaults_of", "has_path_property", "path_kind", "supports", "unsupported_reason"]
 NOT_SHOWN = ("oneOf", "anyOf", "allOf", "not", "if", "$ref", "$dynamicRef", "dependentSchemas", "patternProperties",

@@ -6,6 +6,8 @@ them when `applied` is emitted (theme live, tray policy, workers, retention time
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,6 +43,7 @@ class SettingsDialog(QDialog):
         prefs = read_preferences(settings)
         if workers:
             prefs.workers = workers
+        self._shown_workers = prefs.workers  # written only if changed here (a `--workers` run must not stick)
         layout = QVBoxLayout(self)
         layout.addWidget(self._appearance(prefs))
         layout.addWidget(self._closing(prefs, tray_available))
@@ -140,6 +143,6 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         prefs = self.preferences()
-        write_preferences(self.settings, prefs)
+        write_preferences(self.settings, prefs if prefs.workers != self._shown_workers else replace(prefs, workers=0))
         super().accept()
         self.applied.emit(prefs)

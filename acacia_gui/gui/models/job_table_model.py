@@ -14,12 +14,13 @@ happens only when the filter or the sort order changes, or on an explicit refres
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
+from ...core.definitions import WAITING_STATES
 from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
 from ..icons import state_icon
@@ -69,6 +70,7 @@ class JobTableModel(QAbstractTableModel):
         self._pending_timer = QTimer(self)
         self._pending_timer.setSingleShot(True)
         self._pending_timer.timeout.connect(self._take_pending)
+        self.why: Callable[[int], str] | None = None  # job id -> why it is not running (the window's WhyLine)
         self.refresh_titles()
         self.reload()
 
@@ -218,6 +220,8 @@ class JobTableModel(QAbstractTableModel):
         return cell_text(row, column, self._titles, accessible=accessible)
 
     def _tooltip(self, row: JobRow, column: JobColumn) -> str | None:
+        if column is JobColumn.STATE and self.why is not None and row.state in WAITING_STATES:
+            return self.why(row.id) or None  # asked for only when a tooltip is shown: a few reads, one row
         return cell_tooltip(row, column, self._registry.get_handler(row.type))
 
     def eta(self, row: JobRow) -> str:

@@ -58,7 +58,8 @@ class TrayIcon(QObject):
     def update_stats(self, stats: Stats) -> None:
         """Tooltip counts; a queue whose active count falls to zero has drained."""
         counts = stats.counts
-        parts = [f"{format_count(counts.get(s, 0))} {s}" for s in ("running", "queued", "scheduled", "failed") if counts.get(s)]
+        parts = [f"{format_count(counts.get(s, 0))} {s}" for s in ("running", "queued", "scheduled", "waiting", "failed")
+                 if counts.get(s)]  # fmt: skip
         self.tray.setToolTip("Acacia — " + (", ".join(parts) if parts else "idle"))
         active = {q.name: sum(q.counts.get(s, 0) for s in ACTIVE_STATES) for q in stats.queues}
         previous, self._active_by_queue = self._active_by_queue, active

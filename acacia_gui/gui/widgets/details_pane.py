@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -16,13 +18,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.definitions import LOG_LINES_PER_JOB, PROBLEM_STATES, state_names
+from ...core.definitions import LOG_LINES_PER_JOB, PROBLEM_STATES, WAITING_STATES, state_names
 from ...core.job import Job
+from ...core.outputs import output_dir_of, outputs_root_of
 from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
 from ..formatting import eta_text, format_duration, format_timestamp, job_duration, pretty_json, state_label
 from ..live import ChangeBatch
+from .dependencies_view import DependenciesView
 from .log_view import LogView, copy_save_buttons
+from .outputs_view import OutputsView
+from .pipeline_view import PipelineView
 
 SHOWN_LOG_LINES = LOG_LINES_PER_JOB + 1  # what the store keeps, plus its "limit reached" line
 JSON_FILES = "JSON files (*.json);;All files (*)"
@@ -41,6 +47,8 @@ def _text_box(name: str, accessible: str, parent: QWidget) -> QPlainTextEdit:
 
 class DetailsPane(QWidget):
     """Shows the job given to `show_job`; `apply_batch` keeps it live while it runs."""
+
+    job_activated = Signal(int)  # a job chosen in the Dependencies or Pipeline tab: the window selects it
 
     def __init__(self, store: SqliteJobStore, registry: Registry, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:  # fmt: skip
@@ -106,6 +114,15 @@ class DetailsPane(QWidget):
         self.tabs.addTab(self.error, "Error")
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(self.history, "History")
+        self.outputs = OutputsView(self.tabs)
+        self.tabs.addTab(self.outputs, "Outputs")
+        self.why: Callable[[Job], str] | None = None  # why a job is not running (the window's WhyLine.line)
+        self.dependencies = DependenciesView(store, self.tabs)
+        self.tabs.addTab(self.dependencies, "Dependencies")
+        self.pipeline = PipelineView(store, self.tabs)
+        self.tabs.addTab(self.pipeline, "Pipeline")
+        self.dependencies.job_activated.connect(self.job_activated)
+        self.pipeline.job_activated.connect(self.job_activated)
         self.show_job(None)
 
     # -- public -----------------------------------------------------------------------
@@ -122,13 +139,17 @@ class DetailsPane(QWidget):
             for box in (self.payload, self.result, self.error):
                 box.clear()
             self.history.clear()
+            self._show_outputs()
+            self._show_links(None)
             self._set_tab_titles(0)
             self.setEnabled(job_id is None)
             return
         self.setEnabled(True)
+        self._show_links(job_id)
         self._show_job_fields()
         self._append_new_logs()
         self._show_history()
+        self._show_outputs()
         self._avoid_empty_tab()
 
     def _avoid_empty_tab(self) -> None:
@@ -140,6 +161,8 @@ class DetailsPane(QWidget):
         current = self.tabs.currentWidget()
         if (current is self.error and not self.error.toPlainText()) or (current is self.log and not self._last_log_id):
             self.tabs.setCurrentIndex(0)
+        elif current in (self.dependencies, self.pipeline) and not self.dependencies.count:
+            self.tabs.setCurrentIndex(0)
 
     def apply_batch(self, batch: ChangeBatch) -> None:
         job_id = self.job_id
@@ -148,11 +171,21 @@ class DetailsPane(QWidget):
         if job_id in batch.deleted:
             self.show_job(job_id)
             return
+        if self.dependencies.apply_batch(batch):
+            self._set_links_title()
+            if job_id not in batch.changed:
+                self._show_header()  # "waiting on dependency 12 (running, 40 %)" moves on with job 12
+        pipeline_of = job_id if self.dependencies.count else None
+        if self.pipeline.job_id != pipeline_of:  # it just gained (or lost) its first dependency
+            self.pipeline.show_job(pipeline_of)
+        else:
+            self.pipeline.apply_batch(batch)
         if job_id in batch.changed or job_id in batch.enqueued:
             self.job = self._store.get_job(job_id)
             if self.job is not None:
                 self._show_job_fields()
                 self._show_history()
+                self._show_outputs()
         elif job_id in batch.progress and self.job is not None:
             self.job.progress, self.job.progress_message = batch.progress[job_id]
             self._show_header()
@@ -163,6 +196,7 @@ class DetailsPane(QWidget):
         """Durations and ETA of a running job move on."""
         if self.job is not None and str(self.job.state) == "running":
             self._show_header()
+            self._show_outputs()  # artifacts are recorded as the handler adds them
 
     # -- filling in -----------------------------------------------------------------------
     def _show_job_fields(self) -> None:
@@ -210,6 +244,8 @@ class DetailsPane(QWidget):
         if state == "scheduled" and job.run_at:
             facts.append(f"runs at {format_timestamp(job.run_at)}")
         lines.append(" · ".join(facts))
+        if self.why is not None and state in state_names(WAITING_STATES):
+            lines.append(f"Not running: {self.why(job)}")
         if job.error:
             lines.append(job.error.splitlines()[0][:300])
         self.header.setText("\n".join(lines))
@@ -239,6 +275,25 @@ class DetailsPane(QWidget):
             item.setToolTip(0, f"{event['at']:.3f}")
             self.history.addTopLevelItem(item)
         self.tabs.setTabText(3, f"History ({len(events)})")
+
+    def _show_outputs(self) -> None:
+        """The Outputs tab: the job's artifacts, read from the store (few rows, one indexed read)."""
+        job_id = self.job_id if self.job is not None else None
+        artifacts = self._store.get_artifacts(job_id) if job_id is not None else []
+        root = outputs_root_of(self._store)
+        self.outputs.show_artifacts(artifacts, str(output_dir_of(root, job_id)) if root and job_id is not None else None)
+        index = self.tabs.indexOf(self.outputs)
+        self.tabs.setTabText(index, f"Outputs ({len(artifacts):,})" if artifacts else "Outputs")
+
+    def _show_links(self, job_id: int | None) -> None:
+        """The Dependencies and Pipeline tabs: the job's neighbours (one indexed read) and its graph."""
+        self.dependencies.show_job(job_id)
+        self.pipeline.show_job(job_id if self.dependencies.count else None)
+        self._set_links_title()
+
+    def _set_links_title(self) -> None:
+        count = self.dependencies.count
+        self.tabs.setTabText(self.tabs.indexOf(self.dependencies), f"Dependencies ({count:,})" if count else "Dependencies")
 
     def _set_tab_titles(self, log_lines: int) -> None:
         has_error = bool(self.error.toPlainText())

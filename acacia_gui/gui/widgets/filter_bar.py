@@ -1,11 +1,16 @@
-"""FilterBar: state, queue and type filters and a search box above the job table."""
+"""FilterBar: state, queue and type filters and a search box above the job table.
+
+In a narrow jobs pane (a sidebar shown by hand in an 800 px window) the search box and the
+match count move to a second row, so the bar never asks for more width than its filters need.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from ...core.registry import RegisteredHandler
 from ..formatting import state_label
@@ -13,8 +18,9 @@ from ..icons import icon, state_icon
 from ..models.job_filter import STATE_GROUPS, STATE_NAMES, JobFilter
 
 SEARCH_DELAY_MS = 250
+SEARCH_MIN_WIDTH = 120
 GROUP_LABELS = {"active": "Active", "finished": "Finished", "problems": "Failed or interrupted"}
-GROUP_TIPS = {"active": "Queued, scheduled or running", "finished": "Succeeded, failed, cancelled or interrupted",
+GROUP_TIPS = {"active": "Waiting, queued, scheduled or running", "finished": "Succeeded, failed, cancelled or interrupted",
               "problems": "Failed or interrupted"}  # fmt: skip
 
 
@@ -26,8 +32,13 @@ class FilterBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("filterBar")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        layout = self._first_row = QHBoxLayout()
+        self._second_row = QHBoxLayout()
+        rows.addLayout(self._first_row)
+        rows.addLayout(self._second_row)
+        self._wrapped = False
         self.state_box = self._combo("stateFilter", "State filter", "Show jobs in this state")
         self._state_choices: dict[str, tuple[str, ...]] = {"": ()}
         self.state_box.addItem("All states", "")
@@ -49,7 +60,7 @@ class FilterBar(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search jobs")
         self.search.addAction(icon("search", self.palette()), QLineEdit.ActionPosition.LeadingPosition)
-        self.search.setMinimumWidth(120)
+        self.search.setMinimumWidth(SEARCH_MIN_WIDTH)
         self.count_label = QLabel(self)
         self.count_label.setObjectName("matchCount")
         self.count_label.setAccessibleName("Matching jobs")
@@ -59,7 +70,9 @@ class FilterBar(QWidget):
             label.setBuddy(widget)
             layout.addWidget(label)
             layout.addWidget(widget, 1 if widget is self.search else 0)
+        self._search_label = label
         layout.addWidget(self.count_label)
+        layout.insertStretch(layout.indexOf(self._search_label), 0)  # wrapped, the filters keep their width
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(SEARCH_DELAY_MS)
@@ -69,6 +82,40 @@ class FilterBar(QWidget):
         for box in (self.state_box, self.queue_box, self.type_box):
             box.currentIndexChanged.connect(self._emit)
         self._last = self.current_filter()
+        self._fit()
+
+    # -- one row, or two in a narrow pane ---------------------------------------------------
+    def _row_width(self, widgets: list[QWidget]) -> int:
+        spacing = max(0, self._first_row.spacing())
+        return sum(max(w.minimumWidth(), w.minimumSizeHint().width()) for w in widgets) + spacing * (len(widgets) - 1)
+
+    def _fit(self) -> None:
+        """Search and count on the filters' row when they fit there, else on a second row. The bar's
+        minimum is the wider of the two rows, never the sum (set explicitly: the layout's own would
+        be the one-row width while the bar is on one row)."""
+        moving = [self._search_label, self.search, self.count_label]
+        items = [row.itemAt(i).widget() for row in (self._first_row, self._second_row) for i in range(row.count())]
+        filters = [w for w in items if w is not None and w not in moving]
+        wrapped_min = max(self._row_width(filters), self._row_width(moving))
+        if self.minimumWidth() != wrapped_min:
+            self.setMinimumWidth(wrapped_min)
+        wrap = self.width() < self._row_width(filters + moving) + max(0, self._first_row.spacing())  # + the stretch
+        if wrap == self._wrapped:
+            return
+        self._wrapped = wrap
+        target = self._second_row if wrap else self._first_row
+        for widget in moving:
+            (self._first_row if wrap else self._second_row).removeWidget(widget)
+            target.addWidget(widget, 1 if widget is self.search else 0)
+        self.layout().activate()  # now, not on the next pass of the event loop: no frame with the old rows
+
+    @property
+    def wrapped(self) -> bool:
+        return self._wrapped
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
 
     def _combo(self, name: str, accessible: str, tip: str) -> QComboBox:
         box = QComboBox(self)
@@ -141,6 +188,7 @@ class FilterBar(QWidget):
             self.count_label.setText(f"{shown:,} shown")
         else:
             self.count_label.setText(f"{total:,} job{'s' if total != 1 else ''}")
+        self._fit()  # a longer count may no longer fit on the first row
 
     @staticmethod
     def _ensure_item(box: QComboBox, text: str, data: str) -> None:

@@ -22,16 +22,18 @@ from .column_chooser import ColumnChooser
 
 MAX_KEPT_SELECTION = 5000  # selected jobs re-selected after a re-sort
 MAX_FETCHED_TO_RESTORE = 5000  # rows read to find the shown job again in the new order
+# At the default window size (1280 x 800, sidebar shown: a ~1000 px viewport) every column fits,
+# the cancel buttons included, and Progress gets the rest (~255 px; tests/gui/test_window_size.py).
 DEFAULT_WIDTHS = {
-    JobColumn.ID: 70,
-    JobColumn.TYPE: 170,
-    JobColumn.QUEUE: 90,
-    JobColumn.STATE: 120,
+    JobColumn.ID: 56,
+    JobColumn.TYPE: 140,
+    JobColumn.QUEUE: 80,
+    JobColumn.STATE: 108,
     JobColumn.PROGRESS: 240,
-    JobColumn.ATTEMPTS: 75,
-    JobColumn.CREATED: 95,
-    JobColumn.STARTED: 95,
-    JobColumn.DURATION: 90,
+    JobColumn.ATTEMPTS: 70,
+    JobColumn.CREATED: 92,
+    JobColumn.STARTED: 92,
+    JobColumn.DURATION: 75,
     JobColumn.CANCEL: 34,
 }
 PROGRESS_MIN_WIDTH = 230  # Progress takes the spare width but never less: the other columns scroll first

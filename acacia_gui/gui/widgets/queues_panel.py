@@ -29,8 +29,10 @@ from ..icons import icon
 from ..stats import Stats
 
 COMMIT_DELAY_MS = 500  # arrow keys on a spin box: write once the user pauses
-COUNT_PARTS = (("running", "running"), ("queued", "queued"), ("scheduled", "scheduled"), ("succeeded", "done"),
-               ("failed", "failed"), ("cancelled", "cancelled"), ("interrupted", "interrupted"))  # fmt: skip
+TITLE_MAX_WIDTH = 140  # a longer queue name is elided on its card (whole in the tooltip), so cards stay narrow
+COUNT_PARTS = (("running", "running"), ("queued", "queued"), ("scheduled", "scheduled"), ("waiting", "waiting"),
+               ("succeeded", "done"), ("failed", "failed"), ("cancelled", "cancelled"),
+               ("interrupted", "interrupted"))  # fmt: skip
 
 
 def counts_text(counts: dict[str, int], starting: int = 0) -> str:
@@ -64,11 +66,11 @@ class QueueCard(QFrame):
         layout.setSpacing(4)
         top = QHBoxLayout()
         self.title = QToolButton(self)
-        self.title.setText(info.name)
         self.title.setAutoRaise(True)
         font = QFont(self.title.font())
         font.setBold(True)
         self.title.setFont(font)
+        self.title.setText(self.title.fontMetrics().elidedText(info.name, Qt.TextElideMode.ElideMiddle, TITLE_MAX_WIDTH))
         self.title.setToolTip(f"Show the jobs of queue {info.name}")
         self.title.setAccessibleName(f"Show jobs of queue {info.name}")
         self.title.clicked.connect(lambda: self.show_jobs.emit(self.name))
@@ -176,6 +178,14 @@ class QueuesPanel(QWidget):
         self.cards: dict[str, QueueCard] = {}
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
+    def fit_cards(self) -> None:
+        """The sidebar is never narrower than its widest card: the splitter stops there, so a card
+        (its Pause button) is never clipped or scrolled sideways (the cards scroll only down)."""
+        widest = max((card.minimumSizeHint().width() for card in self.cards.values()), default=0)
+        need = widest + self._scroll.verticalScrollBar().sizeHint().width()
+        if self._scroll.minimumWidth() != need:
+            self._scroll.setMinimumWidth(need)
+
     def update_stats(self, stats: Stats) -> None:
         self.sync_workers()
         names = {info.name for info in stats.queues}
@@ -187,6 +197,7 @@ class QueuesPanel(QWidget):
                 card = self._make_card(info)
                 self._list.insertWidget(position, card)
             card.update_info(info, stats.starting.get(info.name, 0))
+        self.fit_cards()  # "Resume" is wider than "Pause"; a new queue may have a longer name
 
     def sync_workers(self) -> None:
         """Show the worker's limit (`acacia concurrency --workers N` changes it behind our back),

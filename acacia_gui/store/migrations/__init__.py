@@ -1,0 +1,6 @@
+"""The schema's steps, applied in order: NNNN_name.sql scripts, and the Python steps below for
+what SQL alone cannot do (listed here, not found on disk, so a frozen app has them too)."""
+
+from . import step_0005_dependencies
+
+PYTHON_STEPS = {5: step_0005_dependencies.migrate}

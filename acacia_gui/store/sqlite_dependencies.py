@@ -1,0 +1,197 @@
+"""Job dependencies on SQLite: the edges, what a new job's state is, and settling dependents.
+
+A job with `after` is `waiting` until its dependencies are settled. Settling happens in
+the transaction that finishes a dependency (a completion, a cancel, a recovery, a
+delete), so there is no poll and no moment in which a dependent could start early, and a
+kill at any point leaves the graph as the last commit left it. Releasing the dependents
+of one job is one UPDATE through the `job_dependencies_upstream` index; waiting jobs are
+outside the claim's index (`jobs_ready` holds only queued ones), so they cost the claim
+nothing.
+
+Ids give a topological order: a dependency always exists before its dependent (a batch is
+inserted dependencies first), so a dependency's id is smaller.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..core.definitions import FINAL_STATES, AfterPolicy, JobState
+from ..core.job import JobId
+from .sqlite_db import SqliteDatabase
+
+_FINAL = "(" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATES)) + ")"
+_ENDED_BADLY = "('failed', 'cancelled', 'interrupted')"
+_CHUNK = 500
+
+# A dependency `p` (edge `d`) still holds its dependent back.
+UNSATISFIED = f"NOT (p.state = 'succeeded' OR (d.policy = 'finished' AND p.state IN {_FINAL}))"
+
+# Waiting dependents of the given jobs that nothing holds back any more → queued (or
+# scheduled while their delay runs). One indexed statement per chunk of finished jobs.
+_RELEASE = (
+    "UPDATE jobs SET state = CASE WHEN run_at > ? THEN 'scheduled' ELSE 'queued' END"
+    " WHERE state = 'waiting' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on IN ({marks}))"
+    " AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on"
+    f" WHERE d.job_id = jobs.id AND {UNSATISFIED})"
+    " RETURNING id, queue, state"
+)
+
+# Waiting dependents under `success` of jobs that ended badly → cancelled, naming the dependency.
+_CANCEL = (
+    "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'dependency ' || p.id || ' '"
+    " || CASE p.state WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'was cancelled' ELSE 'was interrupted' END"
+    " FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on"
+    f" WHERE d.job_id = jobs.id AND d.depends_on IN ({{marks}}) AND d.policy = 'success' AND p.state IN {_ENDED_BADLY}"
+    " AND +jobs.state = 'waiting'"  # `+`: not through jobs_state, which would scan every waiting job in the table
+    " RETURNING jobs.id, jobs.queue, jobs.error"
+)
+
+
+def blocking_message(dependency: JobId, state: str) -> str:
+    """Why a `success` dependent is cancelled: the words _CANCEL writes."""
+    verb = {"failed": "failed", "cancelled": "was cancelled"}.get(state, "was interrupted")
+    return f"dependency {dependency} {verb}"
+
+
+def satisfied(policy: str, state: str) -> bool:
+    return state == JobState.SUCCEEDED or (policy == AfterPolicy.FINISHED and state in FINAL_STATES)
+
+
+def blocks(policy: str, state: str) -> bool:
+    """A dependency in `state` means its dependent can never run under `policy`."""
+    return policy == AfterPolicy.SUCCESS and state in FINAL_STATES and state != JobState.SUCCEEDED
+
+
+def add_edges(conn: sqlite3.Connection, job_id: JobId, dependencies: Iterable[JobId], policy: str) -> None:
+    conn.executemany("INSERT OR IGNORE INTO job_dependencies (job_id, depends_on, policy) VALUES (?, ?, ?)",
+                     [(job_id, dep, policy) for dep in dependencies])  # fmt: skip
+
+
+def states_of(conn: sqlite3.Connection, ids: Sequence[JobId]) -> dict[JobId, str]:
+    found: dict[JobId, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        found.update(conn.execute(f"SELECT id, state FROM jobs WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+    return found
+
+
+def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobId], source: str,
+           now: float) -> list[tuple[JobId, str, str]]:  # fmt: skip
+    """Jobs that just reached a final state: release their dependents that nothing else
+    holds back, cancel their `success` dependents if they ended badly, and go on from
+    those (transitively). Inside the caller's transaction; events are written and the
+    changes noted (db.note) for announcing once it commits. Returns them too."""
+    changes: list[tuple[JobId, str, str]] = []
+    frontier = list(dict.fromkeys(finished))
+    while frontier:
+        cancelled: list[JobId] = []
+        for start in range(0, len(frontier), _CHUNK):
+            chunk = frontier[start:start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            if conn.execute(f"SELECT 1 FROM job_dependencies WHERE depends_on IN ({marks}) LIMIT 1", chunk).fetchone() is None:
+                continue  # the common case: nothing runs after these jobs
+            rows = _fetch(conn, _CANCEL.format(marks=marks), [now, *chunk])
+            conn.executemany(
+                "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
+                " VALUES (?, ?, ?, 'waiting', 'cancelled', ?)",
+                [(job_id, now, source, error) for job_id, _, error in rows],
+            )
+            changes.extend((job_id, queue, JobState.CANCELLED.value) for job_id, queue, _ in rows)
+            cancelled.extend(job_id for job_id, _, _ in rows)
+            released = _fetch(conn, _RELEASE.format(marks=marks), [now, *chunk])
+            conn.executemany(
+                "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, 'waiting', ?, ?)",
+                [(job_id, now, source, state, "its dependencies are done") for job_id, _, state in released],
+            )
+            changes.extend(released)
+        frontier = cancelled
+    if changes:
+        db.note(changes)
+    return changes
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[tuple]:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def descendants(conn: sqlite3.Connection, job_id: JobId, limit: int = 100_000) -> list[JobId]:
+    """Every job that runs after `job_id`, directly or not, in id (topological) order."""
+    rows = conn.execute(
+        "WITH RECURSIVE down (id) AS (SELECT job_id FROM job_dependencies WHERE depends_on = ?"
+        " UNION SELECT d.job_id FROM job_dependencies d JOIN down ON d.depends_on = down.id)"
+        " SELECT id FROM down ORDER BY id LIMIT ?",
+        (job_id, limit),
+    )
+    return [row[0] for row in rows]
+
+
+def revive_dependents(db: SqliteDatabase, conn: sqlite3.Connection, job_id: JobId, source: str,
+                      now: float) -> list[tuple[JobId, str, str]]:  # fmt: skip
+    """After `job_id` is retried: the dependents a failure of it (or of one of them) cancelled
+    go back to `waiting`, unless another dependency of theirs still blocks them."""
+    revived: set[JobId] = {job_id}
+    changes: list[tuple[JobId, str, str]] = []
+    for child in descendants(conn, job_id):
+        row = conn.execute("SELECT state, error, queue FROM jobs WHERE id = ?", (child,)).fetchone()
+        if row is None or row[0] != JobState.CANCELLED or not (row[1] or "").startswith("dependency "):
+            continue
+        edges = conn.execute(
+            "SELECT d.depends_on, d.policy, p.state FROM job_dependencies d LEFT JOIN jobs p ON p.id = d.depends_on"
+            " WHERE d.job_id = ?", (child,)
+        ).fetchall()  # fmt: skip
+        if any(dep not in revived and state is not None and blocks(policy, state) for dep, policy, state in edges):
+            continue
+        conn.execute(
+            "UPDATE jobs SET state = 'waiting', attempts = 0, result = NULL, error = NULL, traceback = NULL, progress = NULL,"
+            " progress_message = '', started_at = NULL, finished_at = NULL, cancel_requested = 0 WHERE id = ?",
+            (child,),
+        )
+        db.event(conn, child, source, "cancelled", "waiting", f"retry of {job_id} with its dependents", at=now)
+        revived.add(child)
+        changes.append((child, row[2], JobState.WAITING.value))
+    if changes:
+        db.note(changes)
+    return changes
+
+
+def graph(conn: sqlite3.Connection, job_id: JobId, limit: int = 500) -> dict[str, Any]:
+    """The pipeline around `job_id`: every job linked to it through dependencies, either way
+    (at most `limit`), and the edges between them. For the pipeline view and `get`."""
+    ids = [row[0] for row in conn.execute(
+        "WITH RECURSIVE linked (id) AS (SELECT ? UNION"
+        " SELECT d.job_id FROM job_dependencies d JOIN linked ON d.depends_on = linked.id UNION"
+        " SELECT d.depends_on FROM job_dependencies d JOIN linked ON d.job_id = linked.id)"
+        " SELECT id FROM linked LIMIT ?", (job_id, limit + 1)
+    )]  # fmt: skip
+    truncated = len(ids) > limit
+    ids = sorted(ids[:limit])
+    nodes, edges = [], []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        nodes.extend(dict(zip(("id", "type", "state", "progress", "queue"), row, strict=True)) for row in conn.execute(
+            f"SELECT id, type, state, progress, queue FROM jobs WHERE id IN ({marks}) ORDER BY id", chunk))  # fmt: skip
+        edges.extend({"from": dep, "to": job, "policy": policy} for job, dep, policy in conn.execute(
+            f"SELECT job_id, depends_on, policy FROM job_dependencies WHERE job_id IN ({marks})", chunk))  # fmt: skip
+    known = {node["id"] for node in nodes}
+    edges = [edge for edge in edges if edge["from"] in known and edge["to"] in known]
+    return {"nodes": nodes, "edges": edges, "truncated": truncated}
+
+
+def neighbours(conn: sqlite3.Connection, job_id: JobId, limit: int = 1000) -> dict[str, list[dict[str, Any]]]:
+    """A job's direct dependencies (upstream) and dependents (downstream), with their states."""
+    columns = ("id", "type", "state", "progress", "policy")
+    upstream = [dict(zip(columns, row, strict=True)) for row in conn.execute(
+        "SELECT p.id, p.type, p.state, p.progress, d.policy FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on"
+        " WHERE d.job_id = ? ORDER BY p.id LIMIT ?", (job_id, limit))]  # fmt: skip
+    downstream = [dict(zip(columns, row, strict=True)) for row in conn.execute(
+        "SELECT c.id, c.type, c.state, c.progress, d.policy FROM job_dependencies d JOIN jobs c ON c.id = d.job_id"
+        " WHERE d.depends_on = ? ORDER BY c.id LIMIT ?", (job_id, limit))]  # fmt: skip
+    return {"upstream": upstream, "downstream": downstream}
