@@ -387,6 +387,11 @@ class WorkerStore(Protocol):
         (writing nothing) for an unknown job or one that has MAX_ARTIFACTS_PER_JOB already."""
         ...
 
+    def settling_pending(self) -> bool:
+        """Whether complete_and_claim left dependents of finished jobs to settle (it settles a
+        bounded number per transaction): the engine calls it again soon until this is False."""
+        ...
+
     def take_notes(self) -> list[tuple[JobId, str, str]]:
         """As JobStore.take_notes: what the engine's committed writes changed as a consequence
         (dependents released or cancelled by a completion or a recovery), for announcing."""

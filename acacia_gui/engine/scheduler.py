@@ -103,6 +103,7 @@ class Scheduler:
         self._done: deque[tuple[Run, Completion]] = deque()
         self._pending: list[tuple[Run, Completion]] = []  # decided, not yet written (group commit, disk full)
         self._force_write = False
+        self._settling = True  # release_backlog may hold dependents a previous run left to settle
         self.problem: str | None = None  # a damaged database: claiming stopped (stats and the window show it)
         self._wake_lock = threading.Lock()
         self._wake_posted = False
@@ -364,12 +365,13 @@ class Scheduler:
         ahead = self._slots.ahead
         refill = ahead.refill(0 if self._stopping else ahead.depth(self._concurrency))
         unmarked = self._journal.unmarked
-        urgent = free or refill or self._stopping or self._force_write or len(self._pending) >= GROUP_COMMIT_MAX
+        urgent = (free or refill or self._stopping or self._force_write or self._settling
+                  or len(self._pending) >= GROUP_COMMIT_MAX)  # fmt: skip
         if not urgent:
             if (self._pending or unmarked) and self._group_timer is None:
                 self._group_timer = self._loop.call_later(GROUP_COMMIT, self._write_soon)
             return
-        if not self._pending and not unmarked and not free and not refill:
+        if not self._pending and not unmarked and not free and not refill and not self._settling:
             return
         self._write_and_claim(free, refill)
 
@@ -419,7 +421,8 @@ class Scheduler:
             self._start_run(job)
         self._slots.add_ahead(claimed[free:])
         self._announcer.consequences([note for note in notes if note[0] not in claimed_ids])
-        if claimed and len(claimed) == free + prefetch:
+        self._settling = self.store.settling_pending()  # dependents left for the next transactions
+        if self._settling or (claimed and len(claimed) == free + prefetch):
             self.wake()  # maybe more waiting
 
     def _write_soon(self) -> None:

@@ -189,6 +189,9 @@ class SqliteJobStore:
     def cancel_requested_among(self, job_ids: Iterable[JobId]) -> list[JobId]:
         return self.worker.cancel_requested_among(job_ids)
 
+    def settling_pending(self) -> bool:
+        return self.worker.settling_pending()
+
     def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
         self.worker.save_progress(updates)
 

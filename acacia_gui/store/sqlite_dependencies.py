@@ -29,25 +29,31 @@ _CHUNK = 500
 # A dependency `p` (edge `d`) still holds its dependent back.
 UNSATISFIED = f"NOT (p.state = 'succeeded' OR (d.policy = 'finished' AND p.state IN {_FINAL}))"
 
-# Waiting dependents of the given jobs that nothing holds back any more → queued (or
-# scheduled while their delay runs). One indexed statement per chunk of finished jobs.
+# These waiting dependents, if nothing holds them back any more → queued (or scheduled
+# while their delay runs). One statement per chunk of dependents.
 _RELEASE = (
     "UPDATE jobs SET state = CASE WHEN run_at > ? THEN 'scheduled' ELSE 'queued' END"
-    " WHERE state = 'waiting' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on IN ({marks}))"
+    " WHERE id IN ({marks}) AND state = 'waiting'"
     " AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on"
     f" WHERE d.job_id = jobs.id AND {UNSATISFIED})"
     " RETURNING id, queue, state"
 )
 
-# Waiting dependents under `success` of jobs that ended badly → cancelled, naming the dependency.
+# These waiting dependents of a job that ended badly, under `success` → cancelled, naming it.
 _CANCEL = (
-    "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'dependency ' || p.id || ' '"
-    " || CASE p.state WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'was cancelled' ELSE 'was interrupted' END"
-    " FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on"
-    f" WHERE d.job_id = jobs.id AND d.depends_on IN ({{marks}}) AND d.policy = 'success' AND p.state IN {_ENDED_BADLY}"
-    " AND +jobs.state = 'waiting'"  # `+`: not through jobs_state, which would scan every waiting job in the table
-    " RETURNING jobs.id, jobs.queue, jobs.error"
+    "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
+    " WHERE id IN ({marks}) AND +state = 'waiting'"  # `+`: by id, not through jobs_state (every waiting job)
+    " AND EXISTS (SELECT 1 FROM job_dependencies d WHERE d.job_id = jobs.id AND d.depends_on = ? AND d.policy = 'success')"
+    " RETURNING id, queue"
 )
+
+# The engine settles at most this many dependents in one transaction, so a job with 10,000
+# dependents does not hold the writer (and the start of the first of them) for the time of
+# 10,000 row updates: the rest are settled by the next transactions, from release_backlog
+# (written in the same transaction, so a crash in between loses nothing). User actions
+# (cancel, delete, retry) settle everything at once.
+ENGINE_SETTLE_BUDGET = 500
+_UNLIMITED = 100_000  # dependents per statement group when there is no budget
 
 
 def blocking_message(dependency: JobId, state: str) -> str:
@@ -79,38 +85,79 @@ def states_of(conn: sqlite3.Connection, ids: Sequence[JobId]) -> dict[JobId, str
 
 
 def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobId], source: str,
-           now: float) -> list[tuple[JobId, str, str]]:  # fmt: skip
+           now: float, budget: int | None = None) -> list[tuple[JobId, str, str]]:  # fmt: skip
     """Jobs that just reached a final state: release their dependents that nothing else
     holds back, cancel their `success` dependents if they ended badly, and go on from
     those (transitively). Inside the caller's transaction; events are written and the
-    changes noted (db.note) for announcing once it commits. Returns them too."""
+    changes noted (db.note) for announcing once it commits. Returns them too.
+
+    `budget`: settle at most about this many dependents now, going on with what
+    release_backlog holds from earlier transactions first; what is left is written there."""
     changes: list[tuple[JobId, str, str]] = []
-    frontier = list(dict.fromkeys(finished))
-    while frontier:
-        cancelled: list[JobId] = []
-        for start in range(0, len(frontier), _CHUNK):
-            chunk = frontier[start:start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            if conn.execute(f"SELECT 1 FROM job_dependencies WHERE depends_on IN ({marks}) LIMIT 1", chunk).fetchone() is None:
-                continue  # the common case: nothing runs after these jobs
-            rows = _fetch(conn, _CANCEL.format(marks=marks), [now, *chunk])
+    pending: list[tuple[JobId, JobId]] = []  # (finished job, last dependent settled)
+    if budget is not None:
+        pending += conn.execute("SELECT depends_on, after_job FROM release_backlog ORDER BY depends_on").fetchall()
+        if pending:
+            conn.execute("DELETE FROM release_backlog")
+    pending += [(job_id, 0) for job_id in _with_dependents(conn, list(dict.fromkeys(finished)))]
+    left = budget if budget is not None else None
+    leftover: list[tuple[JobId, JobId]] = []
+    index = 0
+    while index < len(pending):
+        parent, cursor = pending[index]
+        index += 1
+        limit = _UNLIMITED if left is None else left
+        if limit <= 0:
+            leftover.append((parent, cursor))
+            continue
+        children = [row[0] for row in conn.execute(
+            "SELECT job_id FROM job_dependencies WHERE depends_on = ? AND job_id > ? ORDER BY job_id LIMIT ?",
+            (parent, cursor, limit))]  # fmt: skip
+        if not children:
+            continue
+        if left is not None:
+            left -= len(children)
+        if len(children) == limit:
+            (leftover if left is not None else pending).append((parent, children[-1]))
+        marks = ", ".join("?" * len(children))
+        state = conn.execute("SELECT state FROM jobs WHERE id = ?", (parent,)).fetchone()
+        if state is not None and state[0] in _ENDED_BADLY:
+            error = blocking_message(parent, state[0])
+            rows = _fetch(conn, _CANCEL.format(marks=marks), [now, error, *children, parent])
             conn.executemany(
                 "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
                 " VALUES (?, ?, ?, 'waiting', 'cancelled', ?)",
-                [(job_id, now, source, error) for job_id, _, error in rows],
+                [(job_id, now, source, error) for job_id, _ in rows],
             )
-            changes.extend((job_id, queue, JobState.CANCELLED.value) for job_id, queue, _ in rows)
-            cancelled.extend(job_id for job_id, _, _ in rows)
-            released = _fetch(conn, _RELEASE.format(marks=marks), [now, *chunk])
+            changes.extend((job_id, queue, JobState.CANCELLED.value) for job_id, queue in rows)
+            pending.extend((job_id, 0) for job_id in _with_dependents(conn, [job_id for job_id, _ in rows]))
+        released = _fetch(conn, _RELEASE.format(marks=marks), [now, *children])
+        if released:
             conn.executemany(
                 "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, 'waiting', ?, ?)",
-                [(job_id, now, source, state, "its dependencies are done") for job_id, _, state in released],
+                [(job_id, now, source, new, "its dependencies are done") for job_id, _, new in released],
             )
             changes.extend(released)
-        frontier = cancelled
+    if leftover:
+        conn.executemany("INSERT INTO release_backlog (depends_on, after_job) VALUES (?, ?) ON CONFLICT (depends_on)"
+                         " DO UPDATE SET after_job = excluded.after_job", leftover)  # fmt: skip
     if changes:
         db.note(changes)
     return changes
+
+
+def _with_dependents(conn: sqlite3.Connection, ids: list[JobId]) -> list[JobId]:
+    """Those of `ids` that some job runs after (usually none: one indexed probe per chunk)."""
+    found: list[JobId] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        found += [row[0] for row in conn.execute(
+            f"SELECT DISTINCT depends_on FROM job_dependencies WHERE depends_on IN ({', '.join('?' * len(chunk))})", chunk)]
+    return found
+
+
+def has_backlog(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM release_backlog LIMIT 1").fetchone() is not None
 
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[tuple]:

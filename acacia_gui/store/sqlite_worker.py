@@ -34,7 +34,7 @@ from .rows import (
     set_aside_row,
 )
 from .sqlite_db import SqliteDatabase
-from .sqlite_dependencies import settle
+from .sqlite_dependencies import ENGINE_SETTLE_BUDGET, has_backlog, settle
 
 T = TypeVar("T")
 
@@ -198,7 +198,8 @@ class SqliteWorkerStore:
                     [(at, job_id, instance_id) for job_id, at in starts.items() if job_id not in finishing],
                 )
             applied = self._apply_completions(conn, completions, instance_id, now, starts)
-            settle(self.db, conn, [c.job_id for c in applied if c.state.is_final], "worker", now)  # before the claim
+            settle(self.db, conn, [c.job_id for c in applied if c.state.is_final], "worker", now,
+                   budget=ENGINE_SETTLE_BUDGET)  # before the claim  # fmt: skip
             claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
             return applied, claimed
 
@@ -359,6 +360,11 @@ class SqliteWorkerStore:
         jobs = [row_to_job(row) for row in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
         return jobs
+
+    def settling_pending(self) -> bool:
+        """Whether finished jobs still have dependents to settle (release_backlog): the engine
+        writes again soon, even with nothing else to write, until there are none."""
+        return has_backlog(self.db.conn)
 
     def cancel_requested_among(self, job_ids: Iterable[JobId]) -> list[JobId]:
         """Which of these running jobs someone (another process) asked to cancel."""

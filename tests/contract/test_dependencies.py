@@ -11,6 +11,7 @@ from acacia_gui.core.job import Job, JobState
 from acacia_gui.core.pipeline import link_batch
 from acacia_gui.core.queue import JobQueue
 from acacia_gui.core.registry import Registry
+from acacia_gui.core.runner import Completion
 
 from .helpers import add, claim, events, finish, run_to
 
@@ -64,7 +65,6 @@ def test_a_diamond_starts_the_join_only_after_both_branches(store):
 
 
 def _completion(job):
-    from acacia_gui.core.runner import Completion
     return Completion(job.id, job.attempts, JobState.SUCCEEDED)
 
 
@@ -222,3 +222,27 @@ def test_a_unique_key_is_free_again_once_its_job_is_final(store):
     second, = add(store, unique_key="k")
     assert second != first
     assert store.get_job(second).unique_key == "k"
+
+
+# -- a big fan-out is settled a bounded number at a time ------------------------------------
+
+@pytest.mark.parametrize("outcome", [JobState.SUCCEEDED, JobState.FAILED])
+def test_a_big_fan_out_is_settled_over_several_transactions_and_survives_a_new_process(store, open_store, outcome):
+    from acacia_gui.store.sqlite_dependencies import ENGINE_SETTLE_BUDGET
+
+    parent, = add(store)
+    children = add(store, ENGINE_SETTLE_BUDGET * 2 + 100, after=[parent])
+    (job,) = claim(store, 1)
+    store.complete_and_claim([Completion(job.id, job.attempts, outcome, error="boom")], "instance-me", 0)
+    settled_now = [i for i in children if store.get_job(i).state is not JobState.WAITING]
+    assert len(settled_now) == ENGINE_SETTLE_BUDGET  # the completion's transaction settles a bounded number...
+    assert store.settling_pending()
+    other = open_store()  # ...and what is left is in the database: another process (a restart) goes on
+    rounds = 0
+    while other.settling_pending():
+        other.complete_and_claim([], "instance-other", 0)
+        rounds += 1
+    assert rounds == 2
+    expected = JobState.QUEUED if outcome is JobState.SUCCEEDED else JobState.CANCELLED
+    assert {store.get_job(i).state for i in children} == {expected}
+    assert not store.settling_pending()

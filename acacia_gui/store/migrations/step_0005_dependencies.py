@@ -33,6 +33,9 @@ STATEMENTS = (
     " CHECK (job_id != depends_on)"
     ") WITHOUT ROWID",
     "CREATE INDEX job_dependencies_upstream ON job_dependencies (depends_on, job_id)",
+    # Finished jobs whose dependents are not all settled yet (the engine settles a bounded
+    # number per transaction): go on after dependent `after_job`.
+    "CREATE TABLE release_backlog (depends_on INTEGER PRIMARY KEY, after_job INTEGER NOT NULL)",
 )
 
 
