@@ -101,11 +101,12 @@ def _raw_complete(conn: sqlite3.Connection, job_id: int, result: str) -> None:
     conn.execute("COMMIT")
 
 
-def raw_throughput(workdir: Path, sync: str) -> dict[str, Any]:
-    """Two threads, each: claim one (one transaction), run a no-op, complete it (another)."""
+def raw_throughput(workdir: Path, sync: str, threads: int = 2) -> dict[str, Any]:
+    """`threads` threads (two by default), each: claim one (one transaction), run a no-op, complete it (another).
+    With one thread it is the floor of a chain, where each job may start only once the one before is committed."""
     path = workdir / "raw.db"
     _raw_fill(raw_connect(path, sync), THROUGHPUT_JOBS)
-    done = [0, 0]
+    done = [0] * threads
 
     def work(slot: int) -> None:
         conn = raw_connect(path, sync)
@@ -114,11 +115,11 @@ def raw_throughput(workdir: Path, sync: str) -> dict[str, Any]:
             _raw_complete(conn, row[0], "true")
             done[slot] += 1
 
-    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(2)]
+    workers = [threading.Thread(target=work, args=(slot,)) for slot in range(threads)]
     start, cpu = time.perf_counter(), time.process_time()
-    for t in threads:
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert sum(done) == THROUGHPUT_JOBS, done

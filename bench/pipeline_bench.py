@@ -212,6 +212,14 @@ def case_raw(workdir: Path) -> dict[str, Any]:
     return raw_throughput(workdir, "normal")
 
 
+def case_raw_serial(workdir: Path) -> dict[str, Any]:
+    """The raw SQLite loop with one thread: one job at a time, each claimed and completed in its own
+    commits — the floor a chain runs against (a step may start only once the one before is committed)."""
+    from baselines import raw_throughput
+
+    return raw_throughput(workdir, "normal", threads=1)
+
+
 def case_release(workdir: Path, fanout: int) -> dict[str, Any]:
     """RELEASE_SAMPLES parents, each with `fanout` dependents, one at a time into a running worker."""
     from acacia_gui.core.job import Job
@@ -323,6 +331,7 @@ CASES = {
     "plain": lambda workdir: case_throughput(workdir, 0),
     "waiting": lambda workdir: case_throughput(workdir, WAITING_JOBS),
     "raw": case_raw,
+    "raw_serial": case_raw_serial,
     "template": case_template,
     "release": lambda workdir: case_release(workdir, FANOUT),
     "release_one": lambda workdir: case_release(workdir, 1),
@@ -366,7 +375,7 @@ def run_all(repeats: int) -> dict[str, Any]:
                 runs[case].append(measure(case, template if "error" not in made else None))
         results: dict[str, Any] = {case: _median_run(case_runs) for case, case_runs in runs.items()}
         results["chain_waiting"] = measure("chain_waiting", template) if "error" not in made else made
-    for case in ("release", "release_one", "settle", "chain"):
+    for case in ("release", "release_one", "settle", "chain", "raw_serial"):
         results[case] = measure(case)
     results["load"] = f"{load:.1f} and {os.getloadavg()[0]:.1f}"
     return results
@@ -451,6 +460,12 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"\u2265 0.5{TIMES}" + _verdict(chain_ratio >= TARGETS["chain_ratio"]),
             f"{CHAIN_JOBS:,} independent jobs {chain['independent_rate']:,.0f}",
         ))  # fmt: skip
+        serial = _get(results, "raw_serial", "rate")
+        if serial:
+            rows.append((
+                "  against the raw SQLite floor of a chain: one job at a time, claimed and completed in its own commits",
+                f"{chain['chain_rate'] / serial:.2f}{TIMES}", "—", f"raw serial loop {serial:,.0f}",
+            ))  # fmt: skip
     chain = results.get("chain_waiting") or {}
     if "error" in chain:
         rows.append((f"  the same with {WAITING_JOBS:,} other waiting jobs in the table", "error", "", ""))

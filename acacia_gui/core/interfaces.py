@@ -392,6 +392,11 @@ class WorkerStore(Protocol):
         bounded number per transaction): the engine calls it again soon until this is False."""
         ...
 
+    def more_claimable(self) -> bool:
+        """Whether the last complete_and_claim on this object saw claimable jobs beyond what it
+        was asked for: the engine claims again at once only then (not after every full claim)."""
+        ...
+
     def take_notes(self) -> list[tuple[JobId, str, str]]:
         """As JobStore.take_notes: what the engine's committed writes changed as a consequence
         (dependents released or cancelled by a completion or a recovery), for announcing."""

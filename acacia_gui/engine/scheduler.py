@@ -422,8 +422,8 @@ class Scheduler:
         self._slots.add_ahead(claimed[free:])
         self._announcer.consequences([note for note in notes if note[0] not in claimed_ids])
         self._settling = self.store.settling_pending()  # dependents left for the next transactions
-        if self._settling or (claimed and len(claimed) == free + prefetch):
-            self.wake()  # maybe more waiting
+        if self._settling or (claimed and len(claimed) == free + prefetch and self.store.more_claimable()):
+            self.wake()  # more waiting
 
     def _write_soon(self) -> None:
         self._group_timer = None

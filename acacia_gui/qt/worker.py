@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QThreadPool, QTimer, Signal
 
 from ..core.context import Context
 from ..core.queue import JobQueue
@@ -40,7 +40,9 @@ class _QtLoop(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._posted.connect(lambda fn: fn())  # direct on this thread, queued from pool threads
+        # Always queued, even from this thread: a burst of wakes (one ENQUEUED event per job of a
+        # batch) then costs one pump on the next loop turn, not one claim transaction each.
+        self._posted.connect(lambda fn: fn(), Qt.ConnectionType.QueuedConnection)
 
     def post(self, fn: Callable[[], None]) -> None:
         self._posted.emit(fn)

@@ -192,6 +192,9 @@ class SqliteJobStore:
     def settling_pending(self) -> bool:
         return self.worker.settling_pending()
 
+    def more_claimable(self) -> bool:
+        return self.worker.more_claimable()
+
     def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
         self.worker.save_progress(updates)
 

@@ -59,6 +59,7 @@ class SqliteDatabase:
         self._checkpoint_on_commit = True
         # Changes a transaction made beyond what its caller asked for (dependents released or
         # cancelled): noted inside it, kept here once it commits, until someone announces them.
+        self.settle_backlog = True  # release_backlog may hold rows: the first engine transaction looks
         self._committed_notes: collections.deque[tuple[JobId, str, str]] = collections.deque(maxlen=MAX_UNANNOUNCED_NOTES)
         make_private_dir(self.path.parent)  # 0700 when created here (the CLI creates the data folder too)
         create_private_file(self.path)  # 0600 before SQLite opens it: its -wal and -shm take the same mode

@@ -85,21 +85,25 @@ def states_of(conn: sqlite3.Connection, ids: Sequence[JobId]) -> dict[JobId, str
 
 
 def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobId], source: str,
-           now: float, budget: int | None = None) -> list[tuple[JobId, str, str]]:  # fmt: skip
+           now: float, budget: int | None = None,
+           states: dict[JobId, str] | None = None) -> list[tuple[JobId, str, str]]:  # fmt: skip
     """Jobs that just reached a final state: release their dependents that nothing else
     holds back, cancel their `success` dependents if they ended badly, and go on from
     those (transitively). Inside the caller's transaction; events are written and the
     changes noted (db.note) for announcing once it commits. Returns them too.
 
     `budget`: settle at most about this many dependents now, going on with what
-    release_backlog holds from earlier transactions first; what is left is written there."""
+    release_backlog holds from earlier transactions first; what is left is written there.
+    `states`: the final states of `finished`, when the caller knows them (one read less each)."""
     changes: list[tuple[JobId, str, str]] = []
     pending: list[tuple[JobId, JobId]] = []  # (finished job, last dependent settled)
     if budget is not None:
         pending += conn.execute("SELECT depends_on, after_job FROM release_backlog ORDER BY depends_on").fetchall()
         if pending:
             conn.execute("DELETE FROM release_backlog")
-    pending += [(job_id, 0) for job_id in _with_dependents(conn, list(dict.fromkeys(finished)))]
+    finished = list(dict.fromkeys(finished))
+    # One job (a chain's step): its dependents are read next anyway; many: one probe finds those that have any.
+    pending += [(job_id, 0) for job_id in (finished if len(finished) == 1 else _with_dependents(conn, finished))]
     left = budget if budget is not None else None
     leftover: list[tuple[JobId, JobId]] = []
     index = 0
@@ -120,7 +124,8 @@ def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobI
         if len(children) == limit:
             (leftover if left is not None else pending).append((parent, children[-1]))
         marks = ", ".join("?" * len(children))
-        state = conn.execute("SELECT state FROM jobs WHERE id = ?", (parent,)).fetchone()
+        known = states.get(parent) if states else None
+        state = (known,) if known is not None else conn.execute("SELECT state FROM jobs WHERE id = ?", (parent,)).fetchone()
         if state is not None and state[0] in _ENDED_BADLY:
             error = blocking_message(parent, state[0])
             rows = _fetch(conn, _CANCEL.format(marks=marks), [now, error, *children, parent])
@@ -138,6 +143,8 @@ def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobI
                 [(job_id, now, source, new, "its dependencies are done") for job_id, _, new in released],
             )
             changes.extend(released)
+    if budget is not None:
+        db.settle_backlog = bool(leftover)  # the engine's hint (settling_pending); the table is the truth
     if leftover:
         conn.executemany("INSERT INTO release_backlog (depends_on, after_job) VALUES (?, ?) ON CONFLICT (depends_on)"
                          " DO UPDATE SET after_job = excluded.after_job", leftover)  # fmt: skip
@@ -154,10 +161,6 @@ def _with_dependents(conn: sqlite3.Connection, ids: list[JobId]) -> list[JobId]:
         found += [row[0] for row in conn.execute(
             f"SELECT DISTINCT depends_on FROM job_dependencies WHERE depends_on IN ({', '.join('?' * len(chunk))})", chunk)]
     return found
-
-
-def has_backlog(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM release_backlog LIMIT 1").fetchone() is not None
 
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[tuple]:

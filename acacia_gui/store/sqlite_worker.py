@@ -34,7 +34,7 @@ from .rows import (
     set_aside_row,
 )
 from .sqlite_db import SqliteDatabase
-from .sqlite_dependencies import ENGINE_SETTLE_BUDGET, has_backlog, settle
+from .sqlite_dependencies import ENGINE_SETTLE_BUDGET, settle
 
 T = TypeVar("T")
 
@@ -58,6 +58,7 @@ class SqliteWorkerStore:
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
+        self._more_claimable = False
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap 'anything new?' poll."""
@@ -189,6 +190,7 @@ class SqliteWorkerStore:
         starts = dict(started)
         finishing = {c.job_id for c in completions}
         wanted = free_slots + prefetch
+        self._more_claimable = False
 
         def write(conn: sqlite3.Connection) -> tuple[list[Completion], list[Job]]:
             if starts.keys() - finishing:  # the others are marked by their completion's UPDATE
@@ -198,8 +200,8 @@ class SqliteWorkerStore:
                     [(at, job_id, instance_id) for job_id, at in starts.items() if job_id not in finishing],
                 )
             applied = self._apply_completions(conn, completions, instance_id, now, starts)
-            settle(self.db, conn, [c.job_id for c in applied if c.state.is_final], "worker", now,
-                   budget=ENGINE_SETTLE_BUDGET)  # before the claim  # fmt: skip
+            ended = {c.job_id: c.state.value for c in applied if c.state.is_final}
+            settle(self.db, conn, list(ended), "worker", now, budget=ENGINE_SETTLE_BUDGET, states=ended)  # before the claim
             claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
             return applied, claimed
 
@@ -303,6 +305,7 @@ class SqliteWorkerStore:
     def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float,
                prefetch: int = 0, no_prefetch_types: Iterable[str] = ()) -> list[Job]:  # fmt: skip
         wanted = free_slots + prefetch
+        self._more_claimable = False
         ready = conn.execute(READY_QUEUES).fetchall()
         if any(name is None for name, _, _ in ready):
             raise BrokenRowError("a queued job's queue name is broken")
@@ -318,18 +321,18 @@ class SqliteWorkerStore:
                 list(limited),
             ).fetchall())  # fmt: skip
         candidates: list[tuple[int, int, str]] = []  # (-priority, id, type)
+        more = False  # claimable jobs beyond `wanted` (one row more is read per queue to know)
         for name, limit in queues:
             room = wanted if limit == 0 else min(wanted, limit - running.get(name, 0))
             if room <= 0:
                 continue
-            candidates.extend(
-                (-priority, job_id, job_type)
-                for job_id, priority, job_type in conn.execute(
-                    "SELECT id, priority, type FROM jobs WHERE state = 'queued' AND queue = ?"
-                    " ORDER BY priority DESC, id LIMIT ?",
-                    (name, room),
-                )
-            )
+            rows = conn.execute(
+                "SELECT id, priority, type FROM jobs WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, id LIMIT ?",
+                (name, room + 1),
+            ).fetchall()
+            more = more or (len(rows) > room and room == wanted)  # not when the queue's own limit stops it
+            candidates.extend((-priority, job_id, job_type) for job_id, priority, job_type in rows[:room])
+        self._more_claimable = more or len(candidates) > wanted
         ordered = sorted(candidates)[:wanted]
         ids = [job_id for _, job_id, _ in ordered[:free_slots]]
         excluded = set(no_prefetch_types)
@@ -363,8 +366,14 @@ class SqliteWorkerStore:
 
     def settling_pending(self) -> bool:
         """Whether finished jobs still have dependents to settle (release_backlog): the engine
-        writes again soon, even with nothing else to write, until there are none."""
-        return has_backlog(self.db.conn)
+        writes again soon, even with nothing else to write, until there are none. Known from
+        the last engine transaction (no query); True until the first one looked."""
+        return self.db.settle_backlog
+
+    def more_claimable(self) -> bool:
+        """Whether the last complete_and_claim saw claimable jobs beyond what it was asked to
+        claim (so claiming again at once may get some; when False, it would get none)."""
+        return self._more_claimable
 
     def cancel_requested_among(self, job_ids: Iterable[JobId]) -> list[JobId]:
         """Which of these running jobs someone (another process) asked to cancel."""

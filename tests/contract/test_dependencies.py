@@ -245,4 +245,17 @@ def test_a_big_fan_out_is_settled_over_several_transactions_and_survives_a_new_p
     assert rounds == 2
     expected = JobState.QUEUED if outcome is JobState.SUCCEEDED else JobState.CANCELLED
     assert {store.get_job(i).state for i in children} == {expected}
+    store.complete_and_claim([], "instance-me", 0)  # settling_pending() speaks of this object's last transaction
     assert not store.settling_pending()
+
+
+def test_more_claimable_says_whether_a_claim_left_claimable_jobs(store):
+    add(store, 3)
+    claim(store, 2)
+    assert store.more_claimable()
+    claim(store, 1)
+    assert not store.more_claimable()
+    store.set_queue_concurrency("default", 1)
+    add(store, 2)
+    store.complete_and_claim([], "instance-me", 5)  # the queue's limit stops the claim: nothing more to claim now
+    assert not store.more_claimable()
