@@ -24,6 +24,7 @@ from .core.logcapture import is_job_record
 from .core.queue import JobQueue
 from .core.registry import Registry
 from .engine.processes.pool import ProcessPool
+from .engine.pruner import Pruner
 from .ipc.address import prepare_socket_dir
 from .ipc.client import probe
 from .ipc.dispatch import Dispatcher
@@ -122,6 +123,11 @@ def run(options: AppOptions) -> int:
     """Start the app (window or headless) and block until it quits. Returns the exit code."""
     config = options.config()
     configure_logging(config)
+    try:
+        options.retention()  # a bad --keep-finished/$ACACIA_KEEP_FINISHED: one line, exit 2, before anything starts
+    except AcaciaError as exc:
+        print(f"acacia: {exc}", file=sys.stderr)
+        return 2
     headless = options.headless
     if not headless and not has_display():
         print("No display found (DISPLAY/WAYLAND_DISPLAY unset): running headless, as `acacia serve`.", file=sys.stderr)
@@ -191,6 +197,11 @@ def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
         server.close()
         services.store.close()
         return 1
+    policy, services.keep_finished_flag = options.retention()
+    services.pruner = Pruner(services.queue, policy)
+    if policy.active:
+        log.info("retention: %s", policy.describe())
+    services.pruner.start()  # a first sweep at once, then every few minutes (engine/pruner.py)
     stopping = {"done": False, "waiting": False}
 
     def shutdown(*_: object) -> None:
@@ -203,6 +214,8 @@ def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
                      "(they go back to the queue at the next start)", options.stop_timeout, running)  # fmt: skip
         else:
             log.info("stopping")
+        if services.pruner is not None:
+            services.pruner.stop()  # between two batches
         try:
             services.worker.stop(Context.background().with_timeout(options.stop_timeout))
         finally:  # even if stopping failed, stop listening and leave the event loop

@@ -16,6 +16,7 @@ from pathlib import Path
 import platformdirs
 
 from .core.definitions import DEFAULT_MAX_LINE_BYTES
+from .core.durations import FOREVER, RetentionPolicy, parse_keep
 from .core.errors import InvalidOptionError
 
 APP_NAME = "acacia"
@@ -91,6 +92,17 @@ class AppOptions:
     headless: bool = False
     self_test: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # the socket's request size limit
+    keep_finished: str | None = None  # "30d" or "forever"; None: $ACACIA_KEEP_FINISHED, else the Settings dialog's
+    keep_failed: str | None = None  # None: $ACACIA_KEEP_FAILED, else forever
 
     def config(self) -> Config:
         return load_config(self.data_dir, self.plugins_dir, self.durability)
+
+    def retention(self) -> tuple[RetentionPolicy, bool]:
+        """The retention policy of this run, and whether the flag or the environment set how long
+        finished jobs stay (then it wins over the Settings dialog for this run, like --workers).
+        A bad value raises InvalidOptionError."""
+        finished = self.keep_finished or os.environ.get("ACACIA_KEEP_FINISHED") or None
+        failed = self.keep_failed or os.environ.get("ACACIA_KEEP_FAILED") or FOREVER
+        policy = RetentionPolicy(keep_finished=parse_keep(finished) if finished else None, keep_failed=parse_keep(failed))
+        return policy, finished is not None

@@ -3,7 +3,7 @@
     python bench/run.py                      # everything; writes bench/results.md
     python bench/run.py --only ours,raw      # some systems (ours, raw, huey)
     python bench/run.py --cases throughput   # some cases (enqueue_single, enqueue_batch, throughput, latency)
-    python bench/run.py --no-others          # skip socket_bench / gui_bench / process_bench / pipeline_bench / screenshots
+    python bench/run.py --no-others          # skip the other benches (socket, gui, process, pipeline, retention, screenshots)
     python bench/run.py --profile            # cProfile of ours on the no-op throughput case
 
 Each case runs in its own subprocess (`--case SYSTEM CASE SYNC`, which prints one JSON
@@ -50,7 +50,7 @@ ROWS = (
     ("latency", "normal", "Enqueue → start latency, p50", "ms", "p50_ms"),
     ("latency", "normal", "Enqueue → start latency, p99", "ms", "p99_ms"),
 )
-OTHER_BENCHES = ("socket_bench", "gui_bench", "process_bench", "pipeline_bench", "screenshots")
+OTHER_BENCHES = ("socket_bench", "gui_bench", "process_bench", "pipeline_bench", "retention_bench", "screenshots")
 CASE_TIMEOUT = 150
 OTHER_TIMEOUT = 600
 

@@ -104,6 +104,8 @@ def _app_options(args: Any, *, headless: bool) -> AppOptions:
         headless=headless,
         self_test=bool(args.self_test),
         max_line_bytes=_or(getattr(args, "max_line_bytes", None), defaults.max_line_bytes),
+        keep_finished=getattr(args, "keep_finished", None),
+        keep_failed=getattr(args, "keep_failed", None),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config import Config
 from ..core.errors import AcaciaError
+from ..core.job import JobState
 from ..ipc.protocol import (
     InvalidJsonError,
     NotRunningError,
@@ -34,6 +35,7 @@ from .open_outputs import cmd_open
 from .output import echo
 from .parser import UsageError, shown
 from .shell import cmd_autostart, cmd_completion, cmd_help
+from .stalls import cmd_extend, cmd_kill
 
 
 def emit_json(data: Any) -> None:
@@ -145,7 +147,7 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
     with _closing(connect(config, fallback=True)) as backend:
         result = backend.ops.list(state=_flatten(args.state), queue=args.queue, type=args.type, search=args.search,
                                   order_by=args.sort, descending=args.desc or None, limit=args.limit,
-                                  offset=args.offset)  # fmt: skip
+                                  offset=args.offset, stalled=args.stalled or None)  # fmt: skip
         if args.json:
             emit_json(result)
         elif not result["jobs"]:
@@ -309,9 +311,16 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("acacia delete: give job IDs or --finished (not both)")
     if args.queue and not args.finished:
         raise UsageError("acacia delete: --queue only goes with --finished")
+    if (args.older_than is not None or args.state) and not args.finished:
+        raise UsageError("acacia delete: --older-than and --state only go with --finished")
+    bad = [s for s in args.state or () if s not in FINAL_STATE_NAMES]
+    if bad:
+        raise UsageError(f"acacia delete: --state {bad[0]!r} is not a finished state; choose from "
+                         f"{', '.join(sorted(FINAL_STATE_NAMES))}")  # fmt: skip
     with _closing(connect(config, fallback=True)) as backend:
         if args.finished:
-            ids = backend.ops.delete_finished(args.queue, outputs=args.outputs)
+            ids = backend.ops.delete_finished(args.queue, outputs=args.outputs, older_than=args.older_than,
+                                              state=args.state)  # fmt: skip
             result: dict[str, Any] = {"deleted": len(ids), "ids": ids, "errors": []}
         else:  # per id: each job that can go goes; each that cannot is reported
             result = backend.ops.delete_many(list(dict.fromkeys(args.ids)), outputs=args.outputs)
@@ -340,13 +349,24 @@ def cmd_concurrency(args: argparse.Namespace, config: Config) -> int:
     if args.workers is not None:
         if args.queue is not None:
             raise UsageError("acacia concurrency: give QUEUE N or --workers N, not both")
+        if getattr(args, "rate", None) is not None:
+            raise UsageError("acacia concurrency: --rate is a queue's: give QUEUE --rate RATE")
         with _closing(connect(config, fallback=False)) as backend:
             workers = backend.ops.set_workers(args.workers)
             emit_json({"workers": workers}) if args.json else echo(f"workers: {workers}")
         return 0
+    rate = getattr(args, "rate", None)
+    if args.queue is not None and args.limit is None and rate is not None:
+        return _queue_action(args, config, lambda ops: ops.set_rate(args.queue, None if rate == "none" else rate,
+                                                                    create=args.create))  # fmt: skip
     if args.queue is None or args.limit is None:
-        raise UsageError("acacia concurrency: give QUEUE N (0: no limit), or --workers N")
-    return _queue_action(args, config, lambda ops: ops.set_concurrency(args.queue, args.limit, create=args.create))
+        raise UsageError("acacia concurrency: give QUEUE N (0: no limit), QUEUE --rate RATE, or --workers N")
+
+    def both(ops: Any) -> dict[str, Any]:
+        info = ops.set_concurrency(args.queue, args.limit, create=args.create)
+        return info if rate is None else ops.set_rate(args.queue, None if rate == "none" else rate)
+
+    return _queue_action(args, config, both)
 
 
 def _queue_action(args: argparse.Namespace, config: Config, action: Any) -> int:
@@ -393,3 +413,7 @@ COMMANDS["logs"] = cmd_logs
 COMMANDS["db"] = cmd_db
 COMMANDS["open"] = cmd_open
 COMMANDS["why"] = cmd_why
+COMMANDS.update({"kill": cmd_kill, "extend": cmd_extend})
+
+
+FINAL_STATE_NAMES = frozenset(s.value for s in JobState if s.is_final)  # what `delete --finished --state` takes

@@ -25,8 +25,10 @@ from ..core.definitions import (
     JobState,
     OnConflict,
 )
+from ..core.durations import parse_duration, parse_keep
 from ..core.errors import InvalidOptionError
 from ..core.limits import parse_memory_limit
+from ..core.rates import parse_rate
 from .examples import epilog
 
 STATES = [s.value for s in JobState]
@@ -74,6 +76,19 @@ def memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("memory_limit ")) from None
 
 
+def rate_arg(text: str) -> str:
+    """--rate: a rate (30/h, 10/min, 3/2s) in its short form, or 'none'."""
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        return str(parse_rate(text))
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+rate_arg.__name__ = "rate"
+
+
 def bounded(low: int, high: int) -> Callable[[str], int]:
     """An argparse type for a whole number in [low, high]: `argument --logs: must be …`."""
 
@@ -99,6 +114,23 @@ def non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {shown(text)}")
     return value
+
+
+def keep_period(text: str) -> str:
+    """--keep-finished/--keep-failed: a duration (30d, 12h, 90m, 45s) or "forever"; kept as typed."""
+    try:
+        parse_keep(text)
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def duration(text: str) -> float:
+    """--older-than: a duration (30d, 12h, 90m, 45s), in seconds."""
+    try:
+        return parse_duration(text)
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def job_id(text: str) -> int:
@@ -140,6 +172,11 @@ def _app_options(parser: argparse.ArgumentParser, default: Any) -> None:
                         help="seconds running jobs get to finish on Ctrl-C/SIGTERM (default 10)")  # fmt: skip
     parser.add_argument("--max-line-bytes", type=positive_int, metavar="N", default=default,
                         help="largest request the socket accepts (default 1 MiB)")  # fmt: skip
+    parser.add_argument("--keep-finished", type=keep_period, metavar="DURATION", default=default,
+                        help="delete succeeded and cancelled jobs this long after they end (30d, 12h, 90m, 45s, "
+                             "forever); env ACACIA_KEEP_FINISHED; default: the Settings dialog's, else forever")  # fmt: skip
+    parser.add_argument("--keep-failed", type=keep_period, metavar="DURATION", default=default,
+                        help="the same for failed and interrupted jobs; env ACACIA_KEEP_FAILED (default forever)")
 
 
 def build_parser() -> Parser:
@@ -205,6 +242,8 @@ def build_parser() -> Parser:
     listing.add_argument("--offset", type=bounded(0, MAX_OFFSET), metavar="N", help="skip the first N matching jobs")
     listing.add_argument("--sort", choices=SORT_FIELDS, default="id", help="the field to sort by (default id)")
     listing.add_argument("--desc", action="store_true", help="newest/largest first")
+    listing.add_argument("--stalled", action="store_true",
+                         help="only running jobs flagged stalled (no progress or log line for their stall_after)")
 
     show = command("show", "one job: its fields, history and last log lines")
     show.add_argument("id", type=job_id, metavar="ID", help="the job's id")
@@ -228,6 +267,10 @@ def build_parser() -> Parser:
         if name == "retry":
             sub.add_argument("--with-dependents", action="store_true",
                              help="also return the jobs its failure cancelled (dependency N failed) to waiting")  # fmt: skip
+    kill = command("kill", "hard-cancel a job: a running one's worker process is killed at once (needs the app)")
+    kill.add_argument("id", type=job_id, metavar="ID", help="the job's id")
+    extend = command("extend", "postpone a running job's stall detection by its stall_after, clearing the flag")
+    extend.add_argument("id", type=job_id, metavar="ID", help="the job's id (running, its handler has stall_after)")
     why = command("why", "why a job is not running yet, in one line")
     why.add_argument("id", type=job_id, metavar="ID", help="the job's id")
     edit = command("edit", "change a queued or scheduled job: priority, queue, payload, or move it to the front")
@@ -241,6 +284,10 @@ def build_parser() -> Parser:
     delete.add_argument("ids", type=job_id, nargs="*", metavar="ID", help="job ids; each is deleted and reported alone")
     delete.add_argument("--finished", action="store_true", help="delete every succeeded/failed/cancelled job")
     delete.add_argument("--queue", metavar="Q", help="with --finished: only this queue")
+    delete.add_argument("--older-than", type=duration, metavar="DURATION",
+                        help="with --finished: only jobs that finished longer ago than this (7d, 12h, 90m, 45s)")  # fmt: skip
+    delete.add_argument("--state", type=state_list, metavar="S",
+                        help="with --finished: only jobs in these final states (comma-separated)")  # fmt: skip
     delete.add_argument("--outputs", action="store_true", help="also remove the jobs' output folders (their files)")
     opener = command("open", "open a job's output folder (prints it where there is no desktop)")
     opener.add_argument("id", type=job_id, metavar="ID", help="the job's id")
@@ -254,6 +301,8 @@ def build_parser() -> Parser:
                              help="jobs of QUEUE that may run at once; 0: no limit")  # fmt: skip
     concurrency.add_argument("--create", action="store_true", help="create QUEUE if there is no such queue yet")
     concurrency.add_argument("--workers", type=bounded(1, MAX_WORKERS), metavar="N", help="jobs the app runs at once overall")
+    concurrency.add_argument("--rate", type=rate_arg, metavar="RATE",
+                             help="most starts of QUEUE's jobs in a window: 30/h, 10/min, 3/2s; none: no rate")  # fmt: skip
     watch = command("watch", "a live table of jobs (one job, a queue, or everything)")
     watch.add_argument("id", nargs="?", type=job_id, metavar="ID", help="watch this job until it ends")
     watch.add_argument("--queue", metavar="Q", help="watch the jobs of this queue")

@@ -104,6 +104,13 @@ def job_details(job: dict[str, Any]) -> str:
             fields.append((name, ", ".join(f"{dep['id']} ({dep['state']})" for dep in dependencies[key])))
     if job.get("unique_key"):
         fields.append(("unique", job["unique_key"]))
+    if job.get("checkpoint"):
+        saved = job["checkpoint"]
+        fields.append(("checkpoint", f"{json.dumps(saved['data'], ensure_ascii=False)[:200]}  (saved {when(saved['saved_at'])}"
+                                     f" by attempt {saved.get('attempt', '?')})"))  # fmt: skip
+    if job.get("stalled"):
+        fields.append(("stalled", f"no progress or log line since {when(job['stalled']['since'])}"
+                                  f" ({job['stalled']['for']:.0f} s); acacia kill/extend/cancel {job['id']}"))  # fmt: skip
     if job.get("why") and job.get("state") != "running":
         fields.append(("why", job["why"]))
     lines += [f"  {name:<9} {value}" for name, value in fields]
@@ -152,7 +159,9 @@ def _runs_in(job: dict[str, Any]) -> str:
 def _handler_limits(h: dict[str, Any]) -> str:
     limits = [f"mem {format_bytes(h['memory_limit'])}" if h.get("memory_limit") else "",
               f"cpu {h['cpu_time_limit']:g}s" if h.get("cpu_time_limit") else "",
-              f"nice {h['nice']}" if h.get("nice") else ""]  # fmt: skip
+              f"nice {h['nice']}" if h.get("nice") else "",
+              f"rate {h['rate_limit']}" if h.get("rate_limit") else "",
+              f"max {h['max_running']} running" if h.get("max_running") else ""]  # fmt: skip
     return ", ".join(limit for limit in limits if limit) or "-"
 
 
@@ -188,17 +197,18 @@ def stats_text(stats: dict[str, Any]) -> str:
     else:
         lines.append(f"no app running; finished in the last minute: {stats.get('finished_last_minute', 0)}")
     rows = [
-        (q["name"], "paused" if q["paused"] else "active", q["concurrency"] or "-",
+        (q["name"], "paused" if q["paused"] else "active", q["concurrency"] or "-", q.get("rate") or "-",
          q["counts"].get("queued", 0) + q["counts"].get("scheduled", 0) + q["counts"].get("waiting", 0),
          q["counts"].get("running", 0),
          q["counts"].get("failed", 0), q["counts"].get("succeeded", 0))
         for q in stats.get("queues") or []
     ]  # fmt: skip
     if rows:
-        lines += ["", table(("QUEUE", "STATUS", "LIMIT", "WAITING", "RUNNING", "FAILED", "DONE"), rows)]
+        lines += ["", table(("QUEUE", "STATUS", "LIMIT", "RATE", "WAITING", "RUNNING", "FAILED", "DONE"), rows)]
     return "\n".join(lines)
 
 
 def queue_text(info: dict[str, Any]) -> str:
     limit = info["concurrency"] or "no limit"
-    return f"queue {info['name']}: {'paused' if info['paused'] else 'active'}, concurrency {limit}"
+    rate = f", rate {info['rate']}" if info.get("rate") else ""
+    return f"queue {info['name']}: {'paused' if info['paused'] else 'active'}, concurrency {limit}{rate}"

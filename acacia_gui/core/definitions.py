@@ -58,9 +58,10 @@ class EventKind(StrEnum):
     STATE = "state"  # a job changed state; data: source, and type, error, attempt from the worker
     PROGRESS = "progress"  # data: progress (0..1 or None), message
     LOG = "log"  # a handler logged a line; data: level, message
-    DELETED = "deleted"  # data: source
+    DELETED = "deleted"  # data: source; a retention batch has no job_id and lists "ids"
     QUEUE = "queue"  # a queue was paused, resumed or given a concurrency; no job_id
     CANCEL_REQUESTED = "cancel_requested"  # a running job was asked to stop; its state follows later
+    STALL = "stall"  # a running job was flagged stalled or its flag cleared; data: stalled, since, stall_after, message
     EXTERNAL_CHANGE = "external_change"  # another process committed: views re-read what they show
     SNAPSHOT = "snapshot"  # never published: the first line of `acacia watch --json JOB`, the job as it stood
 
@@ -141,6 +142,7 @@ MAX_UNIQUE_KEY_CHARS = 200
 # A job's outputs (job.add_artifact): bounded so a runaway handler cannot fill the database.
 MAX_ARTIFACTS_PER_JOB = 1000  # registered files and folders per job (a path added again is updated, not counted twice)
 MAX_ARTIFACT_LABEL = 200  # characters of an artifact's label
+MAX_CHECKPOINT_BYTES = 64 * 1024  # of a checkpoint's JSON text (job.save_checkpoint): progress to resume from, not data
 
 # Running.
 MAX_WORKERS = 1024  # jobs the app runs at once

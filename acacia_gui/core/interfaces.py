@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from .context import Context
 from .definitions import MAX_LOG_LINES
 from .job import Job, JobId
+from .rates import Rate, TypeLimits
 from .recovery import RecoveryPolicy
 from .runner import Completion
 
@@ -60,9 +61,11 @@ class QueueInfo:
     concurrency: int  # 0: no limit but the worker's
     paused: bool
     counts: dict[str, int]
+    rate: str | None = None  # its rate limit ("30/h"), None: none
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "concurrency": self.concurrency, "paused": self.paused, "counts": self.counts}
+        return {"name": self.name, "concurrency": self.concurrency, "paused": self.paused, "counts": self.counts,
+                "rate": self.rate}
 
 
 @runtime_checkable
@@ -166,6 +169,22 @@ class JobStore(Protocol):
 
         Empty for an unknown (or deleted) job; deleting a job deletes these rows, not the files.
         """
+        ...
+
+    def get_stall(self, job_id: JobId) -> dict[str, Any] | None:
+        """The job's current stall (its handler went silent for its stall_after): a dict of since
+        (epoch seconds of its last progress or log line), for (seconds since then), stall_after;
+        None when it is not stalled. A flag counts only while the job is running in the run it
+        was set in: one left by an app that died or by an earlier attempt reads as None."""
+        ...
+
+    def stalled_job_ids(self) -> list[JobId]:
+        """Ids of the jobs stalled now (as get_stall says), in id order."""
+        ...
+
+    def get_checkpoint(self, job_id: JobId) -> dict[str, Any] | None:
+        """A job's last checkpoint (job.save_checkpoint): a dict of data (the JSON value), saved_at and
+        attempt (the attempt that saved it); None when it saved none, or for an unknown job."""
         ...
 
     def get_logs(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
@@ -272,6 +291,15 @@ class JobStore(Protocol):
         """
         ...
 
+    def delete_finished_before(self, source: str, *, before: float, states: Sequence[str],
+                               queue: str | None = None, limit: int = 500) -> list[JobId]:  # fmt: skip
+        """Delete up to `limit` jobs in `states` that finished before `before` (a time.time()),
+        oldest first, with their events and logs; a state that is not final is ignored, so a
+        running or queued job is never touched. Returns the deleted ids (retention and
+        `acacia delete --finished --older-than` call it until it returns fewer than `limit`).
+        """
+        ...
+
     def set_queue_paused(self, name: str, paused: bool) -> None:
         """Pause or resume a queue (created if missing). Claims skip a paused queue's jobs;
         its running jobs go on. Raises InvalidOptionError for a bad queue name."""
@@ -281,6 +309,25 @@ class JobStore(Protocol):
         """How many of a queue's jobs may run at once over every instance (0: no limit but
         the workers'); the queue is created if missing. Raises InvalidOptionError for a bad
         name or a number outside 0..MAX_QUEUE_CONCURRENCY."""
+        ...
+
+    def set_queue_rate(self, name: str, rate: Rate | str | None) -> None:
+        """At most rate.count starts of a queue's jobs in any rate.seconds window, over every
+        instance (None: no rate); the queue is created if missing. list_queues shows it.
+        Raises InvalidOptionError for a bad name or rate (core.rates.parse_rate)."""
+        ...
+
+    def queue_rates(self) -> dict[str, Rate]:
+        """The queues that have a rate, and their rates."""
+        ...
+
+    def rate_window(self, scope: str, rate: Rate, now: float | None = None) -> tuple[int, float | None]:
+        """For a rate scope ('type:<job type>' or 'queue:<queue>'): (starts still allowed in the
+        window ending now, and when none is: the time the next one is). Read only."""
+        ...
+
+    def running_of_type(self, job_type: str) -> int:
+        """How many jobs of this type are running (claimed) over every instance."""
         ...
 
     def close(self) -> None:
@@ -347,7 +394,8 @@ class WorkerStore(Protocol):
 
     def complete_and_claim(self, completions: Sequence[Completion], instance_id: str, free_slots: int,
                            prefetch: int = 0, no_prefetch_types: Iterable[str] = (),
-                           started: Sequence[tuple[JobId, float]] = ()) -> tuple[list[Completion], list[Job]]:  # fmt: skip
+                           started: Sequence[tuple[JobId, float]] = (),
+                           type_limits: TypeLimits | None = None) -> tuple[list[Completion], list[Job]]:  # fmt: skip
         """Write start marks and finished runs, then claim jobs: one transaction (group commit).
 
         `started`: (job id, time) of runs that began; sets started_at of those still
@@ -365,6 +413,10 @@ class WorkerStore(Protocol):
         The first `free_slots` get started_at now; the rest are claimed ahead: started_at
         stays empty until `started` reports them, and they stop before the first job
         whose type is in `no_prefetch_types`. Two callers never claim the same job.
+        `type_limits` (job type → TypeLimit) and the queues' rates (set_queue_rate) hold
+        back the jobs they cover, counted over every instance inside this transaction
+        (max_running: the type's running jobs; a rate: the claims of the window), while
+        the jobs behind them are still claimed; a job they cover is never claimed ahead.
         """
         ...
 
@@ -373,6 +425,18 @@ class WorkerStore(Protocol):
         ...
 
     # -- output -------------------------------------------------------------------------
+    def mark_stalled(self, job_id: JobId, since: float, stall_after: float) -> bool:
+        """Flag a running job stalled since `since` (its last progress or log line) and record the
+        event "stalled: no progress or log line for N s", in one transaction. False (nothing
+        written) when the job is not running or already flagged in this run."""
+        ...
+
+    def clear_stall(self, job_id: JobId, message: str, source: str = "worker") -> bool:
+        """Remove the job's stall flag (any left-over row too); when a current stall was cleared
+        and `message` is not empty, record it as the job's event (e.g. "resumed"). Returns
+        whether a current stall was cleared."""
+        ...
+
     def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
         """Write (job id, progress 0..1 or None, message) of running jobs; others are ignored. No event."""
         ...
@@ -387,6 +451,17 @@ class WorkerStore(Protocol):
         (writing nothing) for an unknown job or one that has MAX_ARTIFACTS_PER_JOB already."""
         ...
 
+    def save_checkpoint(self, job_id: JobId, attempt: int, data: str) -> float | None:
+        """Replace a job's checkpoint with `data` (JSON text, already bounded by core.checkpoints),
+        committed before it returns: when it was saved, or None (writing nothing) when the job is
+        gone or its `attempts` is no longer `attempt` (a late run of an earlier attempt)."""
+        ...
+
+    def get_checkpoints(self, job_ids: Iterable[JobId]) -> dict[JobId, dict[str, Any]]:
+        """The checkpoints of these jobs (those that have one), as get_checkpoint shapes them: one
+        indexed read for a whole claim, so the engine hands each job its checkpoint before it starts."""
+        ...
+
     def settling_pending(self) -> bool:
         """Whether complete_and_claim left dependents of finished jobs to settle (it settles a
         bounded number per transaction): the engine calls it again soon until this is False."""
@@ -395,6 +470,11 @@ class WorkerStore(Protocol):
     def more_claimable(self) -> bool:
         """Whether the last complete_and_claim on this object saw claimable jobs beyond what it
         was asked for: the engine claims again at once only then (not after every full claim)."""
+        ...
+
+    def next_claim_at(self) -> float | None:
+        """When a rate that is full after the last complete_and_claim on this object frees its
+        next start (time.time()), or None: the engine schedules one wake then."""
         ...
 
     def take_notes(self) -> list[tuple[JobId, str, str]]:

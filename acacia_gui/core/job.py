@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .checkpoints import CheckpointSink, LocalCheckpoints, encode_checkpoint
 from .context import Context
 from .definitions import MAX_ARTIFACTS_PER_JOB, MAX_ATTEMPTS, MAX_DELAY, MAX_PAYLOAD_BYTES, MAX_PRIORITY, MAX_TIMEOUT, JobState
 from .errors import InvalidJobTypeError, InvalidOptionError, InvalidPayloadError
@@ -44,6 +45,7 @@ class Job:
 
     __slots__ = (
         "_artifacts_added",
+        "_checkpoints",
         "_outputs",
         "_reporter",
         "after",
@@ -51,6 +53,7 @@ class Job:
         "attempts",
         "cancel_grace",
         "cancel_requested",
+        "checkpoint",
         "conflict",
         "context",
         "cpu_time_limit",
@@ -130,6 +133,8 @@ class Job:
         self._reporter: ProgressReporter | None = None
         self._outputs: ArtifactSink | None = None  # set while the job runs (attach_outputs)
         self._artifacts_added = 0
+        self._checkpoints: CheckpointSink | None = None  # set while the job runs (attach_checkpoints)
+        self.checkpoint: Any = None  # the last value job.save_checkpoint saved, by this attempt or an earlier one
         self.delay = delay  # seconds from enqueue to run_at; only read at enqueue
         # Runs once these jobs (ids, or Jobs enqueued in the same batch) are settled, under
         # after_policy (core.definitions.AfterPolicy). Only read at enqueue; the store keeps the edges.
@@ -191,6 +196,22 @@ class Job:
         sink.add(self.id or 0, artifact)
         self._artifacts_added += 1
         return artifact
+
+    def attach_checkpoints(self, sink: CheckpointSink | None) -> None:
+        """Where this run's checkpoints are saved (the engine sets it, and `checkpoint` before the run)."""
+        self._checkpoints = sink
+
+    def save_checkpoint(self, data: Any) -> None:
+        """Save how far this job got (a small JSON value, at most MAX_CHECKPOINT_BYTES): a later
+        attempt of it (a retry, a recovery after a crash of the app, a manual retry) finds it in
+        `job.checkpoint`. Returns once it is committed, so it costs a disk write: save every few
+        seconds or every N items, not per item. Raises InvalidPayloadError when it is not JSON or
+        too big. Outside Acacia: kept in memory (`job.checkpoint`)."""
+        text = encode_checkpoint(data)
+        if self._checkpoints is None:  # not run by Acacia's engine
+            self._checkpoints = LocalCheckpoints()
+        self._checkpoints.save(self.id or 0, self.attempts, text)
+        self.checkpoint = json.loads(text)  # what a later attempt will see, not the caller's object
 
     def _sink(self) -> ArtifactSink:
         if self._outputs is None:  # not run by Acacia's engine

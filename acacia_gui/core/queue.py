@@ -157,6 +157,17 @@ class JobQueue:
             self.bus.publish(JobEvent(EventKind.DELETED, job_id, data={"source": source}))
         return ids
 
+    def delete_finished_before(self, before: float, states: Sequence[str], *, queue: str | None = None,
+                               source: str = Source.API, limit: int = 500) -> list[JobId]:  # fmt: skip
+        """One batch of retention: up to `limit` jobs in `states` finished before `before`, oldest
+        first. Announced as ONE `deleted` event carrying "ids" (no job_id), so pruning a million
+        jobs sends the window a few thousand events, not a million. Call again until it returns
+        fewer than `limit`."""
+        ids = self.store.delete_finished_before(source, before=before, states=states, queue=queue, limit=limit)
+        if ids:
+            self.bus.publish(JobEvent(EventKind.DELETED, None, queue, data={"source": source, "ids": ids}))
+        return ids
+
     def pause(self, queue: str, *, source: str = Source.API) -> None:
         self.store.set_queue_paused(queue, True)
         self.bus.publish(JobEvent(EventKind.QUEUE, queue=queue, data={"paused": True, "source": source}))
@@ -168,3 +179,8 @@ class JobQueue:
     def set_concurrency(self, queue: str, concurrency: int, *, source: str = Source.API) -> None:
         self.store.set_queue_concurrency(queue, concurrency)
         self.bus.publish(JobEvent(EventKind.QUEUE, queue=queue, data={"concurrency": concurrency, "source": source}))
+
+    def set_rate(self, queue: str, rate: str | None, *, source: str = Source.API) -> None:
+        """A queue's rate ("30/h"; None: none), over every instance (core.rates.parse_rate)."""
+        self.store.set_queue_rate(queue, rate)
+        self.bus.publish(JobEvent(EventKind.QUEUE, queue=queue, data={"rate": rate, "source": source}))

@@ -21,6 +21,8 @@ from .limits import (
     validate_max_interruptions,
     validate_nice,
 )
+from .rates import Rate, TypeLimit, TypeLimits, parse_rate, validate_max_running
+from .stalls import validate_stall_after
 
 ON_INTERRUPT_CHOICES = ("retry", "fail")
 ISOLATION_CHOICES = ("process", "thread")
@@ -51,6 +53,9 @@ class RegisteredHandler:
     cpu_time_limit: float | None = None
     nice: int | None = None
     max_interruptions: int = DEFAULT_MAX_INTERRUPTIONS
+    rate_limit: Rate | None = None  # starts of this type over every queue and instance ("10/min")
+    max_running: int | None = None  # jobs of this type running at once over every queue and instance
+    stall_after: float | None = None  # seconds without progress or a log line before a run is flagged stalled
     # Where a worker process finds this handler again: "file:<path>" (a folder plugin),
     # "entry point:<name>=<value>", "module:<module>:<qualname>", or "" (not importable).
     origin: str = ""
@@ -96,6 +101,9 @@ class RegisteredHandler:
             "cpu_time_limit": self.cpu_time_limit,
             "nice": self.nice,
             "max_interruptions": self.max_interruptions,
+            "rate_limit": str(self.rate_limit) if self.rate_limit else None,
+            "max_running": self.max_running,
+            "stall_after": self.stall_after,
         }
 
 
@@ -139,6 +147,10 @@ def make_registered_handler(job_type: str, handler: Any, **options: Any) -> Regi
     options["nice"] = validate_nice(options.get("nice"))
     if "max_interruptions" in options:
         validate_max_interruptions(options["max_interruptions"])
+    if options.get("rate_limit") is not None:
+        options["rate_limit"] = parse_rate(options["rate_limit"])
+    options["max_running"] = validate_max_running(options.get("max_running"))
+    options["stall_after"] = validate_stall_after(options.get("stall_after"))
     return RegisteredHandler(job_type=job_type, func=func, origin=function_origin(func), **options)
 
 
@@ -162,6 +174,7 @@ class Registry:
         self._handlers: dict[str, RegisteredHandler] = {}
         self.version = 0  # bumped by every change: lets callers cache what they derive from the handlers
         self._not_repeatable: tuple[int, list[str]] = (-1, [])
+        self._type_limits: tuple[int, TypeLimits] = (-1, {})
 
     def register_handler(self, job_type: str, handler: Any, **options: Any) -> RegisteredHandler:
         entry = make_registered_handler(job_type, handler, **options)
@@ -198,6 +211,17 @@ class Registry:
                 types = [h.job_type for h in self._handlers.values() if h.on_interrupt == "fail"]
                 self._not_repeatable = (self.version, types)
             return types
+
+    def type_limits(self) -> TypeLimits:
+        """The job types with a rate_limit or max_running, for the claim. Cached until the
+        handlers change (asked on every claim)."""
+        with self._lock:
+            version, limits = self._type_limits
+            if version != self.version:
+                limits = {h.job_type: TypeLimit(h.max_running, h.rate_limit) for h in self._handlers.values()
+                          if h.max_running is not None or h.rate_limit is not None}  # fmt: skip
+                self._type_limits = (self.version, limits)
+            return limits
 
     def job_types(self) -> list[str]:
         with self._lock:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .definitions import FINAL_STATES, JobState
 from .job import Job
+from .rates import queue_scope, type_scope
 
 MAX_NAMED_DEPENDENCIES = 3  # the rest are counted ("and 5 more")
 
@@ -30,6 +31,12 @@ class Facts:
     workers: int | None = None
     busy_workers: int = 0
     ahead_in_queue: int = 0  # queued jobs of its queue that are claimed before it
+    type_max_running: int | None = None  # its handler's max_running
+    type_running: int = 0
+    type_rate: str | None = None  # its handler's rate_limit ("10/min") when that rate is full now
+    type_rate_next_at: float | None = None  # when that rate allows the next start
+    queue_rate: str | None = None  # its queue's rate ("30/h") when that rate is full now
+    queue_rate_next_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,6 +57,15 @@ def _when(at: float, now: float) -> str:
     if wait < 48 * 3600:
         return f"{clock} (in {wait / 3600:.1f} h)"
     return f"{clock} (in {round(wait / 86400)} days)"
+
+
+def _in(at: float | None, now: float) -> str:
+    wait = max(0.0, (at or now) - now)
+    if wait < 90:
+        return f"in {max(1, round(wait))} s"
+    if wait < 5400:
+        return f"in {round(wait / 60)} min"
+    return f"in {wait / 3600:.1f} h"
 
 
 def holding(upstream: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,6 +99,12 @@ def why_not_running(job: Job, facts: Facts, now: float | None = None) -> str:
         return f"queue `{job.queue}` is paused"
     if facts.queue_limit and facts.queue_running >= facts.queue_limit:
         return f"queue `{job.queue}` is full ({facts.queue_running} of {facts.queue_limit} running)"
+    if facts.type_max_running is not None and facts.type_running >= facts.type_max_running:
+        return f"type `{job.type}` is at its limit ({facts.type_running} of {facts.type_max_running} running)"
+    if facts.type_rate is not None:
+        return f"rate limit {facts.type_rate} reached; next start {_in(facts.type_rate_next_at, now)}"
+    if facts.queue_rate is not None:
+        return f"queue `{job.queue}` rate {facts.queue_rate} reached; next start {_in(facts.queue_rate_next_at, now)}"
     if facts.workers is None:
         return "no app is running to start it (start one: `acacia serve`, or the window)"
     if facts.busy_workers >= facts.workers:
@@ -109,4 +131,23 @@ def gather_facts(store: Any, registry: Any, job: Job, *, workers: int | None, bu
             facts.queue_limit = queue.concurrency
             facts.queue_running = queue.counts.get(JobState.RUNNING.value, 0)
         facts.ahead_in_queue = store.jobs_ahead(job.id)
+        _rate_facts(store, registry, job, facts)
     return facts
+
+
+def _rate_facts(store: Any, registry: Any, job: Job, facts: Facts) -> None:
+    """The handler's max_running and rate_limit, and the queue's rate, when they hold it back."""
+    handler = registry.get_handler(job.type)
+    if handler is not None and getattr(handler, "max_running", None) is not None:
+        facts.type_max_running = handler.max_running
+        facts.type_running = store.running_of_type(job.type)
+    rate = getattr(handler, "rate_limit", None)
+    if rate is not None:
+        left, next_at = store.rate_window(type_scope(job.type), rate)
+        if left <= 0:
+            facts.type_rate, facts.type_rate_next_at = str(rate), next_at
+    queue_rate = store.queue_rates().get(job.queue)
+    if queue_rate is not None:
+        left, next_at = store.rate_window(queue_scope(job.queue), queue_rate)
+        if left <= 0:
+            facts.queue_rate, facts.queue_rate_next_at = str(queue_rate), next_at

@@ -100,10 +100,12 @@ class JobOutput:
         self._logs: list[LogLine] = []
         self._budgets: dict[int, LogBudget] = {}
         self._limits: dict[int, int] = {}
+        self.on_activity: Callable[[int], None] = lambda job_id: None  # every progress report and log line (StallWatch)
 
     # -- pool threads ---------------------------------------------------------------
     def report_progress(self, job: Job, fraction: float | None, message: str) -> None:
         """A Job's progress reporter: keeps only the latest report per job."""
+        self.on_activity(job.id)
         with self._lock:
             self._progress[job.id] = (fraction, message)
 
@@ -116,6 +118,7 @@ class JobOutput:
     def capture_log(self, job_id: int, at: float, level: str, message: str) -> None:
         """A JobLogCapture sink (any thread): the head of a run's log is queued for writing,
         its tail kept in memory until `end_run` (see LogBudget)."""
+        self.on_activity(job_id)
         with self._lock:
             budget = self._budgets.get(job_id)
             if budget is None:

@@ -40,12 +40,14 @@ from ..core.runner import Completion, abandoned_completion, run_job
 from ..store.instances import InstanceLock, new_instance_id
 from .announcer import Announcer
 from .artifacts import ArtifactRecorder
+from .checkpoints import CheckpointRecorder
 from .interfaces import Pool, ProcessRunner
 from .loop import EventLoop, Timer
 from .output import JobOutput
 from .run import Run
 from .run_queue import RunQueue
 from .slots import Slots
+from .stalls import StallWatch
 from .start_journal import StartJournal
 from .upkeep import Upkeep
 
@@ -91,8 +93,11 @@ class Scheduler:
         self._pool.set_max_threads(self._concurrency)
         self._output = JobOutput(self.store, self.bus.publish, lambda job_id: self._slots.queue_of(job_id))
         self.log_capture = JobLogCapture(self._output.capture_log)
+        self._stalls = StallWatch(self.store, self.bus.publish, lambda job_id: self._slots.queue_of(job_id))
+        self._output.on_activity = self._stalls.heard
         outputs_root = outputs_root_of(self.store)
         self._artifacts = ArtifactRecorder(self.store, outputs_root) if outputs_root is not None else None
+        self._checkpoints = CheckpointRecorder(self.store)
         self._upkeep = Upkeep(self.store, self.instances_dir, self.instance_id, self.bus.publish,
                               processes.isolation_of if processes is not None else None)  # fmt: skip
         self._run_queue: RunQueue  # made by each start(): stop() closes it
@@ -113,6 +118,8 @@ class Scheduler:
         self._abandoned: list[Run] = []  # thread runs the watchdog gave up on (their jobs failed); threads maybe busy
         self._timers: list[Timer] = []
         self._group_timer: Timer | None = None
+        self._rate_timer: Timer | None = None  # one wake for the next start a rate allows (never a poll)
+        self._rate_wake_at: float | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._stop_checkpoints: Callable[[], None] = lambda: None
 
@@ -209,6 +216,8 @@ class Scheduler:
         self._flush()
         for timer in self._timers:
             self._stop_timer(timer)
+        self._stop_timer(self._rate_timer)
+        self._rate_timer = None
         self._run_queue.close()
         if self._unsubscribe:
             self._unsubscribe()
@@ -323,7 +332,11 @@ class Scheduler:
     def _on_bus_event(self, event: JobEvent) -> None:
         """Called in the publisher's thread."""
         if event.kind == EventKind.CANCEL_REQUESTED:
+            if event.data.get("hard") and (run := self._slots.running.get(event.job_id)) is not None:
+                run.job.cancel_grace = 0.0  # a kill: its worker process gets no grace period
             self._request_cancel(event.job_id)
+        elif event.kind == EventKind.STALL and event.data.get("extend") and event.job_id is not None:
+            self._stalls.extend(event.job_id, event.data.get("source", Source.SOCKET))
         elif event.kind == EventKind.QUEUE and event.data.get("paused") and event.queue:
             self._slots.pause(event.queue)
             self.wake()
@@ -384,6 +397,7 @@ class Scheduler:
             applied, claimed = self.store.complete_and_claim(
                 completions, self.instance_id, free, prefetch,
                 self._slots.ahead.no_prefetch_types(self._registry) if prefetch else (), started=starts,
+                type_limits=self._registry.type_limits() if self._registry is not None else None,
             )  # fmt: skip
         except BaseException as exc:
             self._journal.put_back(starts)  # whatever failed, these starts are written with the next transaction
@@ -397,11 +411,14 @@ class Scheduler:
             self._loop.call_later(1.0, self.wake)
             return
         self._journal.marked()
+        self._wake_for_rate(self.store.next_claim_at())
+        self._checkpoints.hand_out(claimed)  # before any of them starts: job.checkpoint is set when the handler runs
         self._force_write = False
         settled, self._pending = self._pending, []
         applied_ids = {(c.job_id, c.attempt) for c in applied}
         for _, completion in settled:
             self._output.end_run(completion.job_id)  # the tail of its log, kept in memory until now
+            self._stalls.end(completion.job_id)
         if applied or settled:
             self._output.flush_logs()  # once per transaction: a job's log lines come before its outcome
         running = self._slots.running
@@ -425,6 +442,19 @@ class Scheduler:
         if self._settling or (claimed and len(claimed) == free + prefetch and self.store.more_claimable()):
             self.wake()  # more waiting
 
+    def _wake_for_rate(self, at: float | None) -> None:
+        """A rate holds jobs back until `at`: one timer wakes the claim then (no polling). The
+        timer is kept unless this time is earlier; it is gone once it fired."""
+        if at is None or self._stopping or (self._rate_timer is not None and (self._rate_wake_at or 0) <= at):
+            return
+        self._stop_timer(self._rate_timer)
+        self._rate_wake_at = at
+        self._rate_timer = self._loop.call_later(max(0.0, at - time.time()) + 0.002, self._rate_fired)
+
+    def _rate_fired(self) -> None:
+        self._rate_timer = self._rate_wake_at = None
+        self.wake()
+
     def _write_soon(self) -> None:
         self._group_timer = None
         if self._pending or self._journal.unmarked:
@@ -445,7 +475,9 @@ class Scheduler:
         job.context = ctx
         job.attach_reporter(self._output.report_progress)
         job.attach_outputs(self._artifacts)
+        job.attach_checkpoints(self._checkpoints)
         self._output.begin(job.id, getattr(handler, "log_limit", None))
+        self._stalls.begin(job.id, getattr(handler, "stall_after", None))
         isolation = self._processes.isolation_of(handler) if (handler is not None and self._processes) else "thread"
         return Run(job, ctx, handler, isolation)
 
@@ -474,6 +506,7 @@ class Scheduler:
                 self._request_cancel(job_id)
             if changed:
                 self.pump()
+            self._stalls.check()
         except Exception:  # StoreError, or sqlite3/OS errors it did not wrap: the next tick tries again
             log.exception("polling the queue failed; will try again")
         finally:

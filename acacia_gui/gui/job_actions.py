@@ -19,6 +19,7 @@ from ..core.errors import AcaciaError, InvalidTransitionError
 from ..core.job import Job
 from ..core.outputs import output_dir_of, outputs_root_of, remove_output_dir
 from ..core.queue import JobQueue
+from ..core.stalls import extend_stall, kill_job
 from ..store.sqlite import SqliteJobStore
 from .dialogs.edit_job_dialog import EditJobDialog
 from .dialogs.new_job_dialog import NewJobDialog
@@ -37,6 +38,8 @@ APPLIES_TO = {
     "front": ("move to the front", "moved to the front", "queued or scheduled jobs"),
     "duplicate": ("duplicate", "duplicated", "jobs"),
     "delete": ("delete", "deleted", "jobs that are not running"),
+    "kill": ("kill", "killed", "stalled jobs"),
+    "extend": ("extend", "extended", "stalled jobs"),
 }
 
 
@@ -86,8 +89,13 @@ class JobActions(QObject):
                                            self.clear_finished_jobs)  # fmt: skip
         self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         view.addAction(self.delete)  # Delete only acts while the table has focus
-        self.selection_actions = (self.cancel, self.retry, self.retry_dependents, self.edit, self.front, self.duplicate,
-                                  self.delete)  # fmt: skip
+        self.kill = self._action("kill", "&Kill", QKeySequence("Ctrl+Shift+K"), "Kill the selected stalled jobs at once "
+                                 "(a hard cancel: their worker process gets no grace period)", self.kill_selected)  # fmt: skip
+        self.extend = self._action("extend", "E&xtend", QKeySequence("Ctrl+Shift+E"),
+                                   "Clear the selected jobs' stalled flag and wait another stall_after before flagging "
+                                   "them again", self.extend_selected)  # fmt: skip
+        self.selection_actions = (self.cancel, self.kill, self.extend, self.retry, self.retry_dependents, self.edit,
+                                  self.front, self.duplicate, self.delete)  # fmt: skip
         # A greyed-out action's shortcut would do nothing silently: a stand-in shortcut, enabled only
         # while the action is not, says why in the status bar.
         self._stand_ins: list[tuple[QAction, QShortcut]] = []
@@ -134,6 +142,9 @@ class JobActions(QObject):
         rows = self._view.job_model().rows_for(self._view.selectionModel().selectedRows()) if self._view.model() else []
         states = {row.state for row in rows}
         self.cancel.setEnabled(any(row.cancellable for row in rows))
+        stalled = bool(rows) and any(self._view.job_model().is_stalled(row) for row in rows)
+        self.kill.setEnabled(stalled)
+        self.extend.setEnabled(stalled)
         self.retry.setEnabled(bool(states & RETRYABLE_STATES))
         self.retry_dependents.setEnabled(self._any_with_dependents(rows))
         self.new_after.setEnabled(bool(rows))
@@ -183,6 +194,30 @@ class JobActions(QObject):
             self.cancel_ids(ids)
         else:
             self.explain_nothing_to_do("cancel")
+
+    def kill_selected(self) -> None:
+        """Kill each selected stalled job (core.stalls.kill_job); a thread handler's is refused, saying why."""
+        self._act_on_stalled("kill", lambda job_id: kill_job(self._queue, job_id, Source.GUI), "Killed {}.")
+
+    def extend_selected(self) -> None:
+        """Postpone each selected stalled job's stall detection by its stall_after (clears the flag)."""
+        self._act_on_stalled("extend", lambda job_id: extend_stall(self._queue, job_id, Source.GUI),
+                             "Extended {}: flagged again after another stall_after without a sign of life.")  # fmt: skip
+
+    def _act_on_stalled(self, name: str, act: Callable[[int], object], done_text: str) -> None:
+        model = self._view.job_model()
+        ids = [row.id for row in self._selected_rows() if model.is_stalled(row)]
+        if not ids:
+            self.explain_nothing_to_do(name)
+            return
+        done, problems = 0, []
+        for job_id in ids:
+            try:
+                act(job_id)
+                done += 1
+            except AcaciaError as exc:
+                problems.append(str(exc))
+        self._report(done_text.format(_plural(done, "job")) if done else "", problems)
 
     def retry_selected(self) -> None:
         done, problems = 0, []

@@ -30,6 +30,7 @@ class ChangeBatch:
     finished: int = 0
     queues_changed: bool = False  # counts or settings of some queue changed
     external: bool = False  # another process wrote to the database: re-read what is shown
+    stalls: dict[int, bool] = field(default_factory=dict)  # job id → flagged stalled (True) or cleared (False)
 
     @property
     def rows_changed(self) -> set[int]:
@@ -76,9 +77,13 @@ class LiveUpdates(QObject):
                     batch.failed.append(event)
                 elif event.state == JobState.SUCCEEDED:
                     batch.succeeded.append(job_id)
-        elif kind == EventKind.DELETED and job_id is not None:
-            batch.deleted.add(job_id)
-            batch.progress.pop(job_id, None)
+        elif kind == EventKind.STALL and job_id is not None and "stalled" in event.data:
+            batch.changed.add(job_id)
+            batch.stalls[job_id] = bool(event.data["stalled"])
+        elif kind == EventKind.DELETED:  # one job, or a retention batch's "ids"
+            for gone in [job_id] if job_id is not None else event.data.get("ids") or ():
+                batch.deleted.add(gone)
+                batch.progress.pop(gone, None)
             batch.queues_changed = True
         elif kind == EventKind.QUEUE:
             batch.queues_changed = True

@@ -2,19 +2,21 @@
 
 Applied at start and on OK: the theme (live, to the whole application), the tray's
 notification choices, the number of workers (through the queues panel, which keeps the
-same QSettings key), and the retention sweeper's number of days.
+same QSettings key), and the retention policy's days (engine/pruner.py; --keep-finished wins).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication, QMainWindow
 
+from ..engine.pruner import Pruner
 from .dialogs.settings_dialog import SettingsDialog
 from .live import ChangeBatch
-from .preferences import CLOSE_TO_TRAY_KEY, CONFIRM_QUIT_KEY, Preferences, RetentionSweeper, ThemeSwitcher, read_preferences
+from .preferences import CLOSE_TO_TRAY_KEY, CONFIRM_QUIT_KEY, Preferences, ThemeSwitcher, read_preferences
 
 MAX_SUCCESS_READS = 200  # succeeded jobs read per batch to check their duration
 
@@ -27,9 +29,7 @@ class SettingsController(QObject):
         self._window: Any = window
         app = QApplication.instance()
         self.theme = ThemeSwitcher(app) if isinstance(app, QApplication) else None
-        self.retention = RetentionSweeper(window.services.queue, window.services.store, self)
-        self.retention.swept.connect(lambda n: self._window.show_message(f"Deleted {n:,} finished job(s) past the "
-                                                                         "retention period."))  # fmt: skip
+        self.retention: Pruner | None = getattr(window.services, "pruner", None)  # engine/pruner.py, made by app.py
         self.preferences = Preferences()
         self.dialog: SettingsDialog | None = None
 
@@ -44,8 +44,10 @@ class SettingsController(QObject):
         self._window.tray.preferences = prefs
         if workers and prefs.workers > 0:
             self._window.queues_panel.set_workers(prefs.workers)
-        if prefs.keep_days != self.retention.keep_days:
-            self.retention.set_keep_days(prefs.keep_days)
+        pruner = self.retention
+        if pruner is not None and not getattr(self._window.services, "keep_finished_flag", False):
+            keep = prefs.keep_days * 86400 if prefs.keep_days else None  # the flag/env wins for its run
+            pruner.set_policy(replace(pruner.policy, keep_finished=keep))
 
     def open_dialog(self) -> SettingsDialog:
         w = self._window
@@ -76,4 +78,4 @@ class SettingsController(QObject):
         settings.sync()
 
     def stop(self) -> None:
-        self.retention.stop()
+        """The pruner belongs to the app (app.py stops it); nothing of the window's to stop."""

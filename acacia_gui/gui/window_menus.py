@@ -60,8 +60,8 @@ def build_menus_and_toolbar(window: QMainWindow, acts: JobActions, focus_actions
     toolbar.addAction(acts.new_job)
     toolbar.addSeparator()
     for action in (*acts.selection_actions, acts.clear_finished):
-        if action is not acts.retry_dependents:  # menus only: the toolbar keeps one Retry
-            toolbar.addAction(action)
+        if action not in (acts.retry_dependents, acts.kill, acts.extend):  # menus only: one Retry, and Kill/Extend
+            toolbar.addAction(action)  # (for stalled jobs) in the Jobs and context menus
     toolbar.addSeparator()
     toolbar.addAction(w.reload_action)
     return toolbar

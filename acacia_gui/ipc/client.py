@@ -123,15 +123,26 @@ class OpsMixin:
 
     def list(self, *, state: str | list[str] | None = None, queue: str | list[str] | None = None,
              type: str | list[str] | None = None, search: str | None = None, order_by: str | None = None,
-             descending: bool | None = None, limit: int | None = None, offset: int | None = None) -> dict[str, Any]:  # fmt: skip
-        """{"jobs": [...], "total": n} — every matching job unless `limit`."""
+             descending: bool | None = None, limit: int | None = None, offset: int | None = None,
+             stalled: bool | None = None) -> dict[str, Any]:  # fmt: skip
+        """{"jobs": [...], "total": n} — every matching job unless `limit`; `stalled`: only stalled ones."""
         return self.call("list", _drop_none({"state": state, "queue": queue, "type": type, "search": search,
                                              "order_by": order_by, "descending": descending, "limit": limit,
-                                             "offset": offset}))  # fmt: skip
+                                             "offset": offset, "stalled": stalled or None}))  # fmt: skip
 
     def cancel(self, job_id: int) -> dict[str, Any]:
         """The job afterwards (`cancel_requested` when it was running); raises if it cannot be."""
         return self.call("cancel", {"id": job_id})
+
+    def kill(self, job_id: int) -> dict[str, Any]:
+        """A hard cancel: a running job's worker process is killed at once (`killed`: true); a job
+        not started is just cancelled; a running thread handler is refused (invalid_state)."""
+        return self.call("kill", {"id": job_id})
+
+    def extend(self, job_id: int) -> dict[str, Any]:
+        """Postpone a running job's stall detection by another stall_after, clearing its flag:
+        {"id", "extended_by": seconds, "stalled"}."""
+        return self.call("extend", {"id": job_id})
 
     def cancel_many(self, job_ids: Iterable[int]) -> dict[str, Any]:
         """Each job that can be cancelled is: {"ids": [...], "jobs": [...], "errors": [{"id", "error"}]}
@@ -180,8 +191,12 @@ class OpsMixin:
         With `outputs`, also "outputs_removed" (ids) and "output_errors" (per id)."""
         return self.call("delete", {"ids": list(job_ids), **({"outputs": True} if outputs else {})})
 
-    def delete_finished(self, queue: str | None = None, *, outputs: bool = False) -> list[int]:
-        return self.call("delete", _drop_none({"finished": True, "queue": queue, "outputs": outputs or None}))["ids"]
+    def delete_finished(self, queue: str | None = None, *, outputs: bool = False, older_than: str | float | None = None,
+                        state: list[str] | None = None) -> list[int]:  # fmt: skip
+        """Every finished job (of `queue`); `older_than` ("7d" or seconds): only those finished
+        longer ago; `state`: only those final states."""
+        return self.call("delete", _drop_none({"finished": True, "queue": queue, "outputs": outputs or None,
+                                               "older_than": older_than, "state": state}))["ids"]  # fmt: skip
 
     def pause(self, queue: str, *, create: bool = False) -> dict[str, Any]:
         """An unknown queue raises JobNotFoundError (a typo), unless `create` asks for a new one."""
@@ -192,6 +207,10 @@ class OpsMixin:
 
     def set_concurrency(self, queue: str, concurrency: int, *, create: bool = False) -> dict[str, Any]:
         return self.call("set_concurrency", _with_create({"queue": queue, "concurrency": concurrency}, create))
+
+    def set_rate(self, queue: str, rate: str | None, *, create: bool = False) -> dict[str, Any]:
+        """A queue's rate ("30/h", "3/2s"; None: none), over every instance; returns the queue."""
+        return self.call("set_concurrency", _with_create({"queue": queue, "rate": rate}, create))
 
     def set_workers(self, workers: int) -> int:
         return self.call("set_concurrency", {"workers": workers})["workers"]

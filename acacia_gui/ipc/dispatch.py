@@ -19,10 +19,12 @@ from typing import Any, Protocol
 
 from .. import __version__
 from ..core.context import Context
+from ..core.durations import parse_duration
 from ..core.errors import AcaciaError, InvalidJobError, InvalidOptionError, InvalidTransitionError, JobNotFoundError
 from ..core.job import Job, JobState, Preview, validate_queue_name
 from ..core.pipeline import dependency_order, link_batch
 from ..core.queue import JobQueue
+from ..core.rates import parse_rate
 from ..core.why import gather_facts, why_not_running
 from .ops import OP_TABLE, OPS_BY_NAME
 from .outputs import job_output_dir, remove_outputs
@@ -47,6 +49,7 @@ from .protocol import (
     parse_request,
     with_details,
 )
+from .stalls import extend_stall, kill_job, stalled_field
 from .watch import EVENT_KINDS, SINCE_CHOICES, JobTail, Watch
 
 log = logging.getLogger(__name__)
@@ -257,7 +260,11 @@ class Dispatcher:
         result["dependencies"] = self.store.get_dependencies(job_id)
         result["why"] = self.why(self._job(job_id))
         result["artifacts"] = self.store.get_artifacts(job_id)
+        checkpoint = self.store.get_checkpoint(job_id)
+        result["checkpoint"] = None if checkpoint is None else {"data": checkpoint["data"], "saved_at": checkpoint["saved_at"],
+                                                                "attempt": checkpoint["attempt"]}  # fmt: skip
         result["output_dir"] = job_output_dir(self.store, job_id)
+        result["stalled"] = stalled_field(self.store.get_stall(job_id))
         if with_events:
             result["events"] = self.store.get_events(job_id)
         if logs:
@@ -303,10 +310,14 @@ class Dispatcher:
         descending = p.boolean("descending", False)
         limit = p.integer("limit", None, low=0, high=MAX_LIST_LIMIT)
         offset = p.integer("offset", 0, low=0, high=MAX_OFFSET)
+        stalled = p.boolean("stalled", False)
         p.done()
+        if stalled:  # few jobs: filter by their ids, and count what matched
+            filters["ids"] = self.store.stalled_job_ids()
         jobs = self.store.list_jobs(**filters, order_by=order_by, descending=descending, limit=limit, offset=offset,
                                     preview=True)  # fmt: skip
-        return {"jobs": [_listed(job) for job in jobs], "total": self.store.count_jobs(**filters)}
+        total = len(self.store.list_jobs(**filters)) if stalled else self.store.count_jobs(**filters)
+        return {"jobs": [_listed(job) for job in jobs], "total": total}
 
     def _one_or_many(self, p: Params) -> list[int] | None:
         """`ids` (a list: acted on per id) → that list; `id` (the single form) → None."""
@@ -323,6 +334,18 @@ class Dispatcher:
         if ids is not None:
             return _per_id(ids, lambda i: _cancelled(self.queue.cancel(i, source=self.source)))
         return _cancelled(self.queue.cancel(job_id, source=self.source))
+
+    def _op_kill(self, p: Params) -> dict[str, Any]:
+        """A hard cancel: a running job's worker process is killed at once (no grace period)."""
+        job_id = p.job_id()
+        p.done()
+        return kill_job(self.queue, job_id, self.source)
+
+    def _op_extend(self, p: Params) -> dict[str, Any]:
+        """Postpone a running job's stall detection by another stall_after, clearing its flag."""
+        job_id = p.job_id()
+        p.done()
+        return extend_stall(self.queue, job_id, self.source)
 
     def _op_retry(self, p: Params) -> dict[str, Any]:
         ids = self._one_or_many(p)
@@ -364,6 +387,13 @@ class Dispatcher:
     def _delete(self, p: Params) -> dict[str, Any]:
         finished = p.boolean("finished", False)
         queue = p.string("queue", None, max_length=64)
+        older_than = p.raw("older_than", None)  # "7d"/"12h"/"90m"/"45s", or seconds > 0
+        if older_than is not None:
+            try:
+                older_than = _seconds(older_than)
+            except InvalidOptionError as exc:
+                raise p.error(f'"older_than": {exc}') from None
+        states = p.strings("state", choices=FINAL_STATE_VALUES)
         ids = self._one_or_many(p)
         if ids is None and "id" not in p and not finished:
             raise p.error('give "id" (one job), "ids" (a list of jobs) or "finished": true')
@@ -371,6 +401,11 @@ class Dispatcher:
         p.done()
         if finished and (ids is not None or job_id is not None):
             raise p.error('give "id", "ids" or "finished": true, only one of them')
+        if (older_than is not None or states is not None) and not finished:
+            raise p.error('"older_than" and "state" only go with "finished": true')
+        if finished and (older_than is not None or states is not None):
+            deleted = delete_finished_older(self.queue, older_than or 0.0, states or FINAL_STATE_VALUES, queue, self.source)
+            return {"deleted": len(deleted), "ids": deleted}
         if finished:
             deleted = self.queue.clear_finished(queue=queue, source=self.source)
             return {"deleted": len(deleted), "ids": deleted}
@@ -434,10 +469,23 @@ class Dispatcher:
             worker.set_concurrency(workers)
             return {"workers": worker.concurrency}
         name = self._queue_name(p)
-        concurrency = p.integer("concurrency", low=0, high=MAX_QUEUE_CONCURRENCY)
+        has_rate = "rate" in p
+        concurrency = (p.integer("concurrency", None, low=0, high=MAX_QUEUE_CONCURRENCY) if has_rate
+                       else p.integer("concurrency", low=0, high=MAX_QUEUE_CONCURRENCY))  # fmt: skip
+        rate = p.string("rate", None, max_length=50) if has_rate else None
+        if rate is not None and rate.strip().lower() == "none":
+            rate = None
+        if rate is not None:
+            try:
+                rate = str(parse_rate(rate))
+            except InvalidOptionError as exc:
+                raise p.error(str(exc)) from None
         self._known_queue(p, name)
         p.done()
-        self.queue.set_concurrency(name, concurrency, source=self.source)
+        if concurrency is not None:
+            self.queue.set_concurrency(name, concurrency, source=self.source)
+        if has_rate:
+            self.queue.set_rate(name, rate, source=self.source)
         return self._queue_info(name)
 
     def _require_worker(self, what: str) -> WorkerControl:
@@ -595,3 +643,30 @@ class StandaloneServices:
 
     def raise_window(self) -> None:
         """Nothing to raise without an app."""
+
+
+FINAL_STATE_VALUES = frozenset(s.value for s in JobState if s.is_final)
+
+
+def _seconds(value: Any) -> float:
+    """`older_than`: a duration string ("7d", "12h", "90m", "45s") or a number of seconds > 0."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e12:
+        raise InvalidOptionError(f'give a duration like "7d" or a number of seconds > 0, got {value!r}'[:200])
+    return float(value)
+
+
+def delete_finished_older(queue: JobQueue, older_than: float, states: Any, queue_name: str | None,
+                          source: str) -> list[int]:  # fmt: skip
+    """`delete --finished --older-than`: batch after batch (each its own small transactions and
+    one `deleted` event), until a batch comes back short."""
+    before, deleted = time.time() - older_than, []
+    while True:
+        ids = queue.delete_finished_before(before, sorted(states), queue=queue_name, source=source)
+        deleted += ids
+        if len(ids) < DELETE_BATCH:
+            return deleted
+
+
+DELETE_BATCH = 500

@@ -25,6 +25,10 @@ def handler(job_type: str, **options: Any) -> Callable[[F], F]:
     app), cancel_grace (seconds a cancelled handler gets before its process is killed,
     default 5), memory_limit (bytes or '512MB'), cpu_time_limit (seconds), nice (0-19),
     log_limit (bytes or '2MB' of log text stored per run, head and tail; default 1 MiB).
+    rate_limit ('10/min', '3/2s': starts of this type over every queue and instance),
+    max_running (jobs of this type running at once over every queue and instance),
+    stall_after (seconds: a running job with no progress and no log line for that long is
+    flagged stalled, with an event and a badge; it is not killed).
     Bad options raise at import, so the loader reports them against the plugin file.
     """
     def mark(func: F) -> F:

@@ -11,6 +11,7 @@ from ..config import Config
 from ..core.events import EventBus
 from ..core.queue import JobQueue
 from ..core.registry import Registry
+from ..engine.pruner import Pruner
 from ..plugins.loader import LoadReport, load_plugins
 from ..store.sqlite import SqliteJobStore
 from .bridge import EventBridge
@@ -39,6 +40,8 @@ class AppServices(QObject):
         self.plugin_report = plugin_report
         self.bridge = EventBridge(queue.bus, self)
         self.started_at = time.time()
+        self.pruner: Pruner | None = None  # retention (engine/pruner.py), started by app.py
+        self.keep_finished_flag = False  # --keep-finished/$ACACIA_KEEP_FINISHED set this run's policy: Settings yields
 
     @property
     def bus(self) -> EventBus:

@@ -40,6 +40,8 @@ def row_to_job(row: sqlite3.Row | tuple) -> Job:
     job._reporter = None
     job._outputs = None
     job._artifacts_added = 0
+    job._checkpoints = None
+    job.checkpoint = None
     job.delay = 0.0
     job.after = []
     job.after_policy = "success"

@@ -23,15 +23,19 @@ from typing import Any
 from ..core.definitions import LOG_LINES_PER_JOB as LOG_LINES_PER_JOB  # re-exported: the worker's output buffer reads it here
 from ..core.definitions import MAX_LOG_LINES
 from ..core.job import Job, JobId
+from ..core.rates import Rate, TypeLimits
 from ..core.recovery import RecoveryPolicy
 from ..core.runner import Completion
 from .rows import QueueInfo as QueueInfo  # re-exported: the window reads it here
 from .sqlite_artifacts import SqliteArtifacts
+from .sqlite_checkpoints import SqliteCheckpoints
 from .sqlite_db import BACKSTOP_CHECKPOINT_PAGES as BACKSTOP_CHECKPOINT_PAGES
 from .sqlite_db import SCHEMA_VERSION as SCHEMA_VERSION
 from .sqlite_db import SYNCHRONOUS_LEVELS as SYNCHRONOUS_LEVELS
 from .sqlite_db import SqliteDatabase
 from .sqlite_jobs import SqliteJobs
+from .sqlite_rates import SqliteRates
+from .sqlite_stalls import SqliteStalls
 from .sqlite_worker import SqliteWorkerStore
 
 
@@ -49,6 +53,9 @@ class SqliteJobStore:
         self.jobs = SqliteJobs(self.db)
         self.worker = SqliteWorkerStore(self.db)
         self.artifacts = SqliteArtifacts(self.db)
+        self.checkpoints = SqliteCheckpoints(self.db)
+        self.stalls = SqliteStalls(self.db)
+        self.rates = SqliteRates(self.db)
         self.path = self.db.path
         self.synchronous = synchronous
 
@@ -152,12 +159,52 @@ class SqliteJobStore:
     def clear_finished(self, source: str, *, queue: str | None = None) -> list[JobId]:
         return self.jobs.clear_finished(source, queue=queue)
 
+    def delete_finished_before(self, source: str, *, before: float, states: Sequence[str],
+                               queue: str | None = None, limit: int = 500) -> list[JobId]:  # fmt: skip
+        return self.jobs.delete_finished_before(source, before=before, states=states, queue=queue, limit=limit)
+
     # -- a job's outputs (SqliteArtifacts) ------------------------------------------------
     def add_artifact(self, job_id: JobId, artifact: dict[str, Any]) -> bool:
         return self.artifacts.add_artifact(job_id, artifact)
 
     def get_artifacts(self, job_id: JobId) -> list[dict[str, Any]]:
         return self.artifacts.get_artifacts(job_id)
+
+    # -- rate limits and caps (SqliteRates) ----------------------------------------------------
+    def set_queue_rate(self, name: str, rate: Rate | str | None) -> None:
+        self.rates.set_queue_rate(name, rate)
+
+    def queue_rates(self) -> dict[str, Rate]:
+        return self.rates.queue_rates()
+
+    def rate_window(self, scope: str, rate: Rate, now: float | None = None) -> tuple[int, float | None]:
+        return self.rates.rate_window(scope, rate, now)
+
+    def running_of_type(self, job_type: str) -> int:
+        return self.rates.running_of_type(job_type)
+
+    # -- a job's checkpoint (SqliteCheckpoints) ---------------------------------------------
+    def save_checkpoint(self, job_id: JobId, attempt: int, data: str) -> float | None:
+        return self.checkpoints.save_checkpoint(job_id, attempt, data)
+
+    def get_checkpoint(self, job_id: JobId) -> dict[str, Any] | None:
+        return self.checkpoints.get_checkpoint(job_id)
+
+    def get_checkpoints(self, job_ids: Iterable[JobId]) -> dict[JobId, dict[str, Any]]:
+        return self.checkpoints.get_checkpoints(job_ids)
+
+    # -- stalled jobs (SqliteStalls) --------------------------------------------------------
+    def mark_stalled(self, job_id: JobId, since: float, stall_after: float) -> bool:
+        return self.stalls.mark_stalled(job_id, since, stall_after)
+
+    def clear_stall(self, job_id: JobId, message: str, source: str = "worker") -> bool:
+        return self.stalls.clear_stall(job_id, message, source)
+
+    def get_stall(self, job_id: JobId) -> dict[str, Any] | None:
+        return self.stalls.get_stall(job_id)
+
+    def stalled_job_ids(self) -> list[JobId]:
+        return self.stalls.stalled_job_ids()
 
     # -- WorkerStore: the engine's writes (SqliteWorkerStore) -----------------------------
     def register_instance(self, instance_id: str) -> None:
@@ -183,8 +230,10 @@ class SqliteJobStore:
 
     def complete_and_claim(self, completions: Sequence[Completion], instance_id: str, free_slots: int,
                            prefetch: int = 0, no_prefetch_types: Iterable[str] = (),
-                           started: Sequence[tuple[JobId, float]] = ()) -> tuple[list[Completion], list[Job]]:  # fmt: skip
-        return self.worker.complete_and_claim(completions, instance_id, free_slots, prefetch, no_prefetch_types, started)
+                           started: Sequence[tuple[JobId, float]] = (),
+                           type_limits: TypeLimits | None = None) -> tuple[list[Completion], list[Job]]:  # fmt: skip
+        return self.worker.complete_and_claim(completions, instance_id, free_slots, prefetch, no_prefetch_types, started,
+                                              type_limits)  # fmt: skip
 
     def cancel_requested_among(self, job_ids: Iterable[JobId]) -> list[JobId]:
         return self.worker.cancel_requested_among(job_ids)
@@ -194,6 +243,9 @@ class SqliteJobStore:
 
     def more_claimable(self) -> bool:
         return self.worker.more_claimable()
+
+    def next_claim_at(self) -> float | None:
+        return self.worker.next_claim_at()
 
     def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
         self.worker.save_progress(updates)

@@ -26,6 +26,7 @@ from ..core.definitions import (
 from ..core.errors import InvalidOptionError, InvalidTransitionError, JobNotFoundError, UniqueKeyTakenError
 from ..core.job import Job, JobId, JobState, encode_payload, validate_queue_name
 from ..core.pipeline import dependency_order
+from ..core.rates import format_rate
 from .rows import (
     JOB_COLUMNS,
     PREVIEW_COLUMNS,
@@ -89,8 +90,11 @@ class SqliteJobs:
         ):  # fmt: skip
             if queue is not None:
                 counts.setdefault(queue, {})[state] = n
+        rates = {name: format_rate(count, seconds) for name, count, seconds in
+                 conn.execute("SELECT queue, count, per_seconds FROM queue_rates")}  # fmt: skip
         return [
-            QueueInfo(name, concurrency, bool(paused), {s.value: counts.get(name, {}).get(s.value, 0) for s in JobState})
+            QueueInfo(name, concurrency, bool(paused), {s.value: counts.get(name, {}).get(s.value, 0) for s in JobState},
+                      rates.get(name))
             for name, (concurrency, paused) in sorted({**dict.fromkeys(counts, (0, 0)), **settings}.items())
         ]
 
@@ -504,6 +508,25 @@ class SqliteJobs:
         _delete_ids(self.db, ids, f"state IN ({', '.join(repr(s) for s in final)})", source)
         return ids
 
+    def delete_finished_before(self, source: str, *, before: float, states: Sequence[str],
+                               queue: str | None = None, limit: int = 500) -> list[JobId]:  # fmt: skip
+        """Delete up to `limit` jobs in `states` (final ones only) that finished before `before`,
+        oldest first (the jobs_finished index), in small transactions (see _delete_ids)."""
+        final = [s for s in states if JobState(s).is_final]
+        if not final or limit <= 0:
+            return []
+        marks = ", ".join("?" * len(final))
+        # `+state`: walk jobs_finished oldest first; the state index would read every finished job and sort them
+        sql = f"SELECT id FROM jobs WHERE finished_at < ? AND +state IN ({marks})"
+        params: list[Any] = [before, *final]
+        if queue is not None:
+            sql += " AND queue = ?"
+            params.append(queue)
+        ids = [row[0] for row in self.db.conn.execute(sql + " ORDER BY finished_at LIMIT ?", [*params, limit])]
+        if ids:
+            _delete_ids(self.db, ids, f"state IN ({', '.join(repr(s) for s in final)})", source)
+        return ids
+
     # -- event pages (a watch's replay) ----------------------------------------------
     def get_events_page(self, job_id: JobId, *, after: int = 0, limit: int = MAX_LOG_LINES,
                         last: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
@@ -555,6 +578,7 @@ def _delete_ids(db: SqliteDatabase, ids: list[JobId], still: str, source: str) -
                 conn.execute(f"DELETE FROM job_dependencies WHERE job_id IN ({kept_marks})", kept)
                 conn.execute(f"DELETE FROM job_dependencies WHERE depends_on IN ({kept_marks})", kept)
                 conn.execute(f"DELETE FROM job_artifacts WHERE job_id IN ({kept_marks})", kept)  # rows, not files
+                conn.execute(f"DELETE FROM job_checkpoints WHERE job_id IN ({kept_marks})", kept)
         freed += len(kept)
     if freed:
         db.reclaim_free_pages()

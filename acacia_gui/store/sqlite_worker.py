@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from ..core.definitions import FINAL_STATES
 from ..core.job import Job, JobId
+from ..core.rates import TypeLimits
 from ..core.recovery import RecoveryPolicy, decide
 from ..core.runner import Completion
 from .rows import (
@@ -35,6 +36,7 @@ from .rows import (
 )
 from .sqlite_db import SqliteDatabase
 from .sqlite_dependencies import ENGINE_SETTLE_BUDGET, settle
+from .sqlite_rates import queue_rates, queue_scope, record_starts, type_scope, window_room
 
 T = TypeVar("T")
 
@@ -59,6 +61,7 @@ class SqliteWorkerStore:
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
         self._more_claimable = False
+        self._next_claim_at: float | None = None
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap 'anything new?' poll."""
@@ -175,6 +178,7 @@ class SqliteWorkerStore:
         prefetch: int = 0,
         no_prefetch_types: Iterable[str] = (),
         started: Sequence[tuple[JobId, float]] = (),
+        type_limits: TypeLimits | None = None,
     ) -> tuple[list[Completion], list[Job]]:
         """Apply finished runs and claim up to `free_slots` + `prefetch` queued jobs, in one transaction.
 
@@ -184,13 +188,16 @@ class SqliteWorkerStore:
         come best first; the `prefetch` ones (claimed ahead, beyond the free slots) stop
         before the first job whose type is in `no_prefetch_types`; their started_at stays
         empty until `started` reports (job id, time) for them, so recovery can tell a job
-        that never ran.
+        that never ran. `type_limits` (per job type: max_running, rate) and the queues' rates
+        hold back the jobs they cover, counted over every instance, while jobs behind them
+        are still claimed; such jobs are never claimed ahead.
         """
         now = time.time()
         starts = dict(started)
         finishing = {c.job_id for c in completions}
         wanted = free_slots + prefetch
         self._more_claimable = False
+        self._next_claim_at = None
 
         def write(conn: sqlite3.Connection) -> tuple[list[Completion], list[Job]]:
             if starts.keys() - finishing:  # the others are marked by their completion's UPDATE
@@ -202,7 +209,8 @@ class SqliteWorkerStore:
             applied = self._apply_completions(conn, completions, instance_id, now, starts)
             ended = {c.job_id: c.state.value for c in applied if c.state.is_final}
             settle(self.db, conn, list(ended), "worker", now, budget=ENGINE_SETTLE_BUDGET, states=ended)  # before the claim
-            claimed = self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types) if wanted > 0 else []
+            claimed = (self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits)
+                       if wanted > 0 else [])  # fmt: skip
             return applied, claimed
 
         def suspects(conn: sqlite3.Connection) -> list[JobId]:
@@ -303,7 +311,8 @@ class SqliteWorkerStore:
         return applied
 
     def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float,
-               prefetch: int = 0, no_prefetch_types: Iterable[str] = ()) -> list[Job]:  # fmt: skip
+               prefetch: int = 0, no_prefetch_types: Iterable[str] = (),
+               type_limits: TypeLimits | None = None) -> list[Job]:  # fmt: skip
         wanted = free_slots + prefetch
         self._more_claimable = False
         ready = conn.execute(READY_QUEUES).fetchall()
@@ -320,24 +329,22 @@ class SqliteWorkerStore:
                 " GROUP BY queue",
                 list(limited),
             ).fetchall())  # fmt: skip
-        candidates: list[tuple[int, int, str]] = []  # (-priority, id, type)
-        more = False  # claimable jobs beyond `wanted` (one row more is read per queue to know)
+        rates = queue_rates(conn)  # usually none: one read of an empty table
+        rooms: dict[str, int] = {}
         for name, limit in queues:
             room = wanted if limit == 0 else min(wanted, limit - running.get(name, 0))
-            if room <= 0:
-                continue
-            rows = conn.execute(
-                "SELECT id, priority, type FROM jobs WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, id LIMIT ?",
-                (name, room + 1),
-            ).fetchall()
-            more = more or (len(rows) > room and room == wanted)  # not when the queue's own limit stops it
-            candidates.extend((-priority, job_id, job_type) for job_id, priority, job_type in rows[:room])
-        self._more_claimable = more or len(candidates) > wanted
-        ordered = sorted(candidates)[:wanted]
-        ids = [job_id for _, job_id, _ in ordered[:free_slots]]
-        excluded = set(no_prefetch_types)
-        for _, job_id, job_type in ordered[free_slots:]:
-            if job_type in excluded:
+            if room > 0 and name in rates:
+                left, next_at = window_room(conn, queue_scope(name), rates[name], now)
+                room = min(room, left)
+                self._note_next_claim(next_at)
+            if room > 0:
+                rooms[name] = room
+        type_rooms = self._type_rooms(conn, type_limits or {}, now)
+        ordered, self._more_claimable = self._pick(conn, rooms, wanted, type_rooms)
+        ids = [job_id for _, job_id, _, _ in ordered[:free_slots]]
+        excluded = set(no_prefetch_types) | set(type_rooms)  # a limited job is never claimed ahead
+        for _, job_id, job_type, queue in ordered[free_slots:]:
+            if job_type in excluded or queue in rates:
                 break  # keeps priority order: nothing behind it is claimed ahead of it
             ids.append(job_id)
         if not ids:
@@ -362,7 +369,102 @@ class SqliteWorkerStore:
         )
         jobs = [row_to_job(row) for row in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
+        if rates or type_limits:
+            self._record_rate_starts(conn, jobs, type_limits or {}, rates, now)
         return jobs
+
+    def _pick(self, conn: sqlite3.Connection, rooms: dict[str, int], wanted: int,
+              type_rooms: dict[str, int]) -> tuple[list[tuple[int, int, str, str]], bool]:  # fmt: skip
+        """The best `wanted` queued jobs, at most rooms[queue] of each queue and type_rooms[type]
+        of each limited type, as (-priority, id, type, queue); and whether more were claimable.
+
+        One row more than the room is read per queue (to know whether more is claimable).
+        When a limited type fills its room, its other rows are skipped and the queues read
+        again without that type, so the jobs behind them are still claimed: at most one
+        read more per limited type, and none without limits."""
+        exclude = {job_type for job_type, room in type_rooms.items() if room <= 0}
+        fixed: list[tuple[int, int, str, str]] = []  # rows of excluded types already picked
+        picked: list[tuple[int, int, str, str]] = []
+        more = False
+        for _ in range(len(type_rooms) + 1):
+            candidates = list(fixed)
+            more = False
+            not_in = f" AND type NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
+            for name, full_room in rooms.items():
+                room = full_room - sum(1 for row in fixed if row[3] == name)
+                if room <= 0:
+                    continue
+                rows = conn.execute(
+                    f"SELECT id, priority, type FROM jobs WHERE state = 'queued' AND queue = ?{not_in}"
+                    " ORDER BY priority DESC, id LIMIT ?",
+                    (name, *exclude, room + 1),
+                ).fetchall()
+                more = more or (len(rows) > room and full_room == wanted)  # not when the queue's own limit stops it
+                candidates.extend((-priority, job_id, job_type, name) for job_id, priority, job_type in rows[:room])
+            candidates.sort()
+            picked = []
+            used: dict[str, int] = {}
+            skipped: set[str] = set()
+            for row in candidates:
+                if len(picked) == wanted:
+                    more = True
+                    break
+                job_type = row[2]
+                if job_type in type_rooms:
+                    if used.get(job_type, 0) >= type_rooms[job_type]:
+                        skipped.add(job_type)
+                        continue
+                    used[job_type] = used.get(job_type, 0) + 1
+                picked.append(row)
+            if not skipped:
+                break
+            exclude |= skipped
+            fixed = [row for row in picked if row[2] in exclude]
+        return picked, more
+
+    def _type_rooms(self, conn: sqlite3.Connection, limits: TypeLimits, now: float) -> dict[str, int]:
+        """How many more jobs of each limited type may start now (max_running, rate), over
+        every instance; notes when a full rate window frees a start."""
+        rooms: dict[str, int] = {}
+        for job_type, limit in limits.items():
+            room = 1 << 30
+            if limit.max_running is not None:
+                running = conn.execute("SELECT count(*) FROM jobs WHERE state = 'running' AND type = ?",
+                                       (job_type,)).fetchone()[0]  # fmt: skip
+                room = limit.max_running - running
+            if limit.rate is not None and room > 0:
+                left, next_at = window_room(conn, type_scope(job_type), limit.rate, now)
+                room = min(room, left)
+                self._note_next_claim(next_at)
+            rooms[job_type] = max(0, room)
+        return rooms
+
+    def _record_rate_starts(self, conn: sqlite3.Connection, jobs: Sequence[Job], limits: TypeLimits,
+                            rates: dict[str, Any], now: float) -> None:  # fmt: skip
+        """Count these claims as starts of their rate-limited type and queue (a limited job is
+        never claimed ahead, so its claim is its start); note when a window that is now full
+        frees its next start."""
+        counts: dict[tuple[str, Any], int] = {}
+        for job in jobs:
+            limit = limits.get(job.type)
+            if limit is not None and limit.rate is not None:
+                key = (type_scope(job.type), limit.rate)
+                counts[key] = counts.get(key, 0) + 1
+            if job.queue in rates:
+                key = (queue_scope(job.queue), rates[job.queue])
+                counts[key] = counts.get(key, 0) + 1
+        for (scope, rate), n in counts.items():
+            record_starts(conn, scope, n, now)
+            self._note_next_claim(window_room(conn, scope, rate, now, prune=False)[1])
+
+    def _note_next_claim(self, at: float | None) -> None:
+        if at is not None and (self._next_claim_at is None or at < self._next_claim_at):
+            self._next_claim_at = at
+
+    def next_claim_at(self) -> float | None:
+        """When a rate that held jobs back in the last complete_and_claim frees its next start
+        (a time.time() value), or None: the engine wakes then instead of polling."""
+        return self._next_claim_at
 
     def settling_pending(self) -> bool:
         """Whether finished jobs still have dependents to settle (release_backlog): the engine

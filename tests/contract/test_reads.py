@@ -193,7 +193,8 @@ def test_queues_exist_once_named_and_count_their_jobs(store):
     assert (media.concurrency, media.paused) == (0, False)
     assert media.counts == {**{state.value: 0 for state in JobState}, "queued": 2, "succeeded": 1}
     assert store.get_queue("zz-empty").to_dict() == {"name": "zz-empty", "concurrency": 3, "paused": False,
-                                                     "counts": {state.value: 0 for state in JobState}}  # fmt: skip
+                                                     "counts": {state.value: 0 for state in JobState},
+                                                     "rate": None}  # fmt: skip
     store.clear_finished("gui")
     store.delete_jobs([j.id for j in store.list_jobs(queue="media")], "gui")
     assert "media" in [q.name for q in store.list_queues()]  # never removed

@@ -53,6 +53,15 @@ TEST_PLUGIN = textwrap.dedent('''
             job.report_progress(None, "waiting")
         ctx.check()
 
+    @handler("test.silent", title="Go silent", description="Reports once, then says nothing until cancelled.",
+             stall_after=0.5, isolation="thread")
+    def silent(ctx, job):
+        job.report_progress(0.5, "half way")
+        while not ctx.wait(0.02):
+            if job.payload and __import__("os").path.exists(job.payload.get("talk", "")):
+                job.report_progress(0.6, "talking again")
+        ctx.check()
+
     @handler("test.file", title="Use a file", description="Takes a path.",
              schema={"type": "object", "properties": {"path": {"type": "string", "format": "path", "title": "File"}},
                      "required": ["path"]})
@@ -101,6 +110,10 @@ class Harness:
                                  cancel_grace=1.0)  # fmt: skip
         self.services = AppServices(self.config, self.store, self.registry, self.queue, self.worker, report)
         self.worker.start(Context.background(), self.registry)
+        from acacia_gui.engine.pruner import Pruner
+
+        self.services.pruner = Pruner(self.queue)  # retention, as app.py makes it (policy from the Settings dialog)
+        self.services.pruner.start()
 
     def enqueue(self, job_type: str, payload=None, **options) -> int:
         return self.queue.enqueue(Context.background(), Job(job_type, payload, **options), source="api")
@@ -109,6 +122,7 @@ class Harness:
         return self.store.require_job(job_id)
 
     def close(self) -> None:
+        self.services.pruner.stop()
         self.worker.stop(Context.background().with_timeout(5))
         self.services.bridge.close()
         self.store.close()

@@ -253,7 +253,7 @@ def test_keyboard_shortcuts_and_accessible_names(window, qtbot):
 def test_context_menu_holds_the_job_actions(window):
     menu = window.job_actions.context_menu()
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
-    assert texts == ["&Cancel", "&Retry", "Retry with &dependents", "&Edit…", "&Move to front", "D&uplicate…",
+    assert texts == ["&Cancel", "&Kill", "E&xtend", "&Retry", "Retry with &dependents", "&Edit…", "&Move to front", "D&uplicate…",
                      "&Delete", "&New job…", "New job &after this one…", "C&lear finished"]  # fmt: skip
     window.table.customContextMenuRequested.emit(QPoint(10, 10))  # pops up without blocking
 

@@ -96,16 +96,21 @@ def test_retention_deletes_old_finished_jobs_only(window, harness, qtbot):
     old = harness.enqueue("test.steps", {"steps": 1, "delay": 0})
     new = harness.enqueue("test.steps", {"steps": 1, "delay": 0})
     queued = harness.enqueue("test.gate", {}, queue="held")
+    marker = harness.config.data_dir / "fail-marker"
+    marker.write_text("x")
+    failed = harness.enqueue("test.flaky", {"marker": str(marker)}, max_attempts=1)
     harness.queue.pause("held")
-    qtbot.waitUntil(lambda: harness.job(old).state == "succeeded" and harness.job(new).state == "succeeded",
-                    timeout=10000)  # fmt: skip
+    qtbot.waitUntil(lambda: harness.job(old).state == "succeeded" and harness.job(new).state == "succeeded"
+                    and harness.job(failed).state == "failed", timeout=10000)  # fmt: skip
     with sqlite3.connect(harness.config.database) as db:  # finished 3 days ago
-        db.execute("UPDATE jobs SET finished_at = ? WHERE id = ?", (time.time() - 3 * 86400, old))
+        db.execute("UPDATE jobs SET finished_at = ? WHERE id IN (?, ?)", (time.time() - 3 * 86400, old, failed))
     dialog = open_settings(window, qtbot)
     dialog.keep_days.setValue(2)
     press_ok(dialog)
     qtbot.waitUntil(lambda: harness.store.get_job(old) is None, timeout=5000)
     assert harness.job(new).state == "succeeded"
+    assert harness.job(failed).state == "failed"  # failed jobs stay until the user acts (--keep-failed)
+    assert harness.services.pruner.policy.keep_finished == 2 * 86400
     assert harness.store.get_job(queued) is not None
     qtbot.waitUntil(lambda: window.model.row_of(old) < 0, timeout=5000)  # announced like any deletion
 

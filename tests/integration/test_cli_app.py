@@ -147,7 +147,7 @@ def test_data_commands_through_the_socket(box):
     assert "workers: 3" in ok(box, "stats").stdout
     ok(box, "concurrency", "--workers", "2")
     handlers = json.loads(ok(box, "handlers", "--json").stdout)
-    assert {h["type"] for h in handlers["handlers"]} == {"demo.sleep", "file.hash", "shell.run"}
+    assert {h["type"] for h in handlers["handlers"]} == {"demo.sleep", "file.hash", "folder.process", "shell.run"}
     assert json.loads(ok(box, "info", "--json").stdout)["running"] is True
     for args in (["list"], ["show", str(first)], ["stats"], ["handlers"]):
         assert ok(box, *args).stderr == ""

@@ -113,7 +113,7 @@ BAD_INPUTS = [
     (["enqueue", "demo.sleep", "--delay", "-5"], "delay"),
     (["enqueue", "demo.sleep", "--queue", "no spaces"], "queue"),
     (["enqueue", "demo.sleep", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["enqueue", "no.such.type"], "known types: demo.sleep, file.hash, shell.run"),
+    (["enqueue", "no.such.type"], "known types: demo.sleep, file.hash, folder.process, shell.run"),
     (["enqueue", "demo.sleep", "--payload", '{"seconds": -1}'], "payload.seconds"),
     (["enqueue", "demo.sleep", "--payload", '{"sconds": 1}'], "sconds"),
     (["enqueue"], "TYPE"),

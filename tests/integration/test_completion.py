@@ -72,7 +72,8 @@ def complete_in_bash(box, tmp_path, words: list[str]) -> list[str]:
 
 def test_job_types_complete_from_the_running_app(box, tmp_path):
     with ServeProcess(box):
-        assert complete_in_bash(box, tmp_path, ["acacia", "enqueue", ""]) == ["demo.sleep", "file.hash", "shell.run"]
+        assert complete_in_bash(box, tmp_path, ["acacia", "enqueue", ""]) == ["demo.sleep", "file.hash", "folder.process",
+                                                                           "shell.run"]
         assert complete_in_bash(box, tmp_path, ["acacia", "enqueue", "de"]) == ["demo.sleep"]
         assert complete_in_bash(box, tmp_path, ["acacia", "list", "--type", "fi"]) == ["file.hash"]
     assert "autostart" in complete_in_bash(box, tmp_path, ["acacia", "au"])

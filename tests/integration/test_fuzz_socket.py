@@ -24,13 +24,13 @@ MESSAGES = 6000
 BATCH = 100
 KEYS = ["id", "ids", "type", "payload", "queue", "priority", "delay", "max_attempts", "timeout", "jobs", "state",
         "order_by", "descending", "limit", "offset", "search", "events", "logs", "job", "kinds", "version", "client",
-        "concurrency", "workers", "create"]  # fmt: skip
+        "concurrency", "workers", "create", "rate"]  # fmt: skip
 OP_KEYS = {
     "hello": ["version", "client"], "get": ["id", "events", "logs"], "cancel": ["id", "ids"], "retry": ["id", "ids"],
     "enqueue": ["type", "payload", "queue", "priority", "delay", "max_attempts", "timeout"],
     "list": ["state", "queue", "type", "search", "order_by", "descending", "limit", "offset"],
     "delete": ["id", "ids", "queue"], "pause": ["queue", "create"], "resume": ["queue", "create"],
-    "watch": ["job", "queue", "kinds"], "set_concurrency": ["queue", "concurrency", "workers", "create"],
+    "watch": ["job", "queue", "kinds"], "set_concurrency": ["queue", "concurrency", "workers", "create", "rate"],
 }  # fmt: skip
 UNKNOWN_TYPES = ["no.such.type", "x", "", " ", "a" * 300, "demo", "sleep", "dёmo.sleep", "../etc", None]
 

@@ -1,4 +1,4 @@
-"""The three example plugins, loaded by the real loader from a first-run plugin folder and run
+"""The example plugins, loaded by the real loader from a first-run plugin folder and run
 with real Contexts, files and subprocesses; plus enqueueing through JobQueue with schema checks."""
 
 from __future__ import annotations
@@ -246,6 +246,30 @@ def test_shell_outcomes_through_run_job(examples: LoadReport) -> None:
     job.id, job.attempts, job.max_attempts = 1, 1, 1
     completion = run_job(Context.background(), job, handler)
     assert completion.state is JobState.FAILED and completion.error == "RuntimeError: command exited with code 5"
+
+
+# -- folder.process (checkpoints) ----------------------------------------------------------------
+
+def test_folder_process_saves_checkpoints_and_resumes_where_it_left_off(examples: LoadReport, tmp_path: Path) -> None:
+    handler = examples.handlers["folder.process"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(25):
+        (folder / f"f{i:02}.txt").write_text(f"file {i}")
+    first = Job("folder.process", {"folder": str(folder), "every": 10})
+    first.id, first.attempts = 7, 1
+    ctx = Context.background().with_cancel()
+    first.attach_reporter(lambda job, fraction, _m: ctx.cancel() if fraction and fraction >= 0.5 else None)
+    completion = run_job(ctx, first, handler)  # cancelled between files 13 and 14
+    assert completion.state is JobState.CANCELLED and first.checkpoint == {"done": 10, "last": "f09.txt"}
+    again = Job("folder.process", {"folder": str(folder), "every": 10})
+    again.id, again.attempts, again.checkpoint = 7, 2, first.checkpoint
+    again.attach_outputs(first.output_sink)  # the same output folder, as the app gives a job's next attempt
+    result = handler.handle(Context.background(), again)
+    assert result == {"files": 25, "resumed_at": 10} and again.checkpoint == {"done": 20, "last": "f19.txt"}
+    lines = (again.output_dir / "digests.txt").read_text().splitlines()
+    assert [line.split()[1] for line in lines] == [f"f{i:02}.txt" for i in list(range(13)) + list(range(10, 25))]
+    assert lines[0].split()[0] == hashlib.sha256(b"file 0").hexdigest()
 
 
 # -- enqueue with schemas ---------------------------------------------------------------------------

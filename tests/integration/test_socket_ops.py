@@ -67,7 +67,7 @@ def test_enqueue_and_watch_a_job_to_its_end(client):
 
 def test_enqueue_validates_type_and_schema(client):
     before = client.list()["total"]
-    with pytest.raises(UnknownJobTypeError, match=r"known types: demo\.sleep, file\.hash, shell\.run"):
+    with pytest.raises(UnknownJobTypeError, match=r"known types: demo\.sleep, file\.hash, folder\.process, shell\.run"):
         client.enqueue("demo.sleeep", {})
     with pytest.raises(InvalidPayloadError, match=r"payload\.seconds"):
         client.enqueue("demo.sleep", {"seconds": "ten"})

@@ -262,6 +262,7 @@ def test_every_op_refuses_fields_its_entry_does_not_list(dispatcher, op):
 
 
 def test_local_client_refuses_ops_that_need_the_app(dispatcher):
-    assert [op.name for op in OP_TABLE if op.needs_app] == ["watch"]
-    with pytest.raises(NotRunningError, match="acacia serve"):
-        LocalClient(dispatcher).call("watch", {})
+    assert [op.name for op in OP_TABLE if op.needs_app] == ["kill", "extend", "watch"]
+    for name, params in (("watch", {}), ("kill", {"id": 1}), ("extend", {"id": 1})):
+        with pytest.raises(NotRunningError, match="acacia serve"):
+            LocalClient(dispatcher).call(name, params)

@@ -87,10 +87,10 @@ def test_a_plugin_folder_that_is_a_file_is_reported(tmp_path: Path) -> None:
 
 # -- first run -----------------------------------------------------------------------------
 
-EXAMPLES = ["hash_file.py", "shell.py", "sleep.py"]
+EXAMPLES = ["folder_process.py", "hash_file.py", "shell.py", "sleep.py"]
 
 
-def test_examples_dir_finds_the_three_examples() -> None:
+def test_examples_dir_finds_the_four_examples() -> None:
     found = examples_dir()
     assert found is not None
     assert sorted(p.name for p in found.glob("*.py")) == EXAMPLES
@@ -112,7 +112,7 @@ def test_first_run_creates_a_private_folder_with_the_examples(tmp_path: Path) ->
 
     report = load_plugins(target, entry_points=False)
     assert report.problems == []
-    assert sorted(report.handlers) == ["demo.sleep", "file.hash", "shell.run"]
+    assert sorted(report.handlers) == ["demo.sleep", "file.hash", "folder.process", "shell.run"]
     assert {h.plugin for h in report.handlers.values()} == set(EXAMPLES)
 
 
@@ -121,7 +121,7 @@ def test_an_existing_folder_is_left_alone(tmp_path: Path) -> None:
     assert ensure_plugin_dir(target, examples_dir()) is True
     (target / "sleep.py").unlink()  # the user removed an example: it must not come back
     assert ensure_plugin_dir(target, examples_dir()) is False
-    assert sorted(p.name for p in target.iterdir()) == ["hash_file.py", "shell.py"]
+    assert sorted(p.name for p in target.iterdir()) == ["folder_process.py", "hash_file.py", "shell.py"]
 
 
 def test_first_run_without_examples_creates_an_empty_folder(tmp_path: Path) -> None:

@@ -22,7 +22,10 @@ from acacia_gui.store import sqlite_db, sqlite_jobs, sqlite_worker
 from acacia_gui.store.rows import COLUMN_RULES, COLUMNS, OWNER_RULE
 from acacia_gui.store.sqlite import SCHEMA_VERSION, SqliteJobStore
 from acacia_gui.store.sqlite_artifacts import SqliteArtifacts
+from acacia_gui.store.sqlite_checkpoints import SqliteCheckpoints
 from acacia_gui.store.sqlite_jobs import SqliteJobs
+from acacia_gui.store.sqlite_rates import SqliteRates
+from acacia_gui.store.sqlite_stalls import SqliteStalls
 from acacia_gui.store.sqlite_worker import READY_QUEUES, SqliteWorkerStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -112,7 +115,8 @@ def public_methods(cls: type) -> dict[str, object]:
     return {name: value for name, value in vars(cls).items() if callable(value) and not name.startswith("_")}
 
 
-@pytest.mark.parametrize("part", [SqliteJobs, SqliteWorkerStore, SqliteArtifacts], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("part", [SqliteJobs, SqliteWorkerStore, SqliteArtifacts, SqliteStalls, SqliteCheckpoints,
+                                  SqliteRates], ids=lambda c: c.__name__)
 def test_the_store_offers_each_part_s_methods_unchanged(part):
     """SqliteJobStore forwards to its parts: same names, same signatures, so callers keep one object."""
     for name, method in public_methods(part).items():
@@ -127,7 +131,8 @@ def test_the_parts_share_only_the_database_s_public_methods():
         source = Path(module.__file__).read_text(encoding="utf-8")
         assert not re.findall(r"\bdb\._\w+", source), module.__name__
         siblings = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.level == 1}
-        assert siblings <= {"rows", "sqlite_db", "sqlite_dependencies", "sqlite_artifacts"}, (module.__name__, siblings)
+        assert siblings <= {"rows", "sqlite_db", "sqlite_dependencies", "sqlite_artifacts", "sqlite_rates"}, (
+            module.__name__, siblings)
         assert "sqlite_jobs" not in siblings and "sqlite_worker" not in siblings and "sqlite" not in siblings
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.context import Context
-from ...core.errors import Cancelled, DeadlineExceeded, Shutdown
+from ...core.errors import Cancelled, DeadlineExceeded, InvalidOptionError, Shutdown
 from ...core.job import Job, JobState
 from ...core.logcapture import JobLogCapture
 from ...core.registry import RegisteredHandler
@@ -129,6 +129,23 @@ class PipeArtifacts:
         self._outbox.send({"op": "artifact", "job_id": job_id, "artifact": artifact})
 
 
+class PipeCheckpoints:
+    """The worker process's CheckpointSink: a request over the pipe, and save returns once the
+    app answers `checkpoint_saved`, which it sends after the commit (one at a time: a lock)."""
+
+    def __init__(self, outbox: Outbox, replies: queue.SimpleQueue[dict[str, Any]]) -> None:
+        self._outbox = outbox
+        self._replies = replies
+        self._lock = threading.Lock()
+
+    def save(self, job_id: int, attempt: int, text: str) -> None:
+        with self._lock:
+            self._outbox.send({"op": "checkpoint", "job_id": job_id, "attempt": attempt, "data": text})
+            reply = self._replies.get()
+        if reply.get("error"):
+            raise InvalidOptionError(str(reply["error"]))
+
+
 class WorkerMain:
     """The loop: jobs arrive on the pipe (a reader thread), run on the main thread (or a thread
     of their own when they ask for a nice level), outcomes go back."""
@@ -141,6 +158,7 @@ class WorkerMain:
         self.current_lock = threading.Lock()
         self.early_cancels: dict[Any, str] = {}  # job id → cause, for a cancel that came before its job
         self.handlers = HandlerCache()
+        self.checkpoint_replies: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.capture = JobLogCapture(self.outbox.log)
 
     def read_forever(self) -> None:
@@ -151,6 +169,8 @@ class WorkerMain:
                 if op == "run":
                     for run in message["runs"]:
                         self.jobs.put(run)
+                elif op == "checkpoint_saved":
+                    self.checkpoint_replies.put(message)
                 elif op == "cancel":
                     self._cancel(message.get("job_id"), message.get("cause", "cancel"))
                 elif op == "init":
@@ -199,6 +219,8 @@ class WorkerMain:
         job.attach_reporter(self.outbox.progress)
         if message.get("outputs_root"):
             job.attach_outputs(PipeArtifacts(Path(message["outputs_root"]), self.outbox))
+        job.checkpoint = message.get("checkpoint")
+        job.attach_checkpoints(PipeCheckpoints(self.outbox, self.checkpoint_replies))
         with self.current_lock:
             early = self.early_cancels.pop(job.id, None)
             if early is None:

@@ -2,9 +2,10 @@
 
 Framing is multiprocessing.connection's (a length prefix); the bodies are JSON, never
 pickle, so a misbehaving handler can send nothing but data. App → child: `init`,
-`run`, `cancel`, `exit`. Child → app: `ready`, `out` (coalesced progress and log lines),
-`artifact` (a file the handler registered, recorded at once),
-`done` (the Completion).
+`run` (each job with its last checkpoint), `cancel`, `checkpoint_saved` (the answer to a
+`checkpoint`, after its commit), `exit`. Child → app: `ready`, `out` (coalesced progress and
+log lines), `artifact` (a file the handler registered, recorded at once), `checkpoint`
+(job.save_checkpoint: JSON text, committed before the answer), `done` (the Completion).
 """
 
 from __future__ import annotations

@@ -16,12 +16,13 @@ refunded. The caller replaces the process.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 
-from ...core.errors import AcaciaError, DeadlineExceeded, Shutdown
+from ...core.errors import AcaciaError, DeadlineExceeded, InvalidOptionError, Shutdown
 from ...core.job import JobState
 from ...core.limits import format_bytes
 from ...core.runner import Completion, abandoned_completion, failure_completion, shutdown_completion
@@ -120,6 +121,8 @@ class Supervision:
                     self._deliver(message)
                 elif message["op"] == "artifact":
                     self._artifact(message)
+                elif message["op"] == "checkpoint":
+                    self._checkpoint(message)
         except (EOFError, OSError, ValueError, KeyError, TypeError):
             self._died()
             return False
@@ -199,6 +202,18 @@ class Supervision:
         except (AcaciaError, KeyError, TypeError, ValueError) as exc:
             self.capture_log(run.job.id, time.time(), "WARNING", f"artifact not recorded: {exc}")
 
+    def _checkpoint(self, message: dict) -> None:
+        """Commit a checkpoint the handler saved, then answer: its save_checkpoint waits for this."""
+        run = next((r for r in self.inflight if r.job.id == message.get("job_id")), None)
+        error = None
+        try:
+            if run is None:
+                raise InvalidOptionError(f"job {message.get('job_id')} is not running in this process")
+            run.job.save_checkpoint(json.loads(str(message["data"])))
+        except (AcaciaError, KeyError, TypeError, ValueError) as exc:
+            error = str(exc) or type(exc).__name__
+        self.process.send({"op": "checkpoint_saved", "job_id": message.get("job_id"), "error": error})
+
     def _post(self, run: Run, completion: Completion) -> None:
         run.wake = None
         run.queued_behind = False
@@ -247,7 +262,8 @@ def _run_message(run: Run) -> dict:
     sink = run.job.output_sink
     return {"job": job_to_message(run.job), "origin": run.handler.origin, "remaining": run.ctx.remaining,
             "limits": effective_limits(run), "retry_backoff": run.handler.retry_backoff,
-            "outputs_root": str(sink.root) if sink is not None else None}  # fmt: skip
+            "outputs_root": str(sink.root) if sink is not None else None,
+            "checkpoint": run.job.checkpoint}  # fmt: skip
 
 
 def _not_started(run: Run, why: str) -> Completion:

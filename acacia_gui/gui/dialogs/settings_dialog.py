@@ -104,11 +104,15 @@ class SettingsDialog(QDialog):
         self.notify_queue_empty = QCheckBox("When a &queue has no jobs left to run", box)
         self.notify_queue_empty.setObjectName("notifyQueueEmpty")
         self.notify_queue_empty.setChecked(p.notify_queue_empty)
-        hint = QLabel("Uncheck all three for no notifications at all.", box)
+        self.notify_stall = QCheckBox("When a job s&talls (no progress or log line for its stall_after)", box)
+        self.notify_stall.setObjectName("notifyStall")
+        self.notify_stall.setChecked(p.notify_stall)
+        hint = QLabel("Uncheck all four for no notifications at all.", box)
         hint.setEnabled(False)
         column.addWidget(self.notify_failure)
         column.addLayout(row)
         column.addWidget(self.notify_queue_empty)
+        column.addWidget(self.notify_stall)
         column.addWidget(hint)
         return box
 
@@ -127,8 +131,9 @@ class SettingsDialog(QDialog):
         self.keep_days.setSuffix(" days")
         self.keep_days.setSpecialValueText("Forever")
         self.keep_days.setValue(p.keep_days)
-        self.keep_days.setToolTip("Finished jobs (succeeded, failed, cancelled, interrupted) older than this are "
-                                  "deleted with their logs. Forever keeps them.")  # fmt: skip
+        self.keep_days.setToolTip("Succeeded and cancelled jobs that ended longer ago than this are deleted with "
+                                  "their logs and output folders; failed ones stay (acacia --keep-failed). "
+                                  "Forever keeps them. --keep-finished wins for its run.")  # fmt: skip
         form.addRow("&Keep finished jobs:", self.keep_days)
         return box
 
@@ -138,7 +143,8 @@ class SettingsDialog(QDialog):
             theme=self.theme_combo.currentData(), close_to_tray=self.close_to_tray.isChecked(),
             confirm_quit=self.confirm_quit.isChecked(), notify_failure=self.notify_failure.isChecked(),
             notify_long_success=self.notify_success.isChecked(), long_success_minutes=self.success_minutes.value(),
-            notify_queue_empty=self.notify_queue_empty.isChecked(), workers=self.workers_spin.value(),
+            notify_queue_empty=self.notify_queue_empty.isChecked(), notify_stall=self.notify_stall.isChecked(),
+            workers=self.workers_spin.value(),
             keep_days=self.keep_days.value())  # fmt: skip
 
     def accept(self) -> None:

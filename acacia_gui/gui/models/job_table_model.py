@@ -25,6 +25,7 @@ from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
 from ..icons import state_icon
 from ..live import ChangeBatch
+from ..stalls import stall_tooltip, stalled_state_text
 from .columns import JobColumn, JobRole
 from .job_cells import cell_text, cell_tooltip, custom_role, row_eta
 from .job_filter import JobFilter
@@ -71,6 +72,7 @@ class JobTableModel(QAbstractTableModel):
         self._pending_timer.setSingleShot(True)
         self._pending_timer.timeout.connect(self._take_pending)
         self.why: Callable[[int], str] | None = None  # job id -> why it is not running (the window's WhyLine)
+        self.stalled: set[int] = set()  # running jobs flagged stalled (STALL events keep it current)
         self.refresh_titles()
         self.reload()
 
@@ -112,6 +114,7 @@ class JobTableModel(QAbstractTableModel):
         self._by_id = {}
         self._pending.clear()
         self._exhausted = False
+        self.stalled = set(self._store.stalled_job_ids())
         self._fetch_page()
         with self._busy():
             self.endResetModel()
@@ -205,7 +208,9 @@ class JobTableModel(QAbstractTableModel):
         if role == DISPLAY or role == ACCESSIBLE:
             return self._display(row, column, accessible=role == ACCESSIBLE)
         if role == DECORATION:
-            return self.state_icon(row.state) if column is JobColumn.STATE else None
+            if column is not JobColumn.STATE:
+                return None
+            return self.state_icon("stalled" if self.is_stalled(row) else row.state)
         if role == ALIGNMENT:
             return RIGHT if column in RIGHT_ALIGNED else LEFT
         if role == TOOLTIP:
@@ -214,12 +219,19 @@ class JobTableModel(QAbstractTableModel):
 
     def cell_text(self, row: JobRow, column: JobColumn) -> str:
         """What a cell shows."""
-        return cell_text(row, column, self._titles)
+        return self._display(row, column, accessible=False)
 
     def _display(self, row: JobRow, column: JobColumn, accessible: bool) -> str:
-        return cell_text(row, column, self._titles, accessible=accessible)
+        text = cell_text(row, column, self._titles, accessible=accessible)
+        return stalled_state_text(text, accessible) if column is JobColumn.STATE and self.is_stalled(row) else text
+
+    def is_stalled(self, row: JobRow) -> bool:
+        """Whether the row's job is running and flagged stalled (the State cell's marker)."""
+        return row.running and row.id in self.stalled
 
     def _tooltip(self, row: JobRow, column: JobColumn) -> str | None:
+        if column is JobColumn.STATE and self.is_stalled(row):
+            return stall_tooltip(row.id, self._store.get_stall(row.id))  # one indexed read, when a tooltip shows
         if column is JobColumn.STATE and self.why is not None and row.state in WAITING_STATES:
             return self.why(row.id) or None  # asked for only when a tooltip is shown: a few reads, one row
         return cell_tooltip(row, column, self._registry.get_handler(row.type))
@@ -309,8 +321,13 @@ class JobTableModel(QAbstractTableModel):
             # A big batch of new jobs: read only a turn's worth now, the rest on the next turns.
             self._pending.update(new)
             ids = (set(ids) - self._pending) | self._next_pending()
+        for job_id, flagged in batch.stalls.items():  # before the rows' re-read, which repaints them
+            (self.stalled.add if flagged else self.stalled.discard)(job_id)
+        if batch.external:
+            self.stalled = set(self._store.stalled_job_ids())
         if ids:
             self._refresh_rows(ids)
+            self.stalled -= {job_id for job_id in ids if (row := self._by_id.get(job_id)) is not None and not row.running}
         if batch.progress:
             self._apply_progress(batch.progress)
 

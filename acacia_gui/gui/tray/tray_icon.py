@@ -17,6 +17,7 @@ from ...core.definitions import ACTIVE_STATES
 from ..formatting import format_count
 from ..live import ChangeBatch
 from ..preferences import Preferences
+from ..stalls import stall_notification
 from ..stats import Stats
 
 MIN_GAP = 3.0  # seconds between two failure notifications
@@ -73,6 +74,9 @@ class TrayIcon(QObject):
                 self.notify(f"Queue “{name}” is done", f"No jobs left to run ({done:,} succeeded, {failed:,} failed).")
 
     def on_batch(self, batch: ChangeBatch) -> None:
+        stalled = [job_id for job_id, flagged in batch.stalls.items() if flagged]
+        if stalled and self.preferences.notify_stall:
+            self.notify(*stall_notification(stalled), failed=True)
         if not batch.failed or not self.preferences.notify_failure:
             return
         self._pending_failures.extend((e.job_id, str(e.data.get("error") or "")) for e in batch.failed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -248,6 +249,9 @@ class DetailsPane(QWidget):
             lines.append(f"Not running: {self.why(job)}")
         if job.error:
             lines.append(job.error.splitlines()[0][:300])
+        checkpoint = self._store.get_checkpoint(job.id)  # one indexed read; it moves on while the job runs
+        if checkpoint is not None:
+            lines.append(checkpoint_line(checkpoint))
         self.header.setText("\n".join(lines))
 
     def _append_new_logs(self) -> None:
@@ -309,3 +313,10 @@ class DetailsPane(QWidget):
     def _set_if_changed(box: QPlainTextEdit, text: str) -> None:
         if box.toPlainText() != text:
             box.setPlainText(text)
+
+
+def checkpoint_line(checkpoint: dict) -> str:
+    """The header's line saying where a retry would resume: `Checkpoint: {"next": 50} · saved 14:05:03 by attempt 2`."""
+    text = json.dumps(checkpoint["data"], ensure_ascii=False)
+    text = text if len(text) <= 160 else text[:159] + "…"
+    return f"Checkpoint: {text} · saved {format_timestamp(checkpoint['saved_at'])} by attempt {checkpoint['attempt']}"

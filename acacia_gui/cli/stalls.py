@@ -1,0 +1,44 @@
+"""`acacia kill ID` and `acacia extend ID`: what the user does about a stalled job.
+
+Why a module of its own: both need the running app (the engine that runs the job holds its
+worker process and its last sign of life), so neither falls back to the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..config import Config
+from .backend import connect
+from .output import echo
+
+
+def cmd_kill(args: argparse.Namespace, config: Config) -> int:
+    """Hard-cancel a job: a running one's worker process is killed at once."""
+    backend = connect(config, fallback=False)
+    try:
+        job = backend.ops.kill(args.id)
+    finally:
+        backend.close()
+    if args.json:
+        echo(json.dumps(job, ensure_ascii=False))
+    elif job.get("killed"):
+        echo(f"job {job['id']}: killed; it ends cancelled")
+    else:
+        echo(f"job {job['id']}: {job['state']}")
+    return 0
+
+
+def cmd_extend(args: argparse.Namespace, config: Config) -> int:
+    """Postpone a running job's stall detection by another stall_after, clearing its flag."""
+    backend = connect(config, fallback=False)
+    try:
+        result = backend.ops.extend(args.id)
+    finally:
+        backend.close()
+    if args.json:
+        echo(json.dumps(result, ensure_ascii=False))
+    else:
+        echo(f"job {result['id']}: stall detection postponed by {result['extended_by']:g} s")
+    return 0
