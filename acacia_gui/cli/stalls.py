@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from ..config import Config
 from .backend import connect
 from .output import echo
 
 
-def cmd_kill(args: argparse.Namespace, config: Config) -> int:
-    """Hard-cancel a job: a running one's worker process is killed at once."""
+def _ask_app(config: Config, op: str, job_id: int) -> dict[str, Any]:
     backend = connect(config, fallback=False)
     try:
-        job = backend.ops.kill(args.id)
+        return getattr(backend.ops, op)(job_id)
     finally:
         backend.close()
+
+
+def cmd_kill(args: argparse.Namespace, config: Config) -> int:
+    """Hard-cancel a job: a running one's worker process is killed at once."""
+    job = _ask_app(config, "kill", args.id)
     if args.json:
         echo(json.dumps(job, ensure_ascii=False))
     elif job.get("killed"):
@@ -32,11 +37,7 @@ def cmd_kill(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_extend(args: argparse.Namespace, config: Config) -> int:
     """Postpone a running job's stall detection by another stall_after, clearing its flag."""
-    backend = connect(config, fallback=False)
-    try:
-        result = backend.ops.extend(args.id)
-    finally:
-        backend.close()
+    result = _ask_app(config, "extend", args.id)
     if args.json:
         echo(json.dumps(result, ensure_ascii=False))
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .definitions import FINAL_STATES, JobState
@@ -37,7 +37,6 @@ class Facts:
     type_rate_next_at: float | None = None  # when that rate allows the next start
     queue_rate: str | None = None  # its queue's rate ("30/h") when that rate is full now
     queue_rate_next_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _dependency(dep: dict[str, Any]) -> str:
