@@ -144,7 +144,15 @@ class RawConnection:
     def __init__(self, address: str, timeout: float = 10.0) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(address)
+        deadline = time.monotonic() + timeout
+        while True:  # a full listen backlog says EAGAIN at once: wait for the server to accept
+            try:
+                self.sock.connect(address)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.buffer = b""
 
     def send(self, data: bytes) -> None:
