@@ -19,7 +19,8 @@ XCB_SYSTEM_PACKAGES := libxcb1 libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcb-cu
 	libxcb-sync1 libxcb-xfixes0 libxcb-xkb1
 # `make test` also starts the window on a real X server (Xvfb), so it needs those too, and xdotool sends it
 # real mouse and key events; zsh and fish check their completion scripts (`acacia completion`) as bash's is.
-TEST_SYSTEM_PACKAGES := xvfb xauth xdotool $(XCB_SYSTEM_PACKAGES) zsh fish
+# faketime (libfaketime) steps the wall clock of a real `acacia serve` (tests/integration/test_schedules_engine.py).
+TEST_SYSTEM_PACKAGES := xvfb xauth xdotool $(XCB_SYSTEM_PACKAGES) zsh fish faketime
 
 # $(call install-missing,WHAT,PACKAGES): apt-get install the packages not yet installed (as root), else name them.
 define install-missing

@@ -25,6 +25,7 @@ from .core.queue import JobQueue
 from .core.registry import Registry
 from .engine.processes.pool import ProcessPool
 from .engine.pruner import Pruner
+from .engine.schedules import ScheduleTicker
 from .ipc.address import prepare_socket_dir
 from .ipc.client import probe
 from .ipc.dispatch import Dispatcher
@@ -202,6 +203,8 @@ def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
     if policy.active:
         log.info("retention: %s", policy.describe())
     services.pruner.start()  # a first sweep at once, then every few minutes (engine/pruner.py)
+    ticker = ScheduleTicker(services.queue)
+    ticker.start()  # the slots missed while the app was off fire at once (each schedule's catch_up), then on time
     stopping = {"done": False, "waiting": False}
 
     def shutdown(*_: object) -> None:
@@ -214,6 +217,7 @@ def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
                      "(they go back to the queue at the next start)", options.stop_timeout, running)  # fmt: skip
         else:
             log.info("stopping")
+        ticker.stop()  # no slot fires once stopping has begun
         if services.pruner is not None:
             services.pruner.stop()  # between two batches
         try:

@@ -151,6 +151,8 @@ def render(out: Path) -> int:
         settle(0.2)
         save(window, out / "plugins.png")
 
+        schedule_shots(window, services, out)
+
         window.tabs.setCurrentIndex(0)
         app.setPalette(dark_palette())
         window.table.select_job(picks["running"])
@@ -162,6 +164,48 @@ def render(out: Path) -> int:
         services.bridge.close()
         store.close()
     return 0
+
+
+def schedule_shots(window, services, out: Path) -> None:
+    """The Schedules tab at 800 x 500 (one schedule paused, one whose last job failed) and the Add dialog."""
+    from acacia_gui.core.schedules import Schedule
+    from acacia_gui.gui.main_window import SCHEDULES_TAB
+
+    queue, store = services.queue, services.store
+    for schedule in (
+        Schedule("nightly-backup", "shell.run", {"command": "echo backing up; echo done"}, cron="0 3 * * *"),
+        Schedule("hourly-sync", "demo.sleep", {"seconds": 0.2}, every=3600.0),
+        Schedule("weekly-report", "shell.run", {"command": "./weekly-report.sh"}, cron="30 7 * * 1",
+                 timezone="Europe/Paris"),
+        Schedule("poll-feeds", "demo.sleep", {"seconds": 0.1, "fail": True}, every=300.0, catch_up="skip"),
+    ):  # fmt: skip
+        queue.add_schedule(schedule, source="gui")
+    queue.pause_schedule("weekly-report", source="gui")
+    ran = [queue.run_schedule_now(name, source="gui") for name in ("nightly-backup", "poll-feeds")]
+    pump(lambda: all(store.get_job(job_id).state in ("succeeded", "failed") for job_id in ran))
+    size = window.size()
+    window.resize(800, 500)
+    window.tabs.setCurrentIndex(SCHEDULES_TAB)
+    view = window.schedules_view
+    view.reload()
+    pump(lambda: view.model.rowCount() == 4 and all(s.last_state in (None, "succeeded", "failed")
+                                                    for s in view.model.schedules()) and
+         {s.last_state for s in view.model.schedules()} >= {"succeeded", "failed"})  # fmt: skip
+    view.select("poll-feeds")
+    settle(0.3)
+    save(window, out / "schedules.png")
+    dialog = view.actions.open_add()
+    dialog.name_edit.setText("nightly-cleanup")
+    dialog.type_box.setCurrentText("shell.run")
+    dialog.rule.cron_radio.setChecked(True)
+    dialog.rule.cron_edit.setText("15 2 * * *")
+    dialog.timezone_box.setCurrentText("Europe/Paris")
+    dialog.catch_up_box.setCurrentIndex(dialog.catch_up_box.findData("skip"))
+    dialog.payload.set_value({"command": "find ~/tmp -mtime +7 -delete", "shell": True})
+    settle(0.2)
+    save(dialog, out / "schedule-dialog.png")
+    dialog.reject()
+    window.resize(size)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from .logs import cmd_logs
 from .open_outputs import cmd_open
 from .output import echo
 from .parser import UsageError, shown
+from .schedules import cmd_schedule
 from .shell import cmd_autostart, cmd_completion, cmd_help
 from .stalls import cmd_extend, cmd_kill
 
@@ -414,6 +415,7 @@ COMMANDS["db"] = cmd_db
 COMMANDS["open"] = cmd_open
 COMMANDS["why"] = cmd_why
 COMMANDS.update({"kill": cmd_kill, "extend": cmd_extend})
+COMMANDS["schedule"] = cmd_schedule
 
 
 FINAL_STATE_NAMES = frozenset(s.value for s in JobState if s.is_final)  # what `delete --finished --state` takes

@@ -56,6 +56,27 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                   "acacia autostart enable --serve  # headless, as a systemd user service",
                   "acacia autostart status", "acacia autostart disable"),
     "help": ("acacia help", "acacia help enqueue"),
+    "schedule": (
+        "acacia schedule add tick demo.sleep --payload '{\"seconds\": 1}' --every 10m",
+        "acacia schedule add nightly backup.home --cron \"0 3 * * *\" --timezone Europe/Paris --catch-up skip",
+        "acacia schedule list",
+        "acacia schedule show nightly",
+        "acacia schedule run-now nightly   # prints the job id",
+        "acacia schedule pause nightly     # and: resume, remove, edit",
+    ),
+    "schedule add": (
+        "acacia schedule add tick demo.sleep --payload '{\"seconds\": 1}' --every 10m",
+        "acacia schedule add nightly backup.home --cron \"0 3 * * *\" --timezone Europe/Paris",
+        "acacia schedule add hourly report.build --cron \"0 * * * *\" --catch-up all --max-backlog 24",
+    ),
+    "schedule list": ("acacia schedule list", "acacia schedule list --json"),
+    "schedule show": ("acacia schedule show nightly", "acacia schedule show nightly --json"),
+    "schedule edit": ("acacia schedule edit nightly --cron \"30 2 * * *\"",
+                      "acacia schedule edit tick --every 5m --catch-up skip"),
+    "schedule remove": ("acacia schedule remove nightly   # the jobs it enqueued stay",),
+    "schedule pause": ("acacia schedule pause nightly",),
+    "schedule resume": ("acacia schedule resume nightly   # from its next run after now",),
+    "schedule run-now": ("acacia schedule run-now nightly   # prints the job id",),
 }
 
 

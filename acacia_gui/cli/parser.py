@@ -312,6 +312,7 @@ def build_parser() -> Parser:
                     help="check: PRAGMA quick_check, exit 0 ok / 1 damaged; recover OUT: save what is readable into OUT")
     db.add_argument("out", nargs="?", metavar="OUT", help="recover: the new database file to write (must not exist)")
     db.add_argument("--full", action="store_true", help="check: the full integrity_check (slower) instead of quick_check")
+    _schedule_commands(command)
     _shell_commands(command)
     return parser
 
@@ -322,6 +323,107 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, Parser]:
         if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
     return {}
+
+
+def every_arg(text: str) -> float:
+    """--every: a duration (30s, 10m, 2h, 1d, 1w) or a number of seconds; the range is the schedule's."""
+    try:
+        return finite_float(text)
+    except argparse.ArgumentTypeError:
+        pass
+    try:
+        return parse_duration(text)
+    except InvalidOptionError:
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a duration; write a number and a unit, "
+                                         "like 30s, 10m, 2h or 1d") from None  # fmt: skip
+
+
+every_arg.__name__ = "duration"
+
+
+def cron_arg(text: str) -> str:
+    """--cron: five fields (minute hour day month weekday), checked by the parser the schedules use."""
+    from ..core.schedules import validate_cron  # cronsim: imported only by the commands that need it
+
+    try:
+        validate_cron(text)
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("cron: ")) from None
+    return text
+
+
+def timezone_arg(text: str) -> str:
+    """--timezone: an IANA zone name (zoneinfo), or "local" for the machine's zone."""
+    if text.strip().lower() == "local":
+        return "local"
+    from ..core.schedules import zone_of
+
+    try:
+        zone_of(text)
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("timezone: ")) from None
+    return text
+
+
+timezone_arg.__name__ = "time zone"
+# core/schedules' CATCH_UP_MODES and MAX_BACKLOG_LIMIT, spelled out so that building the parser does not import
+# cronsim and zoneinfo for every command (tests/integration/test_cli_schedules.py checks that they agree)
+CATCH_UP_MODES = ("once", "all", "skip")
+MAX_BACKLOG_LIMIT = 10_000
+
+
+def _schedule_options(sub: argparse.ArgumentParser, *, adding: bool) -> None:
+    """The fields of `schedule add` and `schedule edit` (edit: only those given change)."""
+    sub.add_argument("--payload", metavar="JSON", help="the payload of each job, as JSON" + (" (default {})" if adding else ""))
+    rule = sub.add_mutually_exclusive_group(required=adding)
+    rule.add_argument("--every", type=every_arg, metavar="DURATION",
+                      help="a job every DURATION (30s, 10m, 2h, 1d; at least 1s), counted from when it was added")
+    rule.add_argument("--cron", type=cron_arg, metavar="EXPR",
+                      help='a job at each time of a cron line, e.g. "0 3 * * *" (minute hour day month weekday)')
+    sub.add_argument("--catch-up", choices=CATCH_UP_MODES, metavar="|".join(CATCH_UP_MODES),
+                     help="what the runs missed while the app was off become: once (one job, the default), "
+                          "all (one each, see --max-backlog) or skip (none)")  # fmt: skip
+    sub.add_argument("--max-backlog", type=bounded(1, MAX_BACKLOG_LIMIT), metavar="N",
+                     help="with --catch-up all: the most missed runs enqueued at once (default 100)")
+    sub.add_argument("--queue", metavar="Q", help="the queue of its jobs (default: the handler's, else default)")
+    sub.add_argument("--priority", type=whole_number, metavar="N", help="the priority of its jobs (default 0)")
+    sub.add_argument("--timezone", type=timezone_arg, metavar="ZONE",
+                     help="the IANA zone the cron line is read in, e.g. Europe/Paris (default: the machine's; "
+                          "local: the machine's)")  # fmt: skip
+    sub.add_argument("--allow-unknown", action="store_true", help="accept a TYPE no loaded plugin handles (yet)")
+    if adding:
+        sub.add_argument("--paused", action="store_true", help="add it paused (`acacia schedule resume NAME` starts it)")
+
+
+def _schedule_commands(command: Callable[..., Parser]) -> None:
+    """`acacia schedule ACTION …`: recurring jobs. Each action is a parser of its own, with --json."""
+    schedule = command("schedule", "recurring jobs: add, list, show, edit, remove, pause, resume, run-now", data=False)
+    actions = schedule.add_subparsers(dest="schedule_command", metavar="ACTION", parser_class=Parser, required=True)
+
+    def action(name: str, help_text: str) -> Parser:
+        sub = actions.add_parser(name, help=help_text, description=help_text, epilog=epilog(f"schedule {name}"),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+        _globals(sub, argparse.SUPPRESS)
+        sub.add_argument("--json", action="store_true", help="print JSON instead of text")
+        if name != "list":
+            sub.add_argument("name", metavar="NAME", help="the schedule's name (`acacia schedule list` lists them)")
+        return sub
+
+    add = action("add", "add a schedule: a job of TYPE every DURATION (--every) or at cron times (--cron)")
+    add.add_argument("type", metavar="TYPE", help="the job type, e.g. demo.sleep")
+    _schedule_options(add, adding=True)
+    listing = action("list", "every schedule: its rule, next run, last run and result")
+    listing.add_argument("--names", action="store_true",
+                         help="only the running app's schedule names, one a line; prints nothing if no app runs "
+                              "(for completion)")  # fmt: skip
+    action("show", "one schedule: every field, its last job and what its last catch-up dropped")
+    edit = action("edit", "change a schedule: only the options given change (--every/--cron replace its rule)")
+    edit.add_argument("--type", metavar="TYPE", help="a new job type")
+    _schedule_options(edit, adding=False)
+    action("remove", "delete a schedule (the jobs it enqueued stay)")
+    action("pause", "stop a schedule enqueueing jobs")
+    action("resume", "enqueue again from its next run after now (the paused time is not caught up)")
+    action("run-now", "enqueue one job of the schedule now and print its id (its next run is unchanged)")
 
 
 COMPLETION_SHELLS = ("bash", "zsh", "fish", "tcsh")

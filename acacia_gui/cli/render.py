@@ -212,3 +212,72 @@ def queue_text(info: dict[str, Any]) -> str:
     limit = info["concurrency"] or "no limit"
     rate = f", rate {info['rate']}" if info.get("rate") else ""
     return f"queue {info['name']}: {'paused' if info['paused'] else 'active'}, concurrency {limit}{rate}"
+
+
+# -- recurring schedules ------------------------------------------------------------------
+
+def relative(timestamp: float | None, now: float) -> str:
+    """"in 4 min", "12 s ago", "in 2 h", "in 3 d": how far a time is from now, roughly."""
+    if timestamp is None:
+        return "-"
+    delta = timestamp - now
+    size = abs(delta)
+    if size < 1:
+        return "now"
+    for unit, seconds in (("d", 86400), ("h", 3600), ("min", 60)):
+        if size >= seconds:
+            amount = f"{size / seconds:.0f} {unit}"
+            break
+    else:
+        amount = f"{size:.0f} s"
+    return f"in {amount}" if delta >= 0 else f"{amount} ago"
+
+
+def schedule_rule(schedule: dict[str, Any]) -> str:
+    """"every 10m" or "cron 0 3 * * * (Europe/Paris)": the rule as the user typed it."""
+    if schedule.get("every") is not None:
+        from ..core.durations import format_duration
+
+        return f"every {format_duration(schedule['every'])}"
+    zone = f" ({schedule['timezone']})" if schedule.get("timezone") else ""
+    return f"cron {schedule.get('cron')}{zone}"
+
+
+def next_run(schedule: dict[str, Any], now: float) -> str:
+    if schedule.get("paused"):
+        return "- (paused)"
+    if schedule.get("next_at") is None:
+        return "-"
+    return f"{when(schedule['next_at'])} ({relative(schedule['next_at'], now)})"
+
+
+def _last_result(schedule: dict[str, Any]) -> str:
+    if schedule.get("last_job_id") is None:
+        return "-"
+    return f"{schedule.get('last_state') or 'deleted'} (job {schedule['last_job_id']})"
+
+
+def schedules_table(schedules: Sequence[dict[str, Any]], now: float, *, max_width: int | None = None) -> str:
+    """NAME TYPE RULE NEXT RUN LAST RUN LAST RESULT PAUSED: next run in local time and how soon."""
+    rows = [(s["name"], s["type"], schedule_rule(s), next_run(s, now), when(s.get("last_slot")), _last_result(s),
+             "yes" if s.get("paused") else "no") for s in schedules]  # fmt: skip
+    return table(("NAME", "TYPE", "RULE", "NEXT RUN", "LAST RUN", "LAST RESULT", "PAUSED"), rows, max_width=max_width)
+
+
+def schedule_details(schedule: dict[str, Any], now: float) -> str:
+    """Every field of one schedule, its last job and state, and what its last catch-up dropped."""
+    fields = [
+        ("type", schedule["type"]), ("payload", json.dumps(schedule.get("payload"), ensure_ascii=False)),
+        ("rule", schedule_rule(schedule)), ("timezone", schedule.get("timezone") or "the machine's"),
+        ("catch-up", schedule["catch_up"] + (f" (at most {schedule['max_backlog']} missed runs)"
+                                             if schedule["catch_up"] == "all" else "")),
+        ("queue", schedule.get("queue") or "the handler's (else default)"), ("priority", schedule.get("priority", 0)),
+        ("paused", "yes" if schedule.get("paused") else "no"), ("next run", next_run(schedule, now)),
+        ("last run", f"{when(schedule.get('last_slot'))}" + (f" ({relative(schedule['last_slot'], now)})"
+                                                             if schedule.get("last_slot") else "")),
+        ("last job", schedule["last_job_id"] if schedule.get("last_job_id") is not None else "-"),
+        ("last state", schedule.get("last_state") or ("-" if schedule.get("last_job_id") is None else "deleted")),
+        ("dropped", f"{schedule.get('last_dropped') or 0} missed run(s) not enqueued by the last catch-up"),
+        ("created", when(schedule.get("created_at"))),
+    ]  # fmt: skip
+    return "\n".join([f"schedule {schedule['name']}", *(f"  {name:<10} {value}" for name, value in fields)])

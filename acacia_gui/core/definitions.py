@@ -62,6 +62,7 @@ class EventKind(StrEnum):
     QUEUE = "queue"  # a queue was paused, resumed or given a concurrency; no job_id
     CANCEL_REQUESTED = "cancel_requested"  # a running job was asked to stop; its state follows later
     STALL = "stall"  # a running job was flagged stalled or its flag cleared; data: stalled, since, stall_after, message
+    SCHEDULE = "schedule"  # a recurring schedule changed or fired; no job_id; data: name, change, job_ids
     EXTERNAL_CHANGE = "external_change"  # another process committed: views re-read what they show
     SNAPSHOT = "snapshot"  # never published: the first line of `acacia watch --json JOB`, the job as it stood
 
@@ -80,6 +81,7 @@ class Source(StrEnum):
     GUI = "gui"
     WORKER = "worker"
     RECOVERY = "recovery"  # jobs of a dead instance, settled by the next one
+    SCHEDULE = "schedule"  # a recurring schedule enqueued the job (core/schedules.py)
 
 
 class SortField(StrEnum):

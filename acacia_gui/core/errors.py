@@ -44,6 +44,12 @@ class JobNotFoundError(AcaciaError, LookupError):
     code = "not_found"
 
 
+class ScheduleNotFoundError(AcaciaError, LookupError):
+    """No schedule has that name (core/schedules.py)."""
+
+    code = "not_found"
+
+
 class InvalidTransitionError(AcaciaError):
     """The job is not in a state that allows the requested action (e.g. retry a running job)."""
 

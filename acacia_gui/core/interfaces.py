@@ -16,6 +16,7 @@ from .job import Job, JobId
 from .rates import Rate, TypeLimits
 from .recovery import RecoveryPolicy
 from .runner import Completion
+from .schedules import Fired, JobPreparer, Schedule
 
 
 @runtime_checkable
@@ -328,6 +329,58 @@ class JobStore(Protocol):
 
     def running_of_type(self, job_type: str) -> int:
         """How many jobs of this type are running (claimed) over every instance."""
+        ...
+
+    # -- recurring schedules (core/schedules.py) --
+    def add_schedule(self, schedule: Schedule) -> Schedule:
+        """Store a new schedule (validated; created_at and next_at filled in unless given) and
+        return it as stored. Raises InvalidOptionError for a bad field, a taken name ("schedule
+        'x' already exists") or more than MAX_SCHEDULES."""
+        ...
+
+    def edit_schedule(self, name: str, changes: dict[str, Any]) -> Schedule:
+        """Change fields of a schedule (keys of Schedule.to_dict but name and the store-filled
+        ones; an `every` replaces a `cron` and the other way round). A new rule, zone or pause
+        plans next_at again from now. Raises ScheduleNotFoundError, InvalidOptionError."""
+        ...
+
+    def remove_schedule(self, name: str) -> None:
+        """Delete a schedule (its jobs stay). Raises ScheduleNotFoundError."""
+        ...
+
+    def set_schedule_paused(self, name: str, paused: bool) -> Schedule:
+        """Pause (no slot fires) or resume (next_at planned from now: the paused time is not
+        caught up). Raises ScheduleNotFoundError."""
+        ...
+
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule by name, each with last_state (its last job's state; None once deleted)."""
+        ...
+
+    def get_schedule(self, name: str) -> Schedule:
+        """One schedule. Raises ScheduleNotFoundError."""
+        ...
+
+    def run_schedule_now(self, name: str, source: str, prepare: JobPreparer | None = None) -> JobId:
+        """Enqueue one job of the schedule now (scheduled_for = now); next_at is unchanged.
+        `prepare` builds the job (JobQueue's checks and defaults). Raises ScheduleNotFoundError."""
+        ...
+
+    def fire_due_schedules(self, now: float, source: str, prepare: JobPreparer | None = None) -> list[Fired]:
+        """In one transaction: for each schedule not paused with next_at <= now, enqueue what
+        core.schedules.plan_catch_up says (one queued job per slot, scheduled_for = the slot)
+        and advance next_at. Exactly once over every process: a (schedule, slot) pair already
+        enqueued adds nothing."""
+        ...
+
+    def next_schedule_at(self) -> float | None:
+        """The earliest next_at of the schedules not paused (None: none)."""
+        ...
+
+    def rebase_after_clock_step(self, step: float, now: float) -> int:
+        """The wall clock went back `step` seconds: scheduled jobs due after now, every-schedules
+        and future rate starts come back by `step` (never before now); cron schedules are planned
+        from now. Returns how many jobs moved."""
         ...
 
     def close(self) -> None:

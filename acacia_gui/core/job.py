@@ -75,6 +75,7 @@ class Job:
         "queue",
         "result",
         "run_at",
+        "scheduled_for",
         "started_at",
         "state",
         "timeout",
@@ -143,6 +144,7 @@ class Job:
         self.unique_key = unique_key  # no two jobs that are not final share one (the database enforces it)
         self.on_conflict = on_conflict  # core.definitions.OnConflict; only read at enqueue
         self.conflict: str | None = None  # set by enqueue: "returned" or "replaced" when the key was taken
+        self.scheduled_for: float | None = None  # the slot's time, for a job a recurring schedule enqueued
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell watchers how far the job is (0..1, or None when unknown). Cheap; call often.
@@ -245,6 +247,7 @@ class Job:
             "cpu_time_limit": self.cpu_time_limit,
             "nice": self.nice,
             "unique_key": self.unique_key,
+            "scheduled_for": self.scheduled_for,
         }
 
     def __repr__(self) -> str:

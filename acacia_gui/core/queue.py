@@ -27,6 +27,7 @@ from .job import (
 from .limits import parse_memory_limit, validate_cancel_grace, validate_cpu_time_limit, validate_nice
 from .pipeline import validate_links
 from .registry import RegisteredHandler, Registry
+from .schedules import Fired, Schedule
 
 PayloadValidator = Callable[[RegisteredHandler, Any], None]
 _UNCHANGED: Any = object()  # edit(): the payload is left as it is
@@ -184,3 +185,99 @@ class JobQueue:
         """A queue's rate ("30/h"; None: none), over every instance (core.rates.parse_rate)."""
         self.store.set_queue_rate(queue, rate)
         self.bus.publish(JobEvent(EventKind.QUEUE, queue=queue, data={"rate": rate, "source": source}))
+
+    # -- recurring schedules (core/schedules.py) -------------------------------------------
+    def prepare_schedule_job(self, schedule: Schedule) -> tuple[Job, str]:
+        """The job a schedule enqueues at each slot, checked and given its handler's defaults as
+        one enqueued by hand (queue, max_attempts, timeout), and its payload's JSON text."""
+        job = Job(schedule.type, schedule.payload, queue=schedule.queue, priority=schedule.priority)
+        return job, self._prepare(job, True)
+
+    def _publish_schedule(self, name: str, change: str, source: str, job_ids: Sequence[JobId] = (),
+                          queue: str | None = None, **data: Any) -> None:  # fmt: skip
+        """A SCHEDULE event, after ENQUEUED events for its new jobs (they wake the scheduler)."""
+        for job_id in job_ids:
+            self.bus.publish(JobEvent(EventKind.ENQUEUED, job_id, queue, JobState.QUEUED.value, {"source": source}))
+        payload = {"name": name, "change": change, "job_ids": list(job_ids), "source": source, **data}
+        self.bus.publish(JobEvent(EventKind.SCHEDULE, None, queue, data=payload))
+
+    def add_schedule(self, schedule: Schedule, *, source: str = Source.API) -> Schedule:
+        """Validate and store a new schedule (its handler's schema checks the payload when it
+        has one). Raises InvalidOptionError (a bad field, a taken name), InvalidPayloadError."""
+        schedule.validate()
+        self._check_schedule_payload(schedule.type, schedule.payload)
+        stored = self.store.add_schedule(schedule)
+        self._publish_schedule(stored.name, "added", source)
+        return stored
+
+    def edit_schedule(self, name: str, changes: dict[str, Any], *, source: str = Source.API) -> Schedule:
+        """Change a schedule's fields (JobStore.edit_schedule says which). Raises
+        ScheduleNotFoundError, InvalidOptionError, InvalidPayloadError."""
+        if "payload" in changes or "type" in changes:
+            current = self.store.get_schedule(name)
+            self._check_schedule_payload(changes.get("type", current.type), changes.get("payload", current.payload))
+        edited = self.store.edit_schedule(name, changes)
+        self._publish_schedule(name, "edited", source)
+        return edited
+
+    def remove_schedule(self, name: str, *, source: str = Source.API) -> None:
+        """Delete a schedule; the jobs it enqueued stay. Raises ScheduleNotFoundError."""
+        self.store.remove_schedule(name)
+        self._publish_schedule(name, "removed", source)
+
+    def pause_schedule(self, name: str, *, source: str = Source.API) -> Schedule:
+        schedule = self.store.set_schedule_paused(name, True)
+        self._publish_schedule(name, "paused", source)
+        return schedule
+
+    def resume_schedule(self, name: str, *, source: str = Source.API) -> Schedule:
+        """Resume from now: the slots of the paused time are not caught up."""
+        schedule = self.store.set_schedule_paused(name, False)
+        self._publish_schedule(name, "resumed", source)
+        return schedule
+
+    def run_schedule_now(self, name: str, *, source: str = Source.API) -> JobId:
+        """One job of the schedule now (scheduled_for = now); its next slot is unchanged."""
+        job_id = self.store.run_schedule_now(name, source, self.prepare_schedule_job)
+        schedule = self.store.get_schedule(name)
+        self._publish_schedule(name, "run_now", source, [job_id], schedule.queue or self._queue_of(schedule))
+        return job_id
+
+    def list_schedules(self) -> list[Schedule]:
+        return self.store.list_schedules()
+
+    def get_schedule(self, name: str) -> Schedule:
+        """Raises ScheduleNotFoundError."""
+        return self.store.get_schedule(name)
+
+    def next_schedule_at(self) -> float | None:
+        """When the next slot of any schedule not paused falls (None: there is none)."""
+        return self.store.next_schedule_at()
+
+    def fire_due_schedules(self, now: float, *, source: str = Source.SCHEDULE) -> list[Fired]:
+        """Enqueue the due slots of every schedule (exactly once over every process) and announce
+        them; returns what each due schedule did. Called by the ScheduleTicker (engine/schedules.py)."""
+        fired = self.store.fire_due_schedules(now, source, self.prepare_schedule_job)
+        for item in fired:
+            self._publish_schedule(item.name, "fired", source, item.job_ids, item.queue, dropped=item.dropped,
+                                   missed=item.missed, error=item.error)  # fmt: skip
+        return fired
+
+    def rebase_after_clock_step(self, step: float, now: float, *, source: str = Source.SCHEDULE) -> int:
+        """The wall clock went back `step` seconds (JobStore.rebase_after_clock_step). Returns the
+        jobs moved. The engine's poll promotes due scheduled jobs by the wall clock every poll
+        interval, so the moved ones start within one; a SCHEDULE event ("rebased") tells the views."""
+        moved = self.store.rebase_after_clock_step(step, now)
+        data = {"name": None, "change": "rebased", "job_ids": [], "source": source, "step": step, "jobs": moved}
+        self.bus.publish(JobEvent(EventKind.SCHEDULE, data=data))
+        return moved
+
+    def _queue_of(self, schedule: Schedule) -> str:
+        handler = self.registry.get_handler(schedule.type)
+        return handler.queue if handler is not None and handler.queue else "default"
+
+    def _check_schedule_payload(self, job_type: object, payload: Any) -> None:
+        """A schedule's payload against its handler's schema, as enqueue checks a job's."""
+        handler = self.registry.get_handler(job_type) if isinstance(job_type, str) else None
+        if handler is not None and handler.schema is not None and self.payload_validator is not None:
+            self.payload_validator(handler, payload)

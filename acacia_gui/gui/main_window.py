@@ -1,4 +1,4 @@
-"""MainWindow: queues on the left; jobs (filters, table, details) and plugins in the centre.
+"""MainWindow: queues on the left; jobs (filters, table, details), plugins and schedules in the centre.
 
 Data flow: every JobEvent arrives through `services.bridge.event_received` on the main
 thread, is coalesced by LiveUpdates into one ChangeBatch per turn, and each part takes
@@ -32,6 +32,7 @@ from .models.job_filter import JobFilter
 from .models.job_table_model import JobTableModel
 from .plugin_watcher import PluginWatcher
 from .quit_question import ask_to_stop
+from .schedules.view import SchedulesView
 from .settings_controller import SettingsController
 from .sidebar import SidebarToggle
 from .stats import Stats, StatsPoller
@@ -49,6 +50,7 @@ from .window_menus import build_menus_and_toolbar, make_action
 from .window_state import default_settings, restore_window, save_window
 
 JOBS_TAB, PLUGINS_TAB = 0, 1
+SCHEDULES_TAB = 2  # after Plugins: a remembered tab index keeps meaning what it meant
 LIVE_INTERVAL_MS = 100  # at most 10 table updates a second; the first change after a quiet spell shows at once
 MAX_HELD_ROWS = 2000  # rows kept loaded beyond what the user scrolled to or selected
 
@@ -134,6 +136,9 @@ class MainWindow(QMainWindow):
         self.tabs.setAccessibleName("Jobs and plugins")
         self.tabs.addTab(jobs_page, icon("details", self.palette()), "Jobs")
         self.tabs.addTab(self.plugins_view, icon("plugin", self.palette()), "Plugins")
+        self.schedules_view = SchedulesView(services.queue, services.registry, services.bridge.event_received, self.reader,
+                                            lambda: [q.name for q in self.stats.latest.queues], self)  # fmt: skip
+        self.tabs.addTab(self.schedules_view, icon("schedule", self.palette()), "Schedules")
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.queues_panel)
@@ -155,8 +160,8 @@ class MainWindow(QMainWindow):
         self.details_action.setCheckable(True)
         self.details_action.setChecked(True)
         focus = [window_action("", text, f"Ctrl+{number}", slot) for number, (text, slot) in enumerate(
-            (("&Jobs table", self._focus_table), ("&Queues", self._focus_queues), ("&Plugins", self._focus_plugins)),
-            start=1)]  # fmt: skip
+            (("&Jobs table", self._focus_table), ("&Queues", self._focus_queues), ("&Plugins", self._focus_plugins),
+             ("S&chedules", self._focus_schedules)), start=1)]  # fmt: skip
         self.sidebar = SidebarToggle(self, self.queues_panel)  # View ▸ Sidebar; hides itself in a narrow window
         self.toolbar = build_menus_and_toolbar(self, self.job_actions, focus)
         self.actions_action = window_action("", "&Actions and shortcuts", "Ctrl+/", self.show_actions)
@@ -191,6 +196,8 @@ class MainWindow(QMainWindow):
         self.queues_panel.error.connect(self.show_message)
         self.plugins_view.reload_requested.connect(self.reload_plugins)
         self.plugins_view.message.connect(self.show_message)
+        self.schedules_view.message.connect(self.show_message)
+        self.schedules_view.job_activated.connect(self._show_job)  # a schedule's last result, double-clicked
         self.services.plugins_reloaded.connect(self._on_plugins_reloaded)
         self.services.raise_requested.connect(self.show_and_raise)
         self.tray.show_requested.connect(self.show_and_raise)
@@ -331,6 +338,7 @@ class MainWindow(QMainWindow):
         self._automatic_reload = False
         self._show_plugin_tab_title(report)
         self.model.refresh_titles()
+        self.schedules_view.refresh_titles()
         self.filter_bar.set_handlers(self.services.registry)
         if not automatic:  # the watcher rewatches after its own reloads
             self.watcher.rewatch()
@@ -368,6 +376,14 @@ class MainWindow(QMainWindow):
     def _focus_plugins(self) -> None:
         self.tabs.setCurrentIndex(PLUGINS_TAB)
         self.plugins_view.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _focus_schedules(self) -> None:
+        self.tabs.setCurrentIndex(SCHEDULES_TAB)
+        self.schedules_view.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _show_job(self, job_id: int) -> None:
+        self._focus_table()
+        self.select_job(job_id)
 
     def _toggle_details(self) -> None:
         self.details.setVisible(self.details_action.isChecked())
@@ -478,6 +494,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self._disposed = True
         self._tick.stop()
+        self.schedules_view.stop()
         self.stats.stop()
         self.watcher.stop()
         self.live.close()

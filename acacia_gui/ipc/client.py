@@ -224,6 +224,56 @@ class OpsMixin:
     def raise_window(self) -> dict[str, Any]:
         return self.call("raise_window", {})
 
+    # -- recurring schedules (protocol 1.5); each returns the schedule as Schedule.to_dict() ---
+    def schedule_add(self, name: str, type: str, payload: Any = None, *, every: float | str | None = None,
+                     cron: str | None = None, catch_up: str = "once", max_backlog: int = 100,
+                     queue: str | None = None, priority: int = 0, timezone: str | None = None,
+                     paused: bool = False, allow_unknown: bool = False) -> dict[str, Any]:  # fmt: skip
+        """A job of `type` every `every` seconds (or "10m") or on a 5-field `cron` line (in
+        `timezone`, default the machine's), exactly one of the two. `catch_up` says what the
+        slots missed while the app was off become: "once" (one job), "all" (one each, the last
+        `max_backlog`) or "skip". A taken name or a bad field raises InvalidJobError subclasses,
+        and a type no loaded handler has UnknownJobTypeError, unless `allow_unknown`."""
+        params = _drop_none({"name": name, "type": type, "payload": payload, "every": every, "cron": cron,
+                             "catch_up": catch_up, "max_backlog": max_backlog, "queue": queue, "priority": priority,
+                             "timezone": timezone})  # fmt: skip
+        if paused:
+            params["paused"] = True
+        if allow_unknown:
+            params["allow_unknown"] = True
+        return self.call("schedule_add", params)
+
+    def schedule_edit(self, name: str, *, allow_unknown: bool = False, **changes: Any) -> dict[str, Any]:
+        """Change only the fields given (type, payload, every, cron, timezone, catch_up, max_backlog,
+        queue, priority); `every` replaces a cron rule and `cron` an every rule. None is sent as
+        null: for timezone and queue that is the default (the machine's zone, the handler's queue)."""
+        params = {"name": name, **changes}
+        if allow_unknown:
+            params["allow_unknown"] = True
+        return self.call("schedule_edit", params)
+
+    def schedule_list(self) -> list[dict[str, Any]]:
+        return self.call("schedule_list", {})["schedules"]
+
+    def schedule_get(self, name: str) -> dict[str, Any]:
+        """Raises the not-found error for an unknown name."""
+        return self.call("schedule_get", {"name": name})
+
+    def schedule_remove(self, name: str) -> None:
+        """The schedule goes; the jobs it enqueued stay."""
+        self.call("schedule_remove", {"name": name})
+
+    def schedule_pause(self, name: str) -> dict[str, Any]:
+        return self.call("schedule_pause", {"name": name})
+
+    def schedule_resume(self, name: str) -> dict[str, Any]:
+        """Enqueues again from the next slot after now; the paused time is not caught up."""
+        return self.call("schedule_resume", {"name": name})
+
+    def schedule_run_now(self, name: str) -> int:
+        """Enqueue one job of the schedule now; returns its id (the next slot is unchanged)."""
+        return self.call("schedule_run_now", {"name": name})["job_id"]
+
 
 class Connection:
     """One socket and its read buffer: send a message, read the next message."""

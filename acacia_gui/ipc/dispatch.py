@@ -49,6 +49,7 @@ from .protocol import (
     parse_request,
     with_details,
 )
+from .schedules import ScheduleOps
 from .stalls import extend_stall, kill_job, stalled_field
 from .watch import EVENT_KINDS, SINCE_CHOICES, JobTail, Watch
 
@@ -86,8 +87,9 @@ class DispatchServices(Protocol):
     def raise_window(self) -> None: ...
 
 
-class Dispatcher:
-    """Answers requests against a JobQueue. Thread-safe as far as the queue and store are."""
+class Dispatcher(ScheduleOps):
+    """Answers requests against a JobQueue. Thread-safe as far as the queue and store are.
+    The `schedule_*` ops are ScheduleOps' (ipc/schedules.py)."""
 
     def __init__(self, queue: JobQueue, services: DispatchServices, *, source: str = "socket") -> None:
         self.queue = queue

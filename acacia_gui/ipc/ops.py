@@ -31,6 +31,8 @@ class Op:
 
 _JOB = ("type", "payload", "queue", "priority", "delay", "max_attempts", "timeout", "cancel_grace", "memory_limit",
         "cpu_time_limit", "nice", "after", "after_policy", "unique_key", "on_conflict")
+_SCHEDULE = ("type", "payload", "every", "cron", "timezone", "catch_up", "max_backlog", "queue", "priority",
+             "paused")  # a schedule's fields as schedule_add takes them; schedule_edit takes all but "paused"
 
 OP_TABLE: tuple[Op, ...] = (
     Op("hello", ("version", "client"), "_op_hello", ("hello",),
@@ -75,6 +77,19 @@ OP_TABLE: tuple[Op, ...] = (
     Op("watch", ("job", "queue", "kinds", "since", "since_log"), "_op_watch", ("watch",),
        "a reply, then a stream of events on that connection (the server's, not in-process); a job watch "
        'replays the job\'s history after "since" (default "start") first', needs_app=True),
+    Op("schedule_add", ("name", *_SCHEDULE, "allow_unknown"), "_op_schedule_add", ("schedule_add",),
+       'a recurring schedule: a job of "type" every "every" seconds or on a "cron" line, with its catch-up mode'),
+    Op("schedule_edit", ("name", *_SCHEDULE[:-1], "allow_unknown"), "_op_schedule_edit", ("schedule_edit",),
+       "change a schedule's fields (only those given); its next run is planned again"),
+    Op("schedule_list", (), "_op_schedule_list", ("schedule_list",), "every schedule, with its next and last run"),
+    Op("schedule_get", ("name",), "_op_schedule_get", ("schedule_get",), "one schedule"),
+    Op("schedule_remove", ("name",), "_op_schedule_remove", ("schedule_remove",),
+       "delete a schedule (the jobs it enqueued stay)"),
+    Op("schedule_pause", ("name",), "_op_schedule_pause", ("schedule_pause",), "stop a schedule enqueueing jobs"),
+    Op("schedule_resume", ("name",), "_op_schedule_resume", ("schedule_resume",),
+       "enqueue again from the next slot after now (the paused time is not caught up)"),
+    Op("schedule_run_now", ("name",), "_op_schedule_run_now", ("schedule_run_now",),
+       "enqueue one job of a schedule now; its next slot is unchanged"),
 )  # fmt: skip
 
 OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OP_TABLE}

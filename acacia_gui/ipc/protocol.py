@@ -35,7 +35,7 @@ from ..core.definitions import SORT_FIELDS as SORT_FIELDS
 from ..core.errors import AcaciaError
 from .ops import OPS_BY_NAME
 
-PROTOCOL_VERSION = "1.4"  # docs/protocol.md, "Versions": what bumps the major and the minor number
+PROTOCOL_VERSION = "1.5"  # docs/protocol.md, "Versions": what bumps the major and the minor number
 MAX_ERROR_MESSAGE = 2000
 MAX_REQUEST_ID = 2**63 - 1  # a whole-number request id is a signed 64-bit integer
 

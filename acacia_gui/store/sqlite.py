@@ -26,6 +26,7 @@ from ..core.job import Job, JobId
 from ..core.rates import Rate, TypeLimits
 from ..core.recovery import RecoveryPolicy
 from ..core.runner import Completion
+from ..core.schedules import Fired, JobPreparer, Schedule
 from .rows import QueueInfo as QueueInfo  # re-exported: the window reads it here
 from .sqlite_artifacts import SqliteArtifacts
 from .sqlite_checkpoints import SqliteCheckpoints
@@ -35,6 +36,7 @@ from .sqlite_db import SYNCHRONOUS_LEVELS as SYNCHRONOUS_LEVELS
 from .sqlite_db import SqliteDatabase
 from .sqlite_jobs import SqliteJobs
 from .sqlite_rates import SqliteRates
+from .sqlite_schedules import SqliteSchedules
 from .sqlite_stalls import SqliteStalls
 from .sqlite_worker import SqliteWorkerStore
 
@@ -56,6 +58,7 @@ class SqliteJobStore:
         self.checkpoints = SqliteCheckpoints(self.db)
         self.stalls = SqliteStalls(self.db)
         self.rates = SqliteRates(self.db)
+        self.schedules = SqliteSchedules(self.db)
         self.path = self.db.path
         self.synchronous = synchronous
 
@@ -182,6 +185,37 @@ class SqliteJobStore:
 
     def running_of_type(self, job_type: str) -> int:
         return self.rates.running_of_type(job_type)
+
+    # -- recurring schedules (SqliteSchedules) --------------------------------------------
+    def add_schedule(self, schedule: Schedule) -> Schedule:
+        return self.schedules.add_schedule(schedule)
+
+    def edit_schedule(self, name: str, changes: dict[str, Any]) -> Schedule:
+        return self.schedules.edit_schedule(name, changes)
+
+    def remove_schedule(self, name: str) -> None:
+        self.schedules.remove_schedule(name)
+
+    def set_schedule_paused(self, name: str, paused: bool) -> Schedule:
+        return self.schedules.set_schedule_paused(name, paused)
+
+    def list_schedules(self) -> list[Schedule]:
+        return self.schedules.list_schedules()
+
+    def get_schedule(self, name: str) -> Schedule:
+        return self.schedules.get_schedule(name)
+
+    def run_schedule_now(self, name: str, source: str, prepare: JobPreparer | None = None) -> JobId:
+        return self.schedules.run_schedule_now(name, source, prepare)
+
+    def fire_due_schedules(self, now: float, source: str, prepare: JobPreparer | None = None) -> list[Fired]:
+        return self.schedules.fire_due_schedules(now, source, prepare)
+
+    def next_schedule_at(self) -> float | None:
+        return self.schedules.next_schedule_at()
+
+    def rebase_after_clock_step(self, step: float, now: float) -> int:
+        return self.schedules.rebase_after_clock_step(step, now)
 
     # -- a job's checkpoint (SqliteCheckpoints) ---------------------------------------------
     def save_checkpoint(self, job_id: JobId, attempt: int, data: str) -> float | None:

@@ -133,7 +133,9 @@ def test_versions():
 
 def test_every_op_is_documented_in_the_protocol_set():
     assert {"hello", "enqueue", "get", "logs", "list", "cancel", "retry", "edit", "delete", "pause", "resume",
-            "set_concurrency", "handlers", "stats", "watch", "raise_window", "kill", "extend"} == OPS  # fmt: skip
+            "set_concurrency", "handlers", "stats", "watch", "raise_window", "kill", "extend", "schedule_add",
+            "schedule_edit", "schedule_list", "schedule_get", "schedule_remove", "schedule_pause", "schedule_resume",
+            "schedule_run_now"} == OPS  # fmt: skip
 
 
 def test_ipc_and_cli_import_no_qt():

@@ -25,6 +25,7 @@ from acacia_gui.store.sqlite_artifacts import SqliteArtifacts
 from acacia_gui.store.sqlite_checkpoints import SqliteCheckpoints
 from acacia_gui.store.sqlite_jobs import SqliteJobs
 from acacia_gui.store.sqlite_rates import SqliteRates
+from acacia_gui.store.sqlite_schedules import SqliteSchedules
 from acacia_gui.store.sqlite_stalls import SqliteStalls
 from acacia_gui.store.sqlite_worker import READY_QUEUES, SqliteWorkerStore
 
@@ -116,7 +117,7 @@ def public_methods(cls: type) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("part", [SqliteJobs, SqliteWorkerStore, SqliteArtifacts, SqliteStalls, SqliteCheckpoints,
-                                  SqliteRates], ids=lambda c: c.__name__)
+                                  SqliteRates, SqliteSchedules], ids=lambda c: c.__name__)
 def test_the_store_offers_each_part_s_methods_unchanged(part):
     """SqliteJobStore forwards to its parts: same names, same signatures, so callers keep one object."""
     for name, method in public_methods(part).items():

@@ -22,7 +22,7 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a result is bounded by the payload limit
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 JOB_FIELDS = ("id", "type", "queue", "priority", "attempts", "max_attempts", "timeout", "created_at", "started_at",
-              "run_at", "payload", "interruptions")  # fmt: skip
+              "run_at", "payload", "interruptions", "scheduled_for")  # fmt: skip
 
 
 def encode(message: dict[str, Any]) -> bytes:

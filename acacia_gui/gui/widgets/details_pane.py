@@ -223,6 +223,8 @@ class DetailsPane(QWidget):
         lines = []
         facts = [f"attempt {job.attempts} of {job.max_attempts}", f"priority {job.priority}",
                  f"created {format_timestamp(job.created_at)}"]  # fmt: skip
+        if job.scheduled_for is not None:
+            facts.append(f"schedule slot {format_timestamp(job.scheduled_for)}")
         if job.started_at:
             facts.append(f"started {format_timestamp(job.started_at)}")
         duration = job_duration(job.started_at, job.finished_at)
