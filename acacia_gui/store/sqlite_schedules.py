@@ -27,9 +27,11 @@ from ..core.schedules import (
     STORE_FILLED,
     Fired,
     JobPreparer,
+    Plan,
     Schedule,
     check_field_types,
     next_slot,
+    on_time_window,
     plan_catch_up,
     slot_label,
 )
@@ -199,7 +201,8 @@ class SqliteSchedules:
             ).rowcount
             if not inserted:  # this slot is enqueued already (by another process): nothing more for it
                 continue
-            message = f"enqueued by schedule {schedule.name!r} for {slot_label(slot, schedule)}"
+            note = _catch_up_note(schedule, plan, slot, now)
+            message = f"enqueued by schedule {schedule.name!r} for {slot_label(slot, schedule)}{note}"
             job_id = self._insert_job(conn, job, text, now, slot, source, message)
             conn.execute("UPDATE schedule_slots SET job_id = ? WHERE schedule = ? AND slot = ?", (job_id, schedule.name, slot))
             ids.append(job_id)
@@ -265,3 +268,14 @@ class SqliteSchedules:
 
 def job_queue(schedule: Schedule) -> str:
     return schedule.queue or "default"
+
+
+def _catch_up_note(schedule: Schedule, plan: Plan, slot: float, now: float) -> str:
+    """What a slot's job stands for when the app was off or asleep, for its enqueue event (the
+    job's history and `acacia show`): one job for every missed slot (once), or a missed slot
+    caught up (all). An on-time slot's job says nothing more."""
+    if schedule.catch_up == "once" and plan.missed:
+        return f" (catch-up: one job for {plan.missed}{'' if plan.exact else '+'} missed slot(s))"
+    if schedule.catch_up == "all" and now - slot > on_time_window(schedule):
+        return " (catch-up of a missed slot)"
+    return ""
