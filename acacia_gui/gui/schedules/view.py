@@ -36,6 +36,7 @@ from .cells import ScheduleColumn
 from .model import SCHEDULE_ROLE, ScheduleTableModel
 
 RELOAD_DELAY_MS = 100
+ANNOUNCED_KEPT = 100  # recent jobs of schedule events whose state changes still re-read the table
 # Fits an 800 px window (the sidebar hides itself there): the Rule column takes what is left.
 DEFAULT_WIDTHS = {
     ScheduleColumn.NAME: 124,
@@ -78,6 +79,7 @@ class SchedulesView(QWidget):
         self.empty_label.setEnabled(False)  # greyed: a hint
         layout.addWidget(self.empty_label)
         layout.addWidget(self.table, 1)
+        self._announced: set[int] = set()  # jobs schedule events announced (bounded: ANNOUNCED_KEPT)
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(RELOAD_DELAY_MS)
@@ -167,10 +169,12 @@ class SchedulesView(QWidget):
         """Which events change what the table shows: schedules', and the state of a last job."""
         kind = event.kind
         if kind in (EventKind.SCHEDULE, EventKind.EXTERNAL_CHANGE):
+            # Its jobs may end before the re-read that makes them last jobs lands: remember them.
+            self._announced = {*list(self._announced)[-ANNOUNCED_KEPT:], *(event.data.get("job_ids") or ())}
             self.reload_soon()
         elif kind in (EventKind.STATE, EventKind.DELETED):
             ids = {event.job_id} if event.job_id is not None else set(event.data.get("ids") or ())
-            if ids & self.model.last_job_ids():
+            if ids & (self.model.last_job_ids() | self._announced):
                 self.reload_soon()
 
     def refresh_titles(self) -> None:
