@@ -21,6 +21,11 @@ XCB_SYSTEM_PACKAGES := libxcb1 libx11-6 libx11-xcb1 libxkbcommon-x11-0 libxcb-cu
 # real mouse and key events; zsh and fish check their completion scripts (`acacia completion`) as bash's is.
 # faketime (libfaketime) steps the wall clock of a real `acacia serve` (tests/integration/test_schedules_engine.py).
 TEST_SYSTEM_PACKAGES := xvfb xauth xdotool $(XCB_SYSTEM_PACKAGES) zsh fish faketime
+# The PostgreSQL store's tests need a server (tests/support/postgres_server.py): $$ACACIA_TEST_POSTGRES (a URL),
+# else one answering on 127.0.0.1:5432 as `postgres` without a password, else a private throwaway cluster the
+# tests start from Debian's binaries. The package is installed only when the first two give none (or when
+# ACACIA_TEST_POSTGRES=private asks for the private cluster). `make test` fails if any PostgreSQL test is skipped.
+POSTGRES_TEST_PACKAGES := postgresql
 
 # $(call install-missing,WHAT,PACKAGES): apt-get install the packages not yet installed (as root), else name them.
 define install-missing
@@ -33,7 +38,7 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: run serve test system-deps xcb-deps test-system-deps lint bench screenshots package package-deps package-test clean
+.PHONY: run serve test system-deps xcb-deps test-system-deps postgres-test-deps postgres-packages lint bench screenshots package package-deps package-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -70,11 +75,24 @@ xcb-deps:
 test-system-deps:
 	$(call install-missing,the test suite (Xvfb and Qt xcb),$(TEST_SYSTEM_PACKAGES))
 
+postgres-test-deps: $(TEST_STAMP)
+	@if [ -n "$$ACACIA_TEST_POSTGRES" ] && [ "$$ACACIA_TEST_POSTGRES" != private ]; then \
+	  echo "PostgreSQL tests: the server at ACACIA_TEST_POSTGRES"; \
+	elif [ -z "$$ACACIA_TEST_POSTGRES" ] && $(PY) -m tests.support.postgres_server --local-answers; then \
+	  echo "PostgreSQL tests: the server on 127.0.0.1:5432"; \
+	else \
+	  echo "PostgreSQL tests: a private throwaway cluster from Debian's postgresql binaries"; \
+	  $(MAKE) --no-print-directory postgres-packages; \
+	fi
+
+postgres-packages:
+	$(call install-missing,the PostgreSQL tests (a private throwaway cluster),$(POSTGRES_TEST_PACKAGES))
+
 serve: system-deps $(STAMP)
 	exec $(VENV)/bin/acacia serve
 
-test: system-deps test-system-deps $(TEST_STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not package"
+test: system-deps test-system-deps $(TEST_STAMP) postgres-test-deps
+	ACACIA_REQUIRE_POSTGRES=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not package"
 	$(VENV)/bin/ruff check .
 
 lint: $(TEST_STAMP)

@@ -86,10 +86,11 @@ def test_icons_are_package_data(wheel: zipfile.ZipFile) -> None:
 
 def test_migrations_are_package_data(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
-    migrations = sorted((ROOT / "acacia_gui" / "store" / "migrations").glob("*.sql"))
-    assert migrations
-    for sql in migrations:
-        assert f"acacia_gui/store/migrations/{sql.name}" in names
+    for folder in ("store/migrations", "store/postgres/migrations"):  # SQLite's, PostgreSQL's
+        migrations = sorted((ROOT / "acacia_gui" / folder).glob("*.sql"))
+        assert migrations, folder
+        for sql in migrations:
+            assert f"acacia_gui/{folder}/{sql.name}" in names
 
 
 def test_no_tests_dev_files_or_bytecode(wheel: zipfile.ZipFile) -> None:

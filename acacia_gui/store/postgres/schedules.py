@@ -1,0 +1,292 @@
+"""PostgresSchedules: recurring schedules in PostgreSQL, a part of PostgresJobStore (the port of sqlite_schedules).
+
+Why the slot table: several app instances (or the CLI with no app running) may share one
+database, and each slot must be enqueued exactly once. `fire_due_schedules` runs in one
+transaction, locks the due schedules it fires (FOR UPDATE SKIP LOCKED: another instance
+firing at the same moment takes the others), and writes a slot's job only when its INSERT ...
+ON CONFLICT DO NOTHING into `schedule_slots` (primary key (schedule, slot)) inserted a row:
+the database, not a check in Python, refuses the second. The last SLOTS_KEPT slots of each schedule are kept; older ones
+can never come due again.
+
+The rules (when slots fall, what a catch-up enqueues) are core/schedules.py's; this module
+only stores and applies them. A schedule's jobs get the same defaults as a job enqueued by
+hand: JobQueue passes a `prepare` function (its own checks and the handler's defaults).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import psycopg
+
+from ...core.durations import parse_duration
+from ...core.errors import AcaciaError, InvalidJobError, InvalidOptionError, ScheduleNotFoundError
+from ...core.job import Job, JobId, encode_payload
+from ...core.schedules import (
+    MAX_SCHEDULES,
+    STORE_FILLED,
+    Fired,
+    JobPreparer,
+    Plan,
+    Schedule,
+    check_field_types,
+    next_slot,
+    on_time_window,
+    plan_catch_up,
+    slot_label,
+)
+from .db import PostgresDatabase
+
+SLOTS_KEPT = 100  # per schedule: the most recent enqueued slots (older ones are never due again)
+RETRY_BROKEN_AFTER = 3600.0  # seconds before a schedule whose rule cannot be planned is tried again
+
+_COLUMNS = ("name, type, payload, every, cron, timezone, catch_up, max_backlog, queue, priority, paused, next_at,"
+            " last_slot, last_job_id, last_dropped, created_at")  # fmt: skip
+_SELECT = (
+    "SELECT " + ", ".join(f"s.{c.strip()}" for c in _COLUMNS.split(",")) + ", j.state"
+    " FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job_id"
+)
+EDITABLE = frozenset({"type", "payload", "every", "cron", "timezone", "catch_up", "max_backlog", "queue", "priority", "paused"})
+_RULE = frozenset({"every", "cron", "timezone", "paused"})  # a change of one of these re-plans next_at
+
+
+def _row_to_schedule(row: tuple) -> Schedule:
+    (name, type_, payload, every, cron, timezone, catch_up, max_backlog, queue, priority, paused, next_at, last_slot,
+     last_job_id, last_dropped, created_at, last_state) = row  # fmt: skip
+    return Schedule(name=name, type=type_, payload=json.loads(payload), every=every, cron=cron, timezone=timezone,
+                    catch_up=catch_up, max_backlog=max_backlog, queue=queue, priority=priority, paused=bool(paused),
+                    next_at=next_at, last_slot=last_slot, last_job_id=last_job_id, last_state=last_state,
+                    last_dropped=last_dropped, created_at=created_at)  # fmt: skip
+
+
+def default_prepare(schedule: Schedule) -> tuple[Job, str]:
+    """A schedule's job without a registry (tests, a store used alone): its queue or "default"."""
+    job = Job(schedule.type, schedule.payload, queue=schedule.queue or "default", priority=schedule.priority)
+    job.max_attempts = 1
+    return job, encode_payload(schedule.payload)
+
+
+class PostgresSchedules:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self.db = db
+
+    # -- reading ---------------------------------------------------------------------
+    def list_schedules(self) -> list[Schedule]:
+        return [_row_to_schedule(row) for row in self.db.fetchall(f"{_SELECT} ORDER BY s.name")]
+
+    def get_schedule(self, name: str) -> Schedule:
+        with self.db.read() as conn:
+            return self._get(conn, name)
+
+    def next_schedule_at(self) -> float | None:
+        return self.db.fetchone("SELECT min(next_at) FROM schedules WHERE paused = 0")[0]
+
+    @staticmethod
+    def _get(conn: psycopg.Connection, name: str, *, lock: bool = False) -> Schedule:
+        """One schedule; `lock` (inside a write): its row stays locked until the transaction ends,
+        so a concurrent edit, pause or firing of it waits (SQLite's one writer did that for free)."""
+        row = conn.execute(f"{_SELECT} WHERE s.name = %s{' FOR UPDATE OF s' if lock else ''}", (name,)).fetchone()
+        if row is None:
+            raise ScheduleNotFoundError(f"there is no schedule {name!r}")
+        return _row_to_schedule(row)
+
+    # -- changing --------------------------------------------------------------------
+    def add_schedule(self, schedule: Schedule) -> Schedule:
+        schedule.validate()
+        now = time.time()
+        created_at = schedule.created_at if schedule.created_at is not None else now
+        with self.db.write() as conn:
+            # Adds are rare: one at a time, so the name check and the MAX_SCHEDULES count hold until commit.
+            conn.execute("LOCK TABLE schedules IN SHARE ROW EXCLUSIVE MODE")
+            if conn.execute("SELECT 1 FROM schedules WHERE name = %s", (schedule.name,)).fetchone():
+                raise InvalidOptionError(f"schedule {schedule.name!r} already exists")
+            if conn.execute("SELECT count(*) FROM schedules").fetchone()[0] >= MAX_SCHEDULES:
+                raise InvalidOptionError(f"there are already {MAX_SCHEDULES:,} schedules, the most one database holds")
+            schedule.created_at = float(created_at)
+            if schedule.paused:
+                schedule.next_at = None
+            elif schedule.next_at is None:  # given: a schedule imported (or a test's, "off" since then)
+                schedule.next_at = next_slot(schedule, now)
+            conn.execute(
+                f"INSERT INTO schedules ({_COLUMNS}) VALUES ({', '.join(['%s'] * 16)})",
+                (schedule.name, schedule.type, encode_payload(schedule.payload), schedule.every, schedule.cron,
+                 schedule.timezone, schedule.catch_up, schedule.max_backlog, schedule.queue, schedule.priority,
+                 int(schedule.paused), schedule.next_at, None, None, 0, schedule.created_at),
+            )  # fmt: skip
+            return self._get(conn, schedule.name)
+
+    def edit_schedule(self, name: str, changes: dict[str, Any]) -> Schedule:
+        if not isinstance(changes, dict):
+            raise InvalidOptionError("changes must be an object of schedule fields")
+        refused = sorted(set(changes) - EDITABLE)
+        if refused:
+            why = "is set by Acacia" if refused[0] in STORE_FILLED else "cannot be changed" if refused[0] == "name" else (
+                "is not a schedule field")  # fmt: skip
+            raise InvalidOptionError(f"{refused[0]}: {why}")
+        changes = dict(changes)
+        if isinstance(changes.get("every"), str):
+            changes["every"] = parse_duration(changes["every"])
+        check_field_types(changes)
+        if changes.get("every") is not None and "cron" not in changes:
+            changes["cron"] = None  # an every rule replaces a cron rule
+        if changes.get("cron") is not None and "every" not in changes:
+            changes["every"] = None
+        now = time.time()
+        with self.db.write() as conn:
+            before = self._get(conn, name, lock=True)
+            schedule = self._get(conn, name)
+            for key, value in changes.items():
+                setattr(schedule, key, value)
+            schedule.validate()
+            if any(getattr(before, key) != getattr(schedule, key) for key in _RULE):
+                schedule.next_at = None if schedule.paused else next_slot(schedule, now)
+            conn.execute(
+                "UPDATE schedules SET type = %s, payload = %s, every = %s, cron = %s, timezone = %s, catch_up = %s,"
+                " max_backlog = %s, queue = %s, priority = %s, paused = %s, next_at = %s WHERE name = %s",
+                (schedule.type, encode_payload(schedule.payload), schedule.every, schedule.cron, schedule.timezone,
+                 schedule.catch_up, schedule.max_backlog, schedule.queue, schedule.priority, int(schedule.paused),
+                 schedule.next_at, name),
+            )  # fmt: skip
+            return self._get(conn, name)
+
+    def remove_schedule(self, name: str) -> None:
+        with self.db.write() as conn:
+            if conn.execute("DELETE FROM schedules WHERE name = %s", (name,)).rowcount == 0:
+                raise ScheduleNotFoundError(f"there is no schedule {name!r}")
+            conn.execute("DELETE FROM schedule_slots WHERE schedule = %s", (name,))
+
+    def set_schedule_paused(self, name: str, paused: bool) -> Schedule:
+        now = time.time()
+        with self.db.write() as conn:
+            schedule = self._get(conn, name, lock=True)
+            if schedule.paused != bool(paused):
+                schedule.paused = bool(paused)
+                next_at = None if paused else next_slot(schedule, now)  # no catch-up for the paused time
+                conn.execute("UPDATE schedules SET paused = %s, next_at = %s WHERE name = %s", (int(paused), next_at, name))
+            return self._get(conn, name)
+
+    # -- firing ----------------------------------------------------------------------
+    def run_schedule_now(self, name: str, source: str, prepare: JobPreparer | None = None) -> JobId:
+        now = time.time()
+        with self.db.write() as conn:
+            schedule = self._get(conn, name, lock=True)
+            job, text = (prepare or default_prepare)(schedule)
+            job_id = self._insert_job(conn, job, text, now, now, source, f"enqueued by schedule {name!r} (run now)")
+            conn.execute("UPDATE schedules SET last_slot = %s, last_job_id = %s WHERE name = %s", (now, job_id, name))
+            return job_id
+
+    def fire_due_schedules(self, now: float, source: str, prepare: JobPreparer | None = None) -> list[Fired]:
+        prepare = prepare or default_prepare
+        fired = []
+        with self.db.write() as conn:
+            # SKIP LOCKED: a schedule another instance is firing (or editing) now is its to fire.
+            rows = conn.execute(
+                f"{_SELECT} WHERE s.paused = 0 AND s.next_at <= %s ORDER BY s.next_at FOR UPDATE OF s SKIP LOCKED", (now,)
+            ).fetchall()
+            for schedule in map(_row_to_schedule, rows):
+                fired.append(self._fire(conn, schedule, now, source, prepare))
+        return fired
+
+    def _fire(self, conn: psycopg.Connection, schedule: Schedule, now: float, source: str,
+              prepare: JobPreparer) -> Fired:  # fmt: skip
+        """One schedule's due slots, inside fire_due_schedules's transaction."""
+        try:
+            plan = plan_catch_up(schedule, now)
+        except AcaciaError as exc:  # e.g. its time zone left the system's tz database: the others still fire
+            conn.execute("UPDATE schedules SET next_at = %s WHERE name = %s", (now + RETRY_BROKEN_AFTER, schedule.name))
+            return Fired(schedule.name, [], 0, 0, job_queue(schedule), str(exc))
+        try:
+            job, text = prepare(schedule)
+        except InvalidJobError as exc:  # e.g. its handler's schema now refuses the payload: skip, say why
+            conn.execute("UPDATE schedules SET next_at = %s, last_dropped = %s WHERE name = %s",
+                         (plan.next_at, len(plan.slots) + plan.dropped, schedule.name))  # fmt: skip
+            return Fired(schedule.name, [], len(plan.slots) + plan.dropped, plan.missed, job_queue(schedule), str(exc))
+        ids: list[JobId] = []
+        last_slot = None
+        for slot in plan.slots:
+            inserted = conn.execute(
+                "INSERT INTO schedule_slots (schedule, slot, job_id) VALUES (%s, %s, 0) ON CONFLICT DO NOTHING",
+                (schedule.name, slot),
+            ).rowcount
+            if not inserted:  # this slot is enqueued already (by another process): nothing more for it
+                continue
+            note = _catch_up_note(schedule, plan, slot, now)
+            message = f"enqueued by schedule {schedule.name!r} for {slot_label(slot, schedule)}{note}"
+            job_id = self._insert_job(conn, job, text, now, slot, source, message)
+            conn.execute("UPDATE schedule_slots SET job_id = %s WHERE schedule = %s AND slot = %s", (job_id, schedule.name, slot))
+            ids.append(job_id)
+            last_slot = slot
+        if ids:
+            conn.execute(
+                "DELETE FROM schedule_slots WHERE schedule = %s AND slot < (SELECT slot FROM schedule_slots"
+                " WHERE schedule = %s ORDER BY slot DESC LIMIT 1 OFFSET %s)",
+                (schedule.name, schedule.name, SLOTS_KEPT - 1),
+            )
+            conn.execute(
+                "UPDATE schedules SET next_at = %s, last_slot = %s, last_job_id = %s, last_dropped = %s WHERE name = %s",
+                (plan.next_at, last_slot, ids[-1], plan.dropped, schedule.name),
+            )
+        else:
+            conn.execute("UPDATE schedules SET next_at = %s, last_dropped = %s WHERE name = %s",
+                         (plan.next_at, plan.dropped, schedule.name))  # fmt: skip
+        return Fired(schedule.name, ids, plan.dropped, plan.missed, job.queue or "default")
+
+    @staticmethod
+    def _insert_job(conn: psycopg.Connection, job: Job, payload_text: str, now: float, slot: float, source: str,
+                    message: str) -> JobId:  # fmt: skip
+        """One queued job for a slot (the template `job` is not changed), with its enqueue event."""
+        queue = job.queue or "default"
+        conn.execute(
+            "INSERT INTO queues (name, concurrency, paused, created_at) VALUES (%s, 0, 0, %s) ON CONFLICT (name) DO NOTHING",
+            (queue, now),
+        )
+        job_id = conn.execute(
+            "INSERT INTO jobs (type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at,"
+            " cancel_grace, memory_limit, cpu_time_limit, nice, scheduled_for)"
+            " VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (job.type, queue, job.priority, payload_text, job.max_attempts or 1, now, job.timeout, now, job.cancel_grace,
+             job.memory_limit, job.cpu_time_limit, job.nice, float(slot)),
+        ).fetchone()[0]  # fmt: skip
+        PostgresDatabase.event(conn, job_id, source, None, "queued", message, at=now)
+        return job_id
+
+    # -- the wall clock stepped back -------------------------------------------------
+    def rebase_after_clock_step(self, step: float, now: float) -> int:
+        """The wall clock went back `step` seconds and it is now `now`: what was timed by the
+        clock before the step comes back by as much, never before `now`. Scheduled jobs (delays,
+        retry backoffs), every-schedules (their anchor too, so their grid stays whole) and the
+        rate windows' future starts; cron schedules are planned again from now (a slot they
+        already enqueued is refused by schedule_slots). Returns the number of jobs moved."""
+        if step <= 0:
+            return 0
+        with self.db.write() as conn:
+            moved = conn.execute(
+                "UPDATE jobs SET run_at = greatest(%s, run_at - %s) WHERE state = 'scheduled' AND run_at > %s", (now, step, now)
+            ).rowcount
+            conn.execute(
+                "UPDATE schedules SET next_at = greatest(%s, next_at - %s), created_at = created_at - %s"
+                " WHERE every IS NOT NULL AND paused = 0 AND next_at > %s",
+                (now, step, step, now),
+            )
+            conn.execute("UPDATE rate_starts SET at = at - %s WHERE at > %s", (step, now))
+            crons = conn.execute(f"{_SELECT} WHERE s.cron IS NOT NULL AND s.paused = 0 FOR UPDATE OF s").fetchall()
+            for schedule in map(_row_to_schedule, crons):
+                conn.execute("UPDATE schedules SET next_at = %s WHERE name = %s", (next_slot(schedule, now), schedule.name))
+        return moved
+
+
+def job_queue(schedule: Schedule) -> str:
+    return schedule.queue or "default"
+
+
+def _catch_up_note(schedule: Schedule, plan: Plan, slot: float, now: float) -> str:
+    """What a slot's job stands for when the app was off or asleep, for its enqueue event (the
+    job's history and `acacia show`): one job for every missed slot (once), or a missed slot
+    caught up (all). An on-time slot's job says nothing more."""
+    if schedule.catch_up == "once" and plan.missed:
+        return f" (catch-up: one job for {plan.missed}{'' if plan.exact else '+'} missed slot(s))"
+    if schedule.catch_up == "all" and now - slot > on_time_window(schedule):
+        return " (catch-up of a missed slot)"
+    return ""

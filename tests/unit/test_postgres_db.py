@@ -1,0 +1,120 @@
+"""PostgresDatabase itself (store/postgres/db.py): the schema is SQLite's, migrations are safe to
+race and refuse a newer database, a write is one transaction and its notes count only once it
+commits, and no error message carries the password. Needs a server (tests/support/postgres_server.py)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from acacia_gui.core.errors import StoreError
+from acacia_gui.store.postgres.db import SCHEMA_VERSION, PostgresDatabase
+from acacia_gui.store.sqlite import SqliteJobStore
+from tests.support.postgres_server import ServerUnavailable, session_server, with_database
+
+
+@pytest.fixture
+def empty_url() -> Iterator[str]:
+    """An empty database (no schema), dropped after."""
+    try:
+        server = session_server()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    name = f"acacia_test_empty_{secrets.token_hex(6)}"
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    try:
+        yield with_database(server.admin_url, name)
+    finally:
+        with psycopg.connect(server.admin_url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+
+
+def test_postgres_schema_has_sqlite_s_tables_and_columns(empty_url, tmp_path):
+    """Same names, so each part ports SQLite's statements one by one (and rows.JOB_COLUMNS reads both)."""
+    lite = SqliteJobStore(tmp_path / "schema.db")
+    tables = [row[0] for row in lite.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    sqlite_columns = {table: [row[1] for row in lite.conn.execute(f"PRAGMA table_info({table})")]
+                      for table in tables if table != "sqlite_sequence"}  # fmt: skip
+    lite.close()
+    db = PostgresDatabase(empty_url)
+    try:
+        assert db.migrate() == SCHEMA_VERSION
+        rows = db.fetchall("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+                           " ORDER BY table_name, ordinal_position")  # fmt: skip
+    finally:
+        db.close()
+    postgres_columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        postgres_columns.setdefault(table, []).append(column)
+    postgres_columns.pop("schema_version")
+    assert postgres_columns.pop("acacia_commit_counter") == ["session", "commits", "xact"]  # data_version's, PostgreSQL only
+    assert postgres_columns == sqlite_columns
+
+
+def test_migrations_race_safely_and_a_newer_database_is_refused(empty_url):
+    dbs = [PostgresDatabase(empty_url, max_size=2) for _ in range(4)]
+    try:
+        versions: list[int] = []
+        threads = [threading.Thread(target=lambda db=db: versions.append(db.migrate())) for db in dbs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert versions == [SCHEMA_VERSION] * 4
+        assert dbs[0].fetchall("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert dbs[0].fetchone("SELECT count(*) FROM queues WHERE name = 'default'") == (1,)  # the script ran once
+        with dbs[0].write() as conn:
+            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, 0)", (SCHEMA_VERSION + 1,))
+        with pytest.raises(StoreError, match=rf"schema {SCHEMA_VERSION + 1}, this one knows {SCHEMA_VERSION}"):
+            dbs[1].migrate()
+    finally:
+        for db in dbs:
+            db.close()
+
+
+def test_a_write_is_one_transaction_and_its_notes_count_once_committed(empty_url):
+    db = PostgresDatabase(empty_url)
+    try:
+        db.migrate()
+        with pytest.raises(RuntimeError), db.write() as conn:
+            conn.execute("INSERT INTO queues (name, created_at) VALUES ('rolled-back', 0)")
+            db.note([(1, "rolled-back", "queued")])
+            raise RuntimeError("the caller's own failure")
+        assert db.fetchone("SELECT count(*) FROM queues WHERE name = 'rolled-back'") == (0,)
+        assert db.take_notes() == []
+        with pytest.raises(StoreError, match="check constraint"), db.write() as conn:
+            conn.execute("INSERT INTO queues (name, concurrency, created_at) VALUES ('bad', -1, 0)")
+        with db.write() as conn:
+            conn.execute("INSERT INTO queues (name, created_at) VALUES ('kept', 0)")
+            db.event(conn, 7, "cli", None, "queued", "by hand")
+            db.note([(7, "kept", "queued")])
+        assert db.take_notes() == [(7, "kept", "queued")] and db.take_notes() == []
+        assert db.fetchone("SELECT job_id, source, new_state, message FROM events") == (7, "cli", "queued", "by hand")
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://acacia:s3cr3t-pw@127.0.0.1:1/nowhere",
+                                 "host=127.0.0.1 port=1 user=acacia password=s3cr3t-pw dbname=nowhere"])  # fmt: skip
+def test_an_unreachable_server_is_a_store_error_without_the_password(url):
+    with pytest.raises(StoreError) as caught:
+        PostgresDatabase(url, connect_timeout=2)
+    assert "s3cr3t-pw" not in str(caught.value) and "127.0.0.1" in str(caught.value)
+    assert "postgresql://acacia@127.0.0.1:1/nowhere" in str(caught.value)
+
+
+def test_a_state_outside_the_list_is_refused(empty_url):
+    """SQLite's state CHECK, ported (rows.COLUMN_RULES["state"])."""
+    db = PostgresDatabase(empty_url)
+    try:
+        db.migrate()
+        with pytest.raises(StoreError, match="jobs_state_check"), db.write() as conn:
+            conn.execute("INSERT INTO jobs (type, queue, state, payload, run_at, created_at)"
+                         " VALUES ('t', 'q', 'lost', '{}', 0, 0)")
+    finally:
+        db.close()
