@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .db import PostgresDatabase
 
 _FINAL = "(" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATES)) + ")"
-_ENDED_BADLY = ("failed", "cancelled", "interrupted")
+_ENDED_BADLY = frozenset(state.value for state in FINAL_STATES - {JobState.SUCCEEDED})
 _CHUNK = 5000  # ids per statement: `= ANY(array)` has no parameter limit, this only bounds one statement
 
 # A dependency `p` (edge `d`) still holds its dependent back.
