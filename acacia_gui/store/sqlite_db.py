@@ -34,7 +34,6 @@ MAX_UNANNOUNCED_NOTES = 100_000  # dependency changes kept for announcing; a pro
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 BACKSTOP_CHECKPOINT_PAGES = 4_000  # see checkpoint_in_background (SQLite's default is 1,000)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL is truncated back to this after a checkpoint
-VACUUM_PAGES_PER_TRANSACTION = 2_000  # incremental vacuum steps after a big delete (8 MB of 4 kB pages)
 SWITCH_TO_INCREMENTAL_VACUUM_BELOW = 256 * 1024 * 1024  # a VACUUM at start that takes a second or two at most
 
 
@@ -207,7 +206,7 @@ class SqliteDatabase:
 
     # -- giving space back ---------------------------------------------------------------
     def _use_incremental_vacuum(self) -> None:
-        """Switch the file to auto_vacuum=INCREMENTAL, so reclaim_free_pages can shrink it.
+        """Switch the file to auto_vacuum=INCREMENTAL, so deletes can give free pages back (sqlite_jobs._give_back_free_pages).
 
         A new file switches for free (before its first table); an existing one needs a
         VACUUM, done here when the file is under SWITCH_TO_INCREMENTAL_VACUUM_BELOW and no
@@ -228,19 +227,6 @@ class SqliteDatabase:
             conn.execute("VACUUM")
         except sqlite3.Error as exc:  # another process has it open: the next start tries again
             log.debug("could not switch %s to incremental vacuum: %s", self.path, exc)
-
-    def reclaim_free_pages(self, pages_per_transaction: int = VACUUM_PAGES_PER_TRANSACTION) -> int:
-        """Give the file's free pages back to the file system (incremental vacuum), a few
-        thousand per transaction so other writers get the lock in between; the file shrinks
-        at the next checkpoint. Returns the pages freed (0 on a file without auto_vacuum)."""
-        freed = 0
-        while True:
-            with self.write() as conn:
-                free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-                if not free or conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-                    return freed
-                conn.execute(f"PRAGMA incremental_vacuum({min(free, pages_per_transaction)})").fetchall()
-            freed += min(free, pages_per_transaction)
 
     # -- checkpoints -----------------------------------------------------------------
     def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:

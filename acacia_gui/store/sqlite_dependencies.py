@@ -39,6 +39,18 @@ _RELEASE = (
     " RETURNING id, queue, state"
 )
 
+# The same dependents, read instead of released, for the engine's claim to take straight from
+# `waiting` (see settle's `hold`): whether the delay still runs, and whether the row is sound
+# enough to sort and claim (a broken one is released by _RELEASE, and the claim sets it aside).
+_RELEASABLE = (
+    "SELECT id, queue, priority, type, run_at > ?, typeof(priority) = 'integer' AND typeof(queue) = 'text'"
+    " AND queue NOT GLOB '*[^A-Za-z0-9_.-]*' AND typeof(type) = 'text' AND typeof(run_at) = 'real'"
+    " FROM jobs WHERE id IN ({marks}) AND state = 'waiting'"
+    " AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on"
+    f" WHERE d.job_id = jobs.id AND {UNSATISFIED})"
+)
+RELEASED_MESSAGE = "its dependencies are done"
+
 # These waiting dependents of a job that ended badly, under `success` → cancelled, naming it.
 _CANCEL = (
     "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
@@ -85,8 +97,8 @@ def states_of(conn: sqlite3.Connection, ids: Sequence[JobId]) -> dict[JobId, str
 
 
 def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobId], source: str,
-           now: float, budget: int | None = None,
-           states: dict[JobId, str] | None = None) -> list[tuple[JobId, str, str]]:  # fmt: skip
+           now: float, budget: int | None = None, states: dict[JobId, str] | None = None,
+           hold: list[tuple[JobId, str, int, str]] | None = None) -> list[tuple[JobId, str, str]]:  # fmt: skip
     """Jobs that just reached a final state: release their dependents that nothing else
     holds back, cancel their `success` dependents if they ended badly, and go on from
     those (transitively). Inside the caller's transaction; events are written and the
@@ -94,7 +106,12 @@ def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobI
 
     `budget`: settle at most about this many dependents now, going on with what
     release_backlog holds from earlier transactions first; what is left is written there.
-    `states`: the final states of `finished`, when the caller knows them (one read less each)."""
+    `states`: the final states of `finished`, when the caller knows them (one read less each).
+    `hold`: the engine's claim takes released dependents straight from `waiting` (a chain's
+    next step is then written once, not `queued` and then `running`): those due now are not
+    written here but appended to `hold` as (id, queue, priority, type) and noted as `queued`;
+    the caller must, in this transaction, write their `waiting → queued` events and set those
+    it does not claim to `queued` (SqliteWorkerStore.complete_and_claim does)."""
     changes: list[tuple[JobId, str, str]] = []
     pending: list[tuple[JobId, JobId]] = []  # (finished job, last dependent settled)
     if budget is not None:
@@ -136,11 +153,21 @@ def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobI
             )
             changes.extend((job_id, queue, JobState.CANCELLED.value) for job_id, queue in rows)
             pending.extend((job_id, 0) for job_id in _with_dependents(conn, [job_id for job_id, _ in rows]))
-        released = _fetch(conn, _RELEASE.format(marks=marks), [now, *children])
+        to_release = children
+        if hold is not None:
+            to_release = []
+            for job_id, queue, priority, job_type, later, sound in _fetch(conn, _RELEASABLE.format(marks=marks),
+                                                                         [now, *children]):  # fmt: skip
+                if sound and not later:
+                    hold.append((job_id, queue, priority, job_type))
+                    changes.append((job_id, queue, JobState.QUEUED.value))
+                else:
+                    to_release.append(job_id)
+        released = _fetch(conn, _RELEASE.format(marks=", ".join("?" * len(to_release))), [now, *to_release]) if to_release else []
         if released:
             conn.executemany(
                 "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, 'waiting', ?, ?)",
-                [(job_id, now, source, new, "its dependencies are done") for job_id, _, new in released],
+                [(job_id, now, source, new, RELEASED_MESSAGE) for job_id, _, new in released],
             )
             changes.extend(released)
     if budget is not None:

@@ -36,7 +36,7 @@ from .rows import (
     row_to_job,
     row_to_preview_job,
 )
-from .sqlite_db import SqliteDatabase
+from .sqlite_db import SqliteDatabase, write_error
 from .sqlite_dependencies import (
     UNSATISFIED,
     add_edges,
@@ -546,39 +546,80 @@ class SqliteJobs:
 
 DELETE_JOBS_PER_TRANSACTION = 500
 DELETE_LOG_LINES_PER_TRANSACTION = 10_000
+VACUUM_PAGES_PER_STEP = 200  # _give_back_free_pages: pages per transaction (a few ms of writer time at most)
+
+
+def _give_back_free_pages(db: SqliteDatabase, pages: int = VACUUM_PAGES_PER_STEP, pause: float = 0.0) -> int:
+    """Give the file's free pages back to the file system (incremental vacuum), at most
+    `pages` per transaction; between two, a pause as long as the last one held the writer,
+    so writers waiting in SQLite's busy handler (which sleeps 1, 2, 5, 10 ms... between
+    tries) get the lock instead of being beaten to it again and again (`pause`: the first
+    one, after the caller's own transaction). Returns the pages freed; a read first, so no
+    write transaction when there is nothing to give back.
+
+    One `executescript`, not `execute`: `PRAGMA incremental_vacuum(N)` frees one page per
+    step of the statement, and `execute` steps a statement without columns only once (one
+    page per call); executescript steps it to the end, in C, without taking the GIL back
+    page by page while it holds the writer."""
+    conn = db.conn
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        return 0
+    freed, held = 0, pause
+    while free := conn.execute("PRAGMA freelist_count").fetchone()[0]:
+        time.sleep(held)
+        step = min(free, pages)
+        began = time.monotonic()
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({int(step)}); COMMIT;")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise write_error(db.path, exc) from exc
+        held = time.monotonic() - began
+        freed += step
+        if step == free:
+            break
+    return freed
 
 
 def _delete_ids(db: SqliteDatabase, ids: list[JobId], still: str, source: str) -> None:
     """Delete jobs with their events and logs: per 500 jobs, their log lines 10,000 per
-    transaction, then the jobs (those still matching `still`) and their events in one more.
-    Each transaction is short, so the engine's claims and completions get the writer in
-    between; afterwards free pages are given back to the file system in the same steps."""
-    freed = 0
+    transaction, the last of them with the jobs (those still matching `still`) and their
+    events and the free pages that leaves, up to VACUUM_PAGES_PER_STEP (jobs with few lines:
+    one transaction in all; the pruner's batch of 100 frees a few dozen pages). Each
+    transaction is short, so the engine's claims and completions get the writer in between;
+    free pages still left (a big delete) are given back afterwards (_give_back_free_pages)."""
+    freed, held = 0, 0.0
     for start in range(0, len(ids), DELETE_JOBS_PER_TRANSACTION):
         chunk = ids[start:start + DELETE_JOBS_PER_TRANSACTION]
         marks = ", ".join("?" * len(chunk))
         while True:
+            began = time.monotonic()
             with db.write() as conn:
                 gone = conn.execute(f"DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id IN ({marks})"
                                     f" LIMIT {DELETE_LOG_LINES_PER_TRANSACTION})", chunk).rowcount  # fmt: skip
-            freed += gone
-            if gone < DELETE_LOG_LINES_PER_TRANSACTION:
-                break
-        with db.write() as conn:
-            kept = [row[0] for row in conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks}) AND {still}", chunk)]
-            if kept:
-                kept_marks = ", ".join("?" * len(kept))
-                unfinished = [row[0] for row in conn.execute(  # deleting a job that has not run cancels it for its dependents
-                    f"UPDATE jobs SET state = 'cancelled' WHERE id IN ({kept_marks}) AND state IN ('waiting', 'queued',"
-                    " 'scheduled') RETURNING id", kept).fetchall()]  # fmt: skip
-                if unfinished:
-                    settle(db, conn, unfinished, source, time.time())
-                conn.execute(f"DELETE FROM jobs WHERE id IN ({kept_marks})", kept)
-                conn.execute(f"DELETE FROM events WHERE job_id IN ({kept_marks})", kept)
-                conn.execute(f"DELETE FROM job_dependencies WHERE job_id IN ({kept_marks})", kept)
-                conn.execute(f"DELETE FROM job_dependencies WHERE depends_on IN ({kept_marks})", kept)
-                conn.execute(f"DELETE FROM job_artifacts WHERE job_id IN ({kept_marks})", kept)  # rows, not files
-                conn.execute(f"DELETE FROM job_checkpoints WHERE job_id IN ({kept_marks})", kept)
-        freed += len(kept)
+                freed += gone
+                if gone == DELETE_LOG_LINES_PER_TRANSACTION:
+                    continue  # maybe more lines: commit these, let other writers in, go on
+                kept = [row[0] for row in conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks}) AND {still}", chunk)]
+                if kept:
+                    kept_marks = ", ".join("?" * len(kept))
+                    unfinished = [row[0] for row in conn.execute(  # deleting a job that has not run cancels it for its dependents
+                        f"UPDATE jobs SET state = 'cancelled' WHERE id IN ({kept_marks}) AND state IN ('waiting', 'queued',"
+                        " 'scheduled') RETURNING id", kept).fetchall()]  # fmt: skip
+                    if unfinished:
+                        settle(db, conn, unfinished, source, time.time())
+                    conn.execute(f"DELETE FROM jobs WHERE id IN ({kept_marks})", kept)
+                    conn.execute(f"DELETE FROM events WHERE job_id IN ({kept_marks})", kept)
+                    conn.execute(f"DELETE FROM job_dependencies WHERE job_id IN ({kept_marks})", kept)
+                    conn.execute(f"DELETE FROM job_dependencies WHERE depends_on IN ({kept_marks})", kept)
+                    conn.execute(f"DELETE FROM job_artifacts WHERE job_id IN ({kept_marks})", kept)  # rows, not files
+                    conn.execute(f"DELETE FROM job_checkpoints WHERE job_id IN ({kept_marks})", kept)
+                if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # the pages just freed go back at once
+                    for _ in range(min(conn.execute("PRAGMA freelist_count").fetchone()[0], VACUUM_PAGES_PER_STEP)):
+                        conn.execute("PRAGMA incremental_vacuum(1)")  # one page per call (see _give_back_free_pages)
+            held = time.monotonic() - began
+            freed += len(kept)
+            break
     if freed:
-        db.reclaim_free_pages()
+        _give_back_free_pages(db, pause=held)

@@ -35,7 +35,7 @@ from .rows import (
     set_aside_row,
 )
 from .sqlite_db import SqliteDatabase
-from .sqlite_dependencies import ENGINE_SETTLE_BUDGET, settle
+from .sqlite_dependencies import ENGINE_SETTLE_BUDGET, RELEASED_MESSAGE, settle
 from .sqlite_rates import queue_rates, queue_scope, record_starts, type_scope, window_room
 
 T = TypeVar("T")
@@ -191,6 +191,10 @@ class SqliteWorkerStore:
         that never ran. `type_limits` (per job type: max_running, rate) and the queues' rates
         hold back the jobs they cover, counted over every instance, while jobs behind them
         are still claimed; such jobs are never claimed ahead.
+
+        Dependents these ends release are claimed straight from `waiting` when the claim takes
+        them (one write, not `queued` then `running`), by the same rules and in the same order as
+        queued jobs; their events are still `waiting → queued`, then `queued → running`.
         """
         now = time.time()
         starts = dict(started)
@@ -199,7 +203,10 @@ class SqliteWorkerStore:
         self._more_claimable = False
         self._next_claim_at = None
 
+        held: list[tuple[JobId, str, int, str]] = []  # released by settle, still `waiting`: claimed or queued below
+
         def write(conn: sqlite3.Connection) -> tuple[list[Completion], list[Job]]:
+            held.clear()
             if starts.keys() - finishing:  # the others are marked by their completion's UPDATE
                 conn.executemany(
                     "UPDATE jobs SET started_at = ? WHERE id = ? AND state = 'running' AND instance_id = ?"
@@ -208,13 +215,22 @@ class SqliteWorkerStore:
                 )
             applied = self._apply_completions(conn, completions, instance_id, now, starts)
             ended = {c.job_id: c.state.value for c in applied if c.state.is_final}
-            settle(self.db, conn, list(ended), "worker", now, budget=ENGINE_SETTLE_BUDGET, states=ended)  # before the claim
-            claimed = (self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits)
-                       if wanted > 0 else [])  # fmt: skip
+            settle(self.db, conn, list(ended), "worker", now, budget=ENGINE_SETTLE_BUDGET, states=ended,
+                   hold=held)  # before the claim  # fmt: skip
+            claimed = (self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits, held)
+                       if wanted > 0 or held else [])  # fmt: skip
+            if held:
+                taken = {job.id for job in claimed}
+                rest = [row[0] for row in held if row[0] not in taken]
+                for start in range(0, len(rest), 500):
+                    chunk = rest[start:start + 500]
+                    conn.execute(f"UPDATE jobs SET state = 'queued' WHERE id IN ({', '.join('?' * len(chunk))})"
+                                 " AND state = 'waiting'", chunk)  # fmt: skip
             return applied, claimed
 
         def suspects(conn: sqlite3.Connection) -> list[JobId]:
-            return [*starts, *finishing, *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]
+            return [*starts, *finishing, *(row[0] for row in held),
+                    *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]  # fmt: skip
 
         with self.db.write() as conn:
             (applied, claimed), _ = self._without_broken_rows(conn, write, suspects, "worker", now)
@@ -312,12 +328,36 @@ class SqliteWorkerStore:
 
     def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float,
                prefetch: int = 0, no_prefetch_types: Iterable[str] = (),
-               type_limits: TypeLimits | None = None) -> list[Job]:  # fmt: skip
+               type_limits: TypeLimits | None = None, held: Sequence[tuple[JobId, str, int, str]] = ()) -> list[Job]:  # fmt: skip
+        """Claim the best queued jobs; `held` (id, queue, priority, type): `waiting` rows settle just
+        released, candidates like queued ones. Writes the `waiting → queued` events of all of them;
+        those not claimed the caller sets to `queued`."""
+        jobs: list[Job] = []
+        events: list[tuple[Any, ...]] = [(job_id, now, "worker", "waiting", "queued", RELEASED_MESSAGE)
+                                         for job_id, _, _, _ in held]  # fmt: skip
+        if free_slots + prefetch > 0:
+            jobs = self._claim_rows(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits,
+                                    held, events)  # fmt: skip
+        if events:
+            conn.executemany("INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, ?, ?, ?)",
+                             events)  # fmt: skip
+        return jobs
+
+    def _claim_rows(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float, prefetch: int,
+                    no_prefetch_types: Iterable[str], type_limits: TypeLimits | None,
+                    held: Sequence[tuple[JobId, str, int, str]], events: list[tuple[Any, ...]]) -> list[Job]:  # fmt: skip
         wanted = free_slots + prefetch
         self._more_claimable = False
         ready = conn.execute(READY_QUEUES).fetchall()
         if any(name is None for name, _, _ in ready):
             raise BrokenRowError("a queued job's queue name is broken")
+        indexed = {name for name, _, _ in ready}  # the queues with queued rows: the others have only held ones
+        extra = sorted({queue for _, queue, _, _ in held} - indexed)
+        if extra:
+            settings = {name: (limit, paused) for name, limit, paused in conn.execute(
+                "SELECT name, CASE WHEN typeof(concurrency) = 'integer' AND concurrency > 0 THEN concurrency ELSE 0 END,"
+                f" paused IS 1 FROM queues WHERE name IN ({', '.join('?' * len(extra))})", extra)}  # fmt: skip
+            ready += [(name, *settings.get(name, (0, False))) for name in extra]
         queues = [(name, limit) for name, limit, paused in ready if not paused]
         if not queues:
             return []
@@ -340,7 +380,7 @@ class SqliteWorkerStore:
             if room > 0:
                 rooms[name] = room
         type_rooms = self._type_rooms(conn, type_limits or {}, now)
-        ordered, self._more_claimable = self._pick(conn, rooms, wanted, type_rooms)
+        ordered, self._more_claimable = self._pick(conn, rooms, wanted, type_rooms, held, indexed)
         ids = [job_id for _, job_id, _, _ in ordered[:free_slots]]
         excluded = set(no_prefetch_types) | set(type_rooms)  # a limited job is never claimed ahead
         for _, job_id, job_type, queue in ordered[free_slots:]:
@@ -351,30 +391,28 @@ class SqliteWorkerStore:
             return []
         marks = ", ".join("?" * len(ids))
         starting = ids[:free_slots]  # the rest are claimed ahead: started_at stays empty until they start
+        # A held row is `waiting` (settle released it in this transaction); any other is `queued`.
         cursor = conn.execute(
             f"UPDATE jobs SET state = 'running', instance_id = ?, attempts = attempts + 1,"
             f" started_at = CASE WHEN id IN ({', '.join('?' * len(starting)) or 'NULL'}) THEN ? END,"
             f" finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
-            f" WHERE id IN ({marks}) AND state = 'queued' RETURNING {JOB_COLUMNS}",
+            f" WHERE id IN ({marks}) AND state IN ('queued', 'waiting') RETURNING {JOB_COLUMNS}",
             [instance_id, *starting, now, *ids],
         )
         try:
             rows = cursor.fetchall()
         finally:
             cursor.close()  # a row that cannot be decoded must not leave the statement open
-        conn.executemany(
-            "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
-            " VALUES (?, ?, 'worker', 'queued', 'running', ?)",
-            [(row[0], now, f"attempt {row[6]}") for row in rows],
-        )
+        events += [(row[0], now, "worker", "queued", "running", f"attempt {row[6]}") for row in rows]
         jobs = [row_to_job(row) for row in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
         if rates or type_limits:
             self._record_rate_starts(conn, jobs, type_limits or {}, rates, now)
         return jobs
 
-    def _pick(self, conn: sqlite3.Connection, rooms: dict[str, int], wanted: int,
-              type_rooms: dict[str, int]) -> tuple[list[tuple[int, int, str, str]], bool]:  # fmt: skip
+    def _pick(self, conn: sqlite3.Connection, rooms: dict[str, int], wanted: int, type_rooms: dict[str, int],
+              held: Sequence[tuple[JobId, str, int, str]] = (),
+              indexed: set[str] | None = None) -> tuple[list[tuple[int, int, str, str]], bool]:  # fmt: skip
         """The best `wanted` queued jobs, at most rooms[queue] of each queue and type_rooms[type]
         of each limited type, as (-priority, id, type, queue); and whether more were claimable.
 
@@ -398,7 +436,11 @@ class SqliteWorkerStore:
                     f"SELECT id, priority, type FROM jobs WHERE state = 'queued' AND queue = ?{not_in}"
                     " ORDER BY priority DESC, id LIMIT ?",
                     (name, *exclude, room + 1),
-                ).fetchall()
+                ).fetchall() if indexed is None or name in indexed else []  # fmt: skip
+                extra = [(job_id, priority, job_type) for job_id, queue, priority, job_type in held
+                         if queue == name and job_type not in exclude]  # fmt: skip
+                if extra:
+                    rows = sorted([*rows, *extra], key=lambda row: (-row[1], row[0]))[:room + 1]
                 more = more or (len(rows) > room and full_room == wanted)  # not when the queue's own limit stops it
                 candidates.extend((-priority, job_id, job_type, name) for job_id, priority, job_type in rows[:room])
             candidates.sort()
