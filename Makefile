@@ -99,8 +99,9 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-bench: system-deps $(TEST_STAMP)
+bench: system-deps $(TEST_STAMP) postgres-test-deps
 	QT_QPA_PLATFORM=offscreen $(PY) bench/run.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/postgres_bench.py
 
 $(PACKAGE_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[package]'

@@ -6,6 +6,7 @@ simply has no window and runs on a QCoreApplication.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -35,7 +36,7 @@ from .qt.server import LocalServer
 from .qt.services import AppServices
 from .qt.worker import PoolWorker
 from .store.datadir import LOCK_NAME, AlreadyLocked, AppLock, make_private_dir, tighten_modes
-from .store.sqlite import SqliteJobStore
+from .store.open import open_config_store
 from .store.sqlite_db import QUICK_CHECK_SECONDS, check_database, corruption_message
 
 log = logging.getLogger("acacia")
@@ -62,8 +63,11 @@ def build_services(config: Config, options: AppOptions, *, headless: bool = True
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if ensure_plugin_dir(config.plugins_dir, examples_dir()):
         log.info("created the plugin folder %s with the example plugins", config.plugins_dir)
-    refuse_a_damaged_database(config)
-    store = SqliteJobStore(config.database, synchronous=config.durability)
+    if config.database_url is None:
+        refuse_a_damaged_database(config)
+    else:
+        log.info("database: %s (shared; lease %g s)", config.shown_database, config.lease)
+    store = open_config_store(config)  # SQLite, or PostgreSQL for a URL; refuses a schema newer than this Acacia
     report = load_plugins(config.plugins_dir)
     for problem in report.problems:
         log.error("plugin %s not loaded: %s", problem.path, problem.message)
@@ -120,8 +124,21 @@ class _SignalWatcher(QObject):
         self._write.close()
 
 
+def with_stored_database(options: AppOptions) -> AppOptions:
+    """The Settings dialog's Database, unless --database or $ACACIA_DATABASE names one for this
+    run (they win, as --workers does). CLI commands working without an app read only those two."""
+    if options.database or os.environ.get("ACACIA_DATABASE"):
+        return options
+    from .gui.dialogs.settings_database import stored_database
+    from .gui.window_state import default_settings
+
+    stored = stored_database(default_settings())
+    return dataclasses.replace(options, database=stored) if stored else options
+
+
 def run(options: AppOptions) -> int:
     """Start the app (window or headless) and block until it quits. Returns the exit code."""
+    options = with_stored_database(options)
     config = options.config()
     configure_logging(config)
     try:
@@ -205,6 +222,11 @@ def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
     services.pruner.start()  # a first sweep at once, then every few minutes (engine/pruner.py)
     ticker = ScheduleTicker(services.queue)
     ticker.start()  # the slots missed while the app was off fire at once (each schedule's catch_up), then on time
+    from .engine.wakeups import start_wakeups
+
+    # PostgreSQL: another instance's enqueue (resume, retry, ...) wakes this one at once (LISTEN/NOTIFY,
+    # store/postgres/notify.py); SQLite: nothing (the poll's data_version read). Stopped when the loop ends.
+    app.aboutToQuit.connect(start_wakeups(services.store, services.worker.wake))
     stopping = {"done": False, "waiting": False}
 
     def shutdown(*_: object) -> None:

@@ -1,5 +1,7 @@
 """Render the README's screenshots offscreen: the main window with jobs in every state, the New job
-dialog (form and JSON), the Plugins view, and the main window in a dark palette.
+dialog (form and JSON), the Plugins view, the main window in a dark palette, and the Instances tab
+with two instances sharing a PostgreSQL database (this window and a real `acacia serve` process;
+the server as the tests find one: $ACACIA_TEST_POSTGRES, 127.0.0.1:5432, or a private cluster).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/screenshots.py [--out docs/screenshots]
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -212,7 +215,62 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="where the PNGs go")
     args = parser.parse_args(argv)
-    return render(args.out.resolve())
+    return render(args.out.resolve()) or instances_shot(args.out.resolve())
+
+
+def instances_shot(out: Path) -> int:
+    """The Instances tab: this window's instance and a second `acacia serve` on one PostgreSQL database,
+    both running demo.sleep jobs. Skipped (saying why) when no PostgreSQL server is found."""
+    from acacia_gui.config import redact_url
+    from acacia_gui.gui.main_window import INSTANCES_TAB, MainWindow
+    from tests.support.postgres_server import ServerUnavailable, session_server, stop_session_server
+
+    try:
+        server = session_server()
+    except ServerUnavailable as exc:
+        print(f"instances.png not made: no PostgreSQL server ({exc})")
+        return 0
+    app = QApplication.instance() or QApplication([])
+    app.setPalette(app.style().standardPalette())  # render() left the dark palette on
+    try:
+        with server.database() as conn, tempfile.TemporaryDirectory(prefix="acacia-screens-") as tmp:
+            url = redact_url(conn)  # a URL for --database (the test server takes no password)
+            root = Path(tmp)
+            config = load_config(root / "here", root / "here" / "plugins", database=url)
+            services = build_services(config, AppOptions(workers=2, database=url))
+            other = root / "other"
+            other.mkdir(mode=0o700)
+            env = dict(os.environ, XDG_RUNTIME_DIR=str(other), PYTHONPATH=str(REPO))
+            with open(root / "other.log", "wb") as log:
+                serve = subprocess.Popen([sys.executable, "-m", "acacia_gui", "--database", url, "serve", "--data-dir",
+                                          str(other), "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         cwd=REPO)  # fmt: skip
+            try:
+                settings = QSettings(str(root / "settings.ini"), QSettings.Format.IniFormat)
+                window = MainWindow(services, on_quit=lambda: None, settings=settings)
+                window.resize(1000, 420)
+                window.show()
+                services.worker.start(Context.background(), services.registry)
+                window.tabs.setCurrentIndex(INSTANCES_TAB)
+                view = window.instances_view
+                pump(lambda: view.model.rowCount() == 2, timeout=60)  # the other instance registered
+                ctx = Context.background()
+                ids = [services.queue.enqueue(ctx, Job("demo.sleep", {"seconds": 60}), source="gui") for _ in range(5)]
+                pump(lambda: view.model.running_total() == 4 and all(e["running"] for e in view.model.rows), 30)
+                settle(2.2)  # one more refresh: the heartbeats move on
+                save(window, out / "instances.png")
+                for job_id in ids:
+                    services.queue.cancel(job_id, source="gui")
+                window.dispose()
+            finally:
+                serve.terminate()
+                serve.wait(30)
+                services.worker.stop(Context.background().with_timeout(5))
+                services.bridge.close()
+                services.store.close()
+    finally:
+        stop_session_server()
+    return 0
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def main(argv: Sequence[str], launch_app: Callable[[AppOptions], int]) -> int:
         return 0
     config = None
     try:
-        config = load_config(args.data_dir, args.plugins_dir, args.durability)
+        config = load_config(args.data_dir, args.plugins_dir, args.durability, args.database, getattr(args, "lease", None))
         if args.command in (None, "serve"):
             return launch_app(_app_options(args, headless=args.command == "serve"))
         from .commands import COMMANDS
@@ -99,6 +99,8 @@ def _app_options(args: Any, *, headless: bool) -> AppOptions:
         data_dir=args.data_dir,
         plugins_dir=args.plugins_dir,
         durability=args.durability,
+        database=args.database,
+        lease=getattr(args, "lease", None),
         workers=getattr(args, "workers", None),
         stop_timeout=_or(getattr(args, "stop_timeout", None), defaults.stop_timeout),
         headless=headless,

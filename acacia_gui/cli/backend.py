@@ -2,7 +2,9 @@
 
 Both are an ipc OpsMixin (Client or LocalClient), so commands do not care which. The
 direct path builds the same JobQueue + Dispatcher the app uses (source "cli"), so its
-validation is the app's; jobs it queues run when the app next starts.
+validation is the app's; jobs it queues run when the app next starts. With `--database URL`
+the direct path works on that PostgreSQL database (what it queues runs on whichever instance
+shares it); the local socket still comes first: each machine's CLI talks to its own app.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class Backend:
     def notice(self, what: str) -> None:
         """After a direct write/read succeeded: say that no app was involved (stderr, one line)."""
         if self.direct:
-            echo(f"acacia: no app is running for data dir {self.config.data_dir}; {what}", err=True)
+            where = f" (working on {self.config.shown_database} directly)" if self.config.database_url else ""
+            echo(f"acacia: no app is running for data dir {self.config.data_dir}{where}; {what}", err=True)
 
 
 def connect(config: Config, *, fallback: bool, plugins: bool = False, create: bool = False) -> Backend:
@@ -43,7 +46,7 @@ def connect(config: Config, *, fallback: bool, plugins: bool = False, create: bo
     except NotRunningError as exc:
         if not fallback:
             raise
-        if not create and not config.database.exists():
+        if not create and config.database_url is None and not config.database.exists():
             raise NotRunningError(f"{exc} (and {config.database} does not exist yet)") from None
     return Backend(open_direct(config, plugins=plugins), True, config)
 
@@ -54,7 +57,7 @@ def open_direct(config: Config, *, plugins: bool) -> LocalClient:
     from ..core.queue import JobQueue
     from ..core.registry import Registry
     from ..ipc.dispatch import Dispatcher, StandaloneServices
-    from ..store.sqlite import SqliteJobStore
+    from ..store.open import open_config_store
 
     registry = Registry()
     report: Any = None
@@ -66,7 +69,7 @@ def open_direct(config: Config, *, plugins: bool) -> LocalClient:
         report = load_plugins(config.plugins_dir)
         registry.replace_all(report.handlers)
         validator = validate_payload
-    store = SqliteJobStore(config.database, synchronous=config.durability)
+    store = open_config_store(config)  # the SQLite file, or the PostgreSQL database of --database URL
     queue = JobQueue(store, registry, payload_validator=validator)
     dispatcher = Dispatcher(queue, StandaloneServices(config, report), source=Source.CLI)
     return LocalClient(dispatcher, on_close=store.close)

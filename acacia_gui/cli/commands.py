@@ -30,6 +30,7 @@ from . import BAD_INPUT_CODES, render
 from .backend import Backend, connect
 from .batch import enqueue_batch
 from .db import cmd_db
+from .instances import cmd_instances
 from .logs import cmd_logs
 from .open_outputs import cmd_open
 from .output import echo
@@ -416,6 +417,7 @@ COMMANDS["open"] = cmd_open
 COMMANDS["why"] = cmd_why
 COMMANDS.update({"kill": cmd_kill, "extend": cmd_extend})
 COMMANDS["schedule"] = cmd_schedule
+COMMANDS["instances"] = cmd_instances
 
 
 FINAL_STATE_NAMES = frozenset(s.value for s in JobState if s.is_final)  # what `delete --finished --state` takes

@@ -1,4 +1,9 @@
-"""`acacia db check` and `acacia db recover OUT`: find damage in the database file, and save what is readable.
+"""`acacia db migrate`, `acacia db check` and `acacia db recover OUT`: the schema, damage, and saving what is readable.
+
+migrate: creates or upgrades the schema, SQLite file or PostgreSQL database (`--database URL`),
+         and prints its version; a schema written by a newer Acacia is refused, naming both
+         versions (exit 1). Several instances migrating one PostgreSQL database at once are
+         safe (an advisory lock). On PostgreSQL, check runs a query; recover is SQLite's only.
 
 check:   `PRAGMA quick_check` (`--full`: `integrity_check`, which also checks the indexes'
          contents); exit 0 when the file is sound, 1 with SQLite's messages when it is not.
@@ -29,6 +34,10 @@ CHUNK = 500  # rows copied per SELECT by the Python copy (per row only where a c
 
 
 def cmd_db(args: argparse.Namespace, config: Config) -> int:
+    if args.action == "migrate":
+        return _migrate(config)
+    if config.database_url is not None:
+        return _postgres(args, config)
     if not config.database.is_file():
         raise StoreError(f"there is no database at {config.database}")
     if args.action == "check":
@@ -36,6 +45,46 @@ def cmd_db(args: argparse.Namespace, config: Config) -> int:
     if not args.out:
         raise StoreError("acacia db recover: say where to write the recovered database: acacia db recover OUT")
     return _recover(config.database, Path(args.out))
+
+
+def _migrate(config: Config) -> int:
+    """Backend-specific, as check and recover are: the database object itself, not the JobStore."""
+    if config.database_url is not None:
+        from ..store.open import with_keepalives
+        from ..store.postgres.db import PostgresDatabase
+
+        database = PostgresDatabase(with_keepalives(config.database_url), min_size=1, max_size=1)
+        try:
+            version = database.migrate()  # under an advisory lock; refuses a newer schema, naming both versions
+        finally:
+            database.close()
+    else:
+        from ..store.sqlite import SqliteJobStore
+
+        SqliteJobStore(config.database, synchronous=config.durability).close()  # opening migrates (or refuses)
+        conn = sqlite3.connect(config.database)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    echo(f"{config.shown_database}: schema version {version} (up to date)")
+    return 0
+
+
+def _postgres(args: argparse.Namespace, config: Config) -> int:
+    if args.action == "recover":
+        raise StoreError("acacia db recover works on a SQLite file; for PostgreSQL, use its own tools "
+                         "(pg_dump, point-in-time recovery)")  # fmt: skip
+    from ..store.open import with_keepalives
+    from ..store.postgres.db import PostgresDatabase
+
+    database = PostgresDatabase(with_keepalives(config.database_url or ""), min_size=1, max_size=1)
+    try:
+        result = database.integrity_check()
+    finally:
+        database.close()
+    echo(f"{config.shown_database}: {result}")
+    return 0 if result == "ok" else 1
 
 
 def _check(path: Path, *, full: bool) -> int:

@@ -116,6 +116,19 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type for a number of seconds in [low, high]."""
+
+    def check(text: str) -> float:
+        value = finite_float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, got {shown(text)}")
+        return value
+
+    check.__name__ = f"number from {low:g} to {high:g}"
+    return check
+
+
 def keep_period(text: str) -> str:
     """--keep-finished/--keep-failed: a duration (30d, 12h, 90m, 45s) or "forever"; kept as typed."""
     try:
@@ -163,6 +176,9 @@ def _globals(parser: argparse.ArgumentParser, default: Any) -> None:
     group.add_argument("--plugins-dir", metavar="DIR", default=default, help="plugin folder; env ACACIA_PLUGINS_DIR")
     group.add_argument("--durability", choices=("normal", "full"), default=default,
                        help="full: fsync every commit (survives power loss); env ACACIA_DURABILITY")  # fmt: skip
+    group.add_argument("--database", metavar="URL|FILE", default=default,
+                       help="postgresql://user@host/dbname (shared by every instance pointed at it) or a SQLite "
+                            "file (default: acacia.db in the data folder); env ACACIA_DATABASE")  # fmt: skip
 
 
 def _app_options(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -177,6 +193,9 @@ def _app_options(parser: argparse.ArgumentParser, default: Any) -> None:
                              "forever); env ACACIA_KEEP_FINISHED; default: the Settings dialog's, else forever")  # fmt: skip
     parser.add_argument("--keep-failed", type=keep_period, metavar="DURATION", default=default,
                         help="the same for failed and interrupted jobs; env ACACIA_KEEP_FAILED (default forever)")
+    parser.add_argument("--lease", type=bounded_float(1.0, 3600.0), metavar="S", default=default,
+                        help="PostgreSQL: an instance with no heartbeat for S seconds counts as dead and its jobs "
+                             "are recovered (default 30); env ACACIA_LEASE")  # fmt: skip
 
 
 def build_parser() -> Parser:
@@ -307,9 +326,12 @@ def build_parser() -> Parser:
     watch.add_argument("id", nargs="?", type=job_id, metavar="ID", help="watch this job until it ends")
     watch.add_argument("--queue", metavar="Q", help="watch the jobs of this queue")
     command("stats", "counts by state, queues, workers")
-    db = command("db", "check the database file for damage, or save what is readable into a new file", data=False)
-    db.add_argument("action", choices=("check", "recover"),
-                    help="check: PRAGMA quick_check, exit 0 ok / 1 damaged; recover OUT: save what is readable into OUT")
+    command("instances", "the live app instances on this database: host, pid, last heartbeat, running jobs")
+    db = command("db", "create or upgrade the schema (migrate), check the database for damage, or save what is "
+                       "readable into a new file", data=False)  # fmt: skip
+    db.add_argument("action", choices=("migrate", "check", "recover"),
+                    help="migrate: create or upgrade the schema (SQLite or PostgreSQL); check: PRAGMA quick_check, "
+                         "exit 0 ok / 1 damaged; recover OUT: save what is readable into OUT (SQLite)")  # fmt: skip
     db.add_argument("out", nargs="?", metavar="OUT", help="recover: the new database file to write (must not exist)")
     db.add_argument("--full", action="store_true", help="check: the full integrity_check (slower) instead of quick_check")
     _schedule_commands(command)

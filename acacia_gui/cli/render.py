@@ -86,6 +86,7 @@ def job_details(job: dict[str, Any]) -> str:
         ("queue", job["queue"]), ("priority", job["priority"]), ("attempts", f"{job['attempts']}/{job['max_attempts']}"),
         ("timeout", f"{job['timeout']:g} s" if job.get("timeout") else "none"),
         ("runs in", _runs_in(job)),
+        *([("instance", f"{job['instance']} (instance {job['instance_id']})")] if job.get("instance") else []),
         ("progress", bar(job.get("progress"), 20, fancy=unicode_ok()) + (f"  {job['progress_message']}"
                                                                            if job.get("progress_message") else "")),
         ("created", when(job.get("created_at"))), ("run at", when(job.get("run_at"))),

@@ -383,6 +383,12 @@ class JobStore(Protocol):
         from now. Returns how many jobs moved."""
         ...
 
+    def instances(self) -> list[dict[str, Any]]:
+        """The registered app instances (id, pid, hostname, started_at, heartbeat_at), as
+        WorkerStore.instances: what `get` names a running job's instance by (host:pid), what
+        `acacia instances` and the window list. A read; whether each lives is the caller's to ask."""
+        ...
+
     def close(self) -> None:
         """Release this object's connections. Call it once, when no other thread uses the store."""
         ...
@@ -547,4 +553,11 @@ class WorkerStore(Protocol):
         (SQLite: WAL checkpoints every `every` seconds); returns a function that stops it
         and waits. A backend with nothing to do returns a function doing nothing. Call it
         from the engine's thread before other threads open connections."""
+        ...
+
+    def listen_for_wakeups(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` (thread-safe) soon after another instance makes work claimable, when the
+        backend can say so (PostgreSQL: LISTEN/NOTIFY on a connection of its own, and once after
+        each reconnection); returns a function that stops listening. A backend without it
+        (SQLite: the poll's data_version read sees other processes' commits) returns a no-op."""
         ...

@@ -55,7 +55,19 @@ class LocalOutputs:
 
 
 def outputs_root_of(store: Any) -> Path | None:
-    """`<data dir>/outputs` next to the store's database file (None for a store without one)."""
+    """The outputs root: `<data dir>/outputs`, None for a store with no folder to put it in.
+
+    The data dir is the one the app or the CLI was given (`store.outputs_root`, set from
+    config.data_dir by store/open.open_config_store), on both backends. A store opened without a
+    config (tests, a plugin's own store) falls back to the folder of its SQLite file.
+
+    On PostgreSQL the database is shared but the files are not: each machine's outputs live in
+    its own data dir, on the machine that ran the job. A job's artifacts (the rows) are seen
+    everywhere; their paths are only good on the machine that ran it, and `output_dir` (and
+    `delete --outputs`, the pruner) mean this machine's folder for that job."""
+    root = getattr(store, "outputs_root", None)
+    if root is not None:
+        return Path(root)
     path = getattr(store, "path", None)
     if not path or str(path) == ":memory:":
         return None

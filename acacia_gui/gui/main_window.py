@@ -1,4 +1,4 @@
-"""MainWindow: queues on the left; jobs (filters, table, details), plugins and schedules in the centre.
+"""MainWindow: queues on the left; jobs (filters, table, details), plugins, schedules and instances in the centre.
 
 Data flow: every JobEvent arrives through `services.bridge.event_received` on the main
 thread, is coalesced by LiveUpdates into one ChangeBatch per turn, and each part takes
@@ -25,6 +25,7 @@ from .background import BackgroundReader
 from .dialogs.actions_dialog import ActionsDialog
 from .dialogs.drop_dialog import DropJobsDialog, path_handlers
 from .icons import app_icon, icon
+from .instances.view import InstancesView
 from .job_actions import JobActions
 from .keyboard import annotate_tooltips, help_menu, set_tab_order
 from .live import ChangeBatch, LiveUpdates
@@ -51,6 +52,7 @@ from .window_state import default_settings, restore_window, save_window
 
 JOBS_TAB, PLUGINS_TAB = 0, 1
 SCHEDULES_TAB = 2  # after Plugins: a remembered tab index keeps meaning what it meant
+INSTANCES_TAB = 3  # the live instances on this database (both backends)
 LIVE_INTERVAL_MS = 100  # at most 10 table updates a second; the first change after a quiet spell shows at once
 MAX_HELD_ROWS = 2000  # rows kept loaded beyond what the user scrolled to or selected
 
@@ -139,6 +141,9 @@ class MainWindow(QMainWindow):
         self.schedules_view = SchedulesView(services.queue, services.registry, services.bridge.event_received, self.reader,
                                             lambda: [q.name for q in self.stats.latest.queues], self)  # fmt: skip
         self.tabs.addTab(self.schedules_view, icon("schedule", self.palette()), "Schedules")
+        self.instances_view = InstancesView(services.store, services.config.instances_dir, self.reader,
+                                            services.config.shown_database, self)  # fmt: skip
+        self.tabs.addTab(self.instances_view, icon("info", self.palette()), "Instances")
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.queues_panel)
@@ -161,7 +166,7 @@ class MainWindow(QMainWindow):
         self.details_action.setChecked(True)
         focus = [window_action("", text, f"Ctrl+{number}", slot) for number, (text, slot) in enumerate(
             (("&Jobs table", self._focus_table), ("&Queues", self._focus_queues), ("&Plugins", self._focus_plugins),
-             ("S&chedules", self._focus_schedules)), start=1)]  # fmt: skip
+             ("S&chedules", self._focus_schedules), ("&Instances", self._focus_instances)), start=1)]  # fmt: skip
         self.sidebar = SidebarToggle(self, self.queues_panel)  # View ▸ Sidebar; hides itself in a narrow window
         self.toolbar = build_menus_and_toolbar(self, self.job_actions, focus)
         self.actions_action = window_action("", "&Actions and shortcuts", "Ctrl+/", self.show_actions)
@@ -198,6 +203,7 @@ class MainWindow(QMainWindow):
         self.plugins_view.message.connect(self.show_message)
         self.schedules_view.message.connect(self.show_message)
         self.schedules_view.job_activated.connect(self._show_job)  # a schedule's last result, double-clicked
+        self.instances_view.job_activated.connect(self._show_job)  # a running job of an instance, clicked
         self.services.plugins_reloaded.connect(self._on_plugins_reloaded)
         self.services.raise_requested.connect(self.show_and_raise)
         self.tray.show_requested.connect(self.show_and_raise)
@@ -381,6 +387,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(SCHEDULES_TAB)
         self.schedules_view.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
+    def _focus_instances(self) -> None:
+        self.tabs.setCurrentIndex(INSTANCES_TAB)
+        self.instances_view.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
     def _show_job(self, job_id: int) -> None:
         self._focus_table()
         self.select_job(job_id)
@@ -495,6 +505,7 @@ class MainWindow(QMainWindow):
         self._disposed = True
         self._tick.stop()
         self.schedules_view.stop()
+        self.instances_view.stop()
         self.stats.stop()
         self.watcher.stop()
         self.live.close()

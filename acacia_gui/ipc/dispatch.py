@@ -256,7 +256,8 @@ class Dispatcher(ScheduleOps):
         with_events = p.boolean("events", False)
         logs = p.integer("logs", 0, low=0, high=MAX_LOG_LINES)
         p.done()
-        result = self._job(job_id).to_dict()
+        job = self._job(job_id)
+        result = job.to_dict()
         handler = self.queue.registry.get_handler(result["type"])
         result["isolation"] = handler.runs_in if handler is not None else None
         result["dependencies"] = self.store.get_dependencies(job_id)
@@ -267,12 +268,25 @@ class Dispatcher(ScheduleOps):
                                                                 "attempt": checkpoint["attempt"]}  # fmt: skip
         result["output_dir"] = job_output_dir(self.store, job_id)
         result["stalled"] = stalled_field(self.store.get_stall(job_id))
+        result["instance_id"] = job.instance_id
+        result["instance"] = self._instance_of(job.instance_id)
         if with_events:
             result["events"] = self.store.get_events(job_id)
         if logs:
             result["logs"] = self.store.get_logs(job_id, last=logs)
             result["log_count"] = self.store.count_logs(job_id)
         return result
+
+    def _instance_of(self, instance_id: str | None) -> str | None:
+        """"host:pid" of the instance that runs a job, while the instances table knows it (None
+        when the job runs nowhere, or its instance stopped and unregistered). `get` only: one read
+        of the small instances table, never per job of a listing."""
+        if not instance_id:
+            return None
+        for row in self.store.instances():
+            if row["id"] == instance_id:
+                return f"{row['hostname']}:{row['pid']}"
+        return None
 
     def _op_logs(self, p: Params) -> dict[str, Any]:
         """A page of a job's log lines after line id `after`, oldest first: at most `limit` lines

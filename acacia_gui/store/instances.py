@@ -8,8 +8,11 @@ instance counts as dead when its heartbeat is older than HEARTBEAT_STALE seconds
 from __future__ import annotations
 
 import os
+import socket
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from .file_lock import HeldFileLock
 
@@ -70,3 +73,29 @@ def instance_is_alive(instances_dir: Path, instance_id: str, heartbeat_at: float
         return False
     finally:
         os.close(fd)
+
+
+def describe_instances(store: Any, instances_dir: Path) -> list[dict[str, Any]]:
+    """Every registered instance of `store` with host, pid, heartbeat (and its age), whether it is
+    alive and the ids of the jobs it runs: `acacia instances`. A store shared by machines brings its
+    own answer (PostgreSQL: liveness.listing(), by its advisory locks and lease); on SQLite every
+    instance runs on this machine, and its lock file in `instances_dir` says whether it lives."""
+    liveness = getattr(store, "liveness", None)
+    if liveness is not None:
+        return liveness.listing()
+    now = time.time()
+    running: dict[str, list[int]] = {}
+    for job in store.list_jobs(state="running", preview=True):
+        if job.instance_id:
+            running.setdefault(job.instance_id, []).append(int(job.id))
+    me = (socket.gethostname(), os.getpid())
+    out = []
+    for row in sorted(store.instances(), key=lambda r: (r["hostname"], r["pid"], r["id"])):
+        beat = row["heartbeat_at"]
+        out.append({
+            "id": row["id"], "host": row["hostname"], "pid": int(row["pid"]), "started_at": row["started_at"],
+            "heartbeat_at": beat, "heartbeat_age": max(0.0, now - beat) if beat is not None else None,
+            "alive": instance_is_alive(instances_dir, row["id"], beat, now),
+            "running": sorted(running.get(row["id"], [])), "this_process": (row["hostname"], int(row["pid"])) == me,
+        })  # fmt: skip
+    return out

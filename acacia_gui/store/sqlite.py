@@ -292,3 +292,6 @@ class SqliteJobStore:
 
     def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:
         return self.worker.checkpoint_in_background(every)
+
+    def listen_for_wakeups(self, wake: Callable[[], None]) -> Callable[[], None]:
+        return self.worker.listen_for_wakeups(wake)

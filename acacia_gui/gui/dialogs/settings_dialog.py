@@ -1,4 +1,4 @@
-"""SettingsDialog (Ctrl+,): theme, closing, notifications, workers, retention — saved in QSettings on OK.
+"""SettingsDialog (Ctrl+,): theme, closing, notifications, workers, retention, database — saved in QSettings on OK.
 
 The dialog only reads and writes Preferences (gui/preferences.py); the window applies
 them when `applied` is emitted (theme live, tray policy, workers, retention timer).
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...core.definitions import MAX_WORKERS
 from ..preferences import MAX_KEEP_DAYS, THEMES, Preferences, read_preferences, write_preferences
+from .settings_database import DatabaseField
 
 THEME_LABELS = {"system": "Same as the system", "light": "Light", "dark": "Dark"}
 
@@ -49,10 +50,23 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._closing(prefs, tray_available))
         layout.addWidget(self._notifications(prefs))
         layout.addWidget(self._jobs(prefs))
+        layout.addWidget(self._database())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.database.validity_changed.connect(ok.setEnabled)  # a bad URL is refused at the field
+        ok.setEnabled(self.database.valid)
         layout.addWidget(buttons)
+
+    def _database(self) -> QGroupBox:
+        box = QGroupBox("Database", self)
+        column = QVBoxLayout(box)
+        self.database = DatabaseField(self.settings, box)  # settings_database.py: applies at the next start
+        self.database.setObjectName("databaseField")
+        self.database.validity_changed.connect(lambda _valid: self.adjustSize())  # the problem line comes and goes
+        column.addWidget(self.database)
+        return box
 
     def _appearance(self, p: Preferences) -> QGroupBox:
         box = QGroupBox("Appearance", self)
@@ -148,6 +162,10 @@ class SettingsDialog(QDialog):
             keep_days=self.keep_days.value())  # fmt: skip
 
     def accept(self) -> None:
+        if not self.database.valid:
+            self.database.edit.setFocus()
+            return
+        self.database.save(self.settings)  # synced with the preferences below
         prefs = self.preferences()
         write_preferences(self.settings, prefs if prefs.workers != self._shown_workers else replace(prefs, workers=0))
         super().accept()

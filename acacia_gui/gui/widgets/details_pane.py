@@ -25,6 +25,7 @@ from ...core.outputs import output_dir_of, outputs_root_of
 from ...core.registry import Registry
 from ...store.sqlite import SqliteJobStore
 from ..formatting import eta_text, format_duration, format_timestamp, job_duration, pretty_json, state_label
+from ..instances.places import instance_place
 from ..live import ChangeBatch
 from .dependencies_view import DependenciesView
 from .log_view import LogView, copy_save_buttons
@@ -236,6 +237,8 @@ class DetailsPane(QWidget):
             facts.append("runs in a worker process" if handler.runs_in == "process" else "runs on a thread of the app")
         if job.interruptions:
             facts.append(f"cut short {job.interruptions} time(s) by an app crash")
+        if (where := instance_place(self._store, job.instance_id)) is not None:  # the instance (host:pid) running it
+            facts.append(f"on {where}")
         if state == "running":
             if job.progress is not None:
                 facts.append(f"{job.progress * 100:.0f} %")

@@ -16,6 +16,7 @@ commits before it returns; callers announce changes only afterwards.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -33,9 +34,12 @@ from .artifacts import PostgresArtifacts
 from .checkpoints import PostgresCheckpoints
 from .db import SCHEMA_VERSION as SCHEMA_VERSION
 from .db import PostgresDatabase
+from .liveness import DEFAULT_LEASE, PostgresLiveness
 from .rates import PostgresRates
 from .schedules import PostgresSchedules
 from .stalls import PostgresStalls
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .jobs import PostgresJobs
@@ -51,7 +55,8 @@ class PostgresJobStore:
     same name and signature (tests/unit/test_postgres_store_shape.py checks).
     """
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, migrate: bool = True):
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, migrate: bool = True,
+                 lease: float = DEFAULT_LEASE):  # fmt: skip
         # Imported here: jobs.py and worker.py are written alongside this module, and the parts
         # above need neither.
         from .jobs import PostgresJobs
@@ -72,6 +77,9 @@ class PostgresJobStore:
         self.rates = PostgresRates(self.db)
         self.schedules = PostgresSchedules(self.db)
         self.target = self.db.target  # the database, without the password: for messages
+        # Instances on other machines: an advisory lock per instance and a heartbeat lease (liveness.py).
+        # The engine's Upkeep finds it here and uses it instead of the local lock files.
+        self.liveness = PostgresLiveness(self.db, lease)
 
     # -- the database ----------------------------------------------------------------------
     def _write(self) -> AbstractContextManager[psycopg.Connection]:
@@ -82,6 +90,7 @@ class PostgresJobStore:
         return self.db.integrity_check()
 
     def close(self) -> None:
+        self.liveness.release()
         self.db.close()
 
     # -- JobStore: reads and user actions (PostgresJobs) ------------------------------------
@@ -248,13 +257,26 @@ class PostgresJobStore:
 
     # -- WorkerStore: the engine's writes (PostgresWorkerStore) -----------------------------
     def register_instance(self, instance_id: str) -> None:
+        """The liveness lock first, then the row: a registered instance is never without its lock."""
+        self.liveness.hold(instance_id)
         self.worker.register_instance(instance_id)
 
     def heartbeat(self, instance_id: str) -> None:
-        self.worker.heartbeat(instance_id)
+        """Beat; and if this process holds `instance_id` but its row is gone (survivors took it for
+        dead: a partition, a freeze past the lease), register it again, with its lock checked."""
+        if not self.liveness.holds(instance_id):
+            self.worker.heartbeat(instance_id)
+            return
+        self.liveness.ensure_held()
+        if not self.liveness.beat(instance_id):
+            log.warning("instance %s was taken for dead (no heartbeat within the %g s lease); its jobs were "
+                        "recovered elsewhere, and what it finishes of them is ignored; registering again",
+                        instance_id, self.liveness.lease)  # fmt: skip
+            self.worker.register_instance(instance_id)
 
     def unregister_instance(self, instance_id: str) -> None:
         self.worker.unregister_instance(instance_id)
+        self.liveness.release(instance_id)
 
     def instances(self) -> list[dict[str, Any]]:
         return self.worker.instances()
@@ -298,3 +320,6 @@ class PostgresJobStore:
 
     def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:
         return self.worker.checkpoint_in_background(every)
+
+    def listen_for_wakeups(self, wake: Callable[[], None]) -> Callable[[], None]:
+        return self.worker.listen_for_wakeups(wake)

@@ -146,19 +146,29 @@ class PostgresWorkerStore:
         """Nothing to do: the server checkpoints its own WAL. Returns the (no-op) stop function."""
         return lambda: None
 
+    def listen_for_wakeups(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """LISTEN/NOTIFY on a connection of its own (notify.WakeListener): another instance's
+        enqueue, retry, release or resume wakes this one at once, not at its next poll."""
+        from .notify import WakeListener
+
+        return WakeListener(self.db.url, wake).start().stop
+
     # -- instances and recovery ----------------------------------------------------------
+    # Instance times are the server's clock (liveness.SERVER_NOW), not the client's: instances on
+    # machines whose clocks disagree still agree on a heartbeat's age (liveness.py, the lease).
     def register_instance(self, instance_id: str) -> None:
-        now = time.time()
         with self.db.write() as conn:
             conn.execute(
-                "INSERT INTO instances (id, pid, hostname, started_at, heartbeat_at) VALUES (%s, %s, %s, %s, %s)"
+                "INSERT INTO instances (id, pid, hostname, started_at, heartbeat_at)"
+                " SELECT %s, %s, %s, t, t FROM (SELECT extract(epoch FROM clock_timestamp())::double precision) AS n(t)"
                 " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                (instance_id, os.getpid(), socket.gethostname(), now, now),
+                (instance_id, os.getpid(), socket.gethostname()),
             )
 
     def heartbeat(self, instance_id: str) -> None:
         with self.db.write() as conn:
-            conn.execute("UPDATE instances SET heartbeat_at = %s WHERE id = %s", (time.time(), instance_id))
+            conn.execute("UPDATE instances SET heartbeat_at = extract(epoch FROM clock_timestamp()) WHERE id = %s",
+                         (instance_id,))  # fmt: skip
 
     def unregister_instance(self, instance_id: str) -> None:
         with self.db.write() as conn:
