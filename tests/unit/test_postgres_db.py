@@ -119,3 +119,32 @@ def test_a_state_outside_the_list_is_refused(empty_url):
                          " VALUES ('t', 'q', 'lost', '{}', 0, 0)")
     finally:
         db.close()
+
+
+def test_ended_sessions_commit_counters_are_folded_without_changing_data_version(empty_url):
+    """Each writing session has a counter row; a heartbeat folds the rows of sessions that ended
+    into one, in one transaction: data_version (their sum) is the same before and after."""
+    from acacia_gui.core.context import Context
+    from acacia_gui.core.job import Job
+    from acacia_gui.core.queue import JobQueue
+    from acacia_gui.core.registry import Registry
+    from acacia_gui.store.postgres.store import PostgresJobStore
+
+    for _ in range(4):  # four stores, each writing on its own sessions, then closed: their sessions end
+        short = PostgresJobStore(empty_url)
+        JobQueue(short, Registry()).enqueue(Context.background(), Job("demo.x"))
+        short.close()
+    store = PostgresJobStore(empty_url)
+    try:
+        rows = "SELECT count(*) FROM acacia_commit_counter"
+        before, ended = store.data_version(), store.db.fetchone(rows)[0]
+        assert ended >= 4
+        store.register_instance("folding")
+        store.worker._fold_due = 0.0
+        store.heartbeat("folding")
+        after = store.db.fetchone(rows)[0]
+        assert after <= 3  # row 0, and this store's own session(s)
+        assert store.data_version() >= before  # the heartbeat itself counts as a commit; nothing was lost
+        assert store.data_version() - before <= 2
+    finally:
+        store.close()

@@ -264,6 +264,7 @@ class PostgresJobStore:
     def heartbeat(self, instance_id: str) -> None:
         """Beat; and if this process holds `instance_id` but its row is gone (survivors took it for
         dead: a partition, a freeze past the lease), register it again, with its lock checked."""
+        self.worker.fold_counters_if_due()
         if not self.liveness.holds(instance_id):
             self.worker.heartbeat(instance_id)
             return
@@ -273,6 +274,9 @@ class PostgresJobStore:
                         "recovered elsewhere, and what it finishes of them is ignored; registering again",
                         instance_id, self.liveness.lease)  # fmt: skip
             self.worker.register_instance(instance_id)
+
+    def fold_counters_if_due(self) -> None:
+        self.worker.fold_counters_if_due()
 
     def unregister_instance(self, instance_id: str) -> None:
         self.worker.unregister_instance(instance_id)

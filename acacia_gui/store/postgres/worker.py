@@ -79,6 +79,19 @@ COMMIT_COUNTER_TABLE = "acacia_commit_counter"
 # for word): a program with the owner's rights can drop a CHECK and write a row past it, and
 # PostgreSQL would then let the store's own writes to that row through. The engine's writes
 # read this with the rows they change and set a broken one aside (see _without_broken_rows).
+# The commit counter keeps a row per session that wrote; a pool replaces its connections (max
+# lifetime), so ended sessions' rows are folded into row 0 — in one transaction, so the sum
+# data_version reads never changes by it — by a heartbeat every FOLD_COUNTERS_EVERY seconds:
+# the table holds the live sessions' rows plus those ended since, never more.
+FOLD_COUNTERS_EVERY = 600.0
+_FOLD_ENDED_SESSIONS = (
+    "WITH gone AS (DELETE FROM acacia_commit_counter c WHERE session <> 0"
+    " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.session) RETURNING commits)"
+    " INSERT INTO acacia_commit_counter AS c (session, commits, xact)"
+    " SELECT 0, sum(commits), pg_current_xact_id() FROM gone HAVING count(*) > 0"
+    " ON CONFLICT (session) DO UPDATE SET commits = c.commits + excluded.commits"
+)
+
 SOUND = (
     "coalesce(length(type) BETWEEN 1 AND 200 AND type ~ '^[A-Za-z0-9_.:/-]+$'"
     " AND length(queue) BETWEEN 1 AND 64 AND queue ~ '^[A-Za-z0-9_.-]+$'"
@@ -122,6 +135,8 @@ class PostgresWorkerStore:
         self._next_claim_at: float | None = None
 
     # -- "anything new?" ---------------------------------------------------------------
+    _fold_due = 0.0  # monotonic time of the next fold of ended sessions' counter rows (heartbeat)
+
     def data_version(self) -> int:
         """Changes when a write transaction commits (a cheap 'anything new?' poll).
 
@@ -169,6 +184,14 @@ class PostgresWorkerStore:
         with self.db.write() as conn:
             conn.execute("UPDATE instances SET heartbeat_at = extract(epoch FROM clock_timestamp()) WHERE id = %s",
                          (instance_id,))  # fmt: skip
+
+    def fold_counters_if_due(self) -> None:
+        """Fold ended sessions' commit-counter rows (at most every FOLD_COUNTERS_EVERY seconds;
+        the store's heartbeat calls it)."""
+        if time.monotonic() >= self._fold_due:
+            self._fold_due = time.monotonic() + FOLD_COUNTERS_EVERY
+            with self.db.write() as conn:
+                conn.execute(_FOLD_ENDED_SESSIONS)
 
     def unregister_instance(self, instance_id: str) -> None:
         with self.db.write() as conn:
