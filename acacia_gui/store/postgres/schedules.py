@@ -15,7 +15,6 @@ hand: JobQueue passes a `prepare` function (its own checks and the handler's def
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -29,43 +28,19 @@ from ...core.schedules import (
     STORE_FILLED,
     Fired,
     JobPreparer,
-    Plan,
     Schedule,
     check_field_types,
     next_slot,
-    on_time_window,
     plan_catch_up,
     slot_label,
 )
+from ..schedule_rows import COLUMNS as _COLUMNS
+from ..schedule_rows import EDITABLE, RETRY_BROKEN_AFTER, SLOTS_KEPT, default_prepare, job_queue
+from ..schedule_rows import RULE as _RULE
+from ..schedule_rows import SELECT as _SELECT
+from ..schedule_rows import catch_up_note as _catch_up_note
+from ..schedule_rows import row_to_schedule as _row_to_schedule
 from .db import PostgresDatabase
-
-SLOTS_KEPT = 100  # per schedule: the most recent enqueued slots (older ones are never due again)
-RETRY_BROKEN_AFTER = 3600.0  # seconds before a schedule whose rule cannot be planned is tried again
-
-_COLUMNS = ("name, type, payload, every, cron, timezone, catch_up, max_backlog, queue, priority, paused, next_at,"
-            " last_slot, last_job_id, last_dropped, created_at")  # fmt: skip
-_SELECT = (
-    "SELECT " + ", ".join(f"s.{c.strip()}" for c in _COLUMNS.split(",")) + ", j.state"
-    " FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job_id"
-)
-EDITABLE = frozenset({"type", "payload", "every", "cron", "timezone", "catch_up", "max_backlog", "queue", "priority", "paused"})
-_RULE = frozenset({"every", "cron", "timezone", "paused"})  # a change of one of these re-plans next_at
-
-
-def _row_to_schedule(row: tuple) -> Schedule:
-    (name, type_, payload, every, cron, timezone, catch_up, max_backlog, queue, priority, paused, next_at, last_slot,
-     last_job_id, last_dropped, created_at, last_state) = row  # fmt: skip
-    return Schedule(name=name, type=type_, payload=json.loads(payload), every=every, cron=cron, timezone=timezone,
-                    catch_up=catch_up, max_backlog=max_backlog, queue=queue, priority=priority, paused=bool(paused),
-                    next_at=next_at, last_slot=last_slot, last_job_id=last_job_id, last_state=last_state,
-                    last_dropped=last_dropped, created_at=created_at)  # fmt: skip
-
-
-def default_prepare(schedule: Schedule) -> tuple[Job, str]:
-    """A schedule's job without a registry (tests, a store used alone): its queue or "default"."""
-    job = Job(schedule.type, schedule.payload, queue=schedule.queue or "default", priority=schedule.priority)
-    job.max_attempts = 1
-    return job, encode_payload(schedule.payload)
 
 
 class PostgresSchedules:
@@ -275,18 +250,3 @@ class PostgresSchedules:
             for schedule in map(_row_to_schedule, crons):
                 conn.execute("UPDATE schedules SET next_at = %s WHERE name = %s", (next_slot(schedule, now), schedule.name))
         return moved
-
-
-def job_queue(schedule: Schedule) -> str:
-    return schedule.queue or "default"
-
-
-def _catch_up_note(schedule: Schedule, plan: Plan, slot: float, now: float) -> str:
-    """What a slot's job stands for when the app was off or asleep, for its enqueue event (the
-    job's history and `acacia show`): one job for every missed slot (once), or a missed slot
-    caught up (all). An on-time slot's job says nothing more."""
-    if schedule.catch_up == "once" and plan.missed:
-        return f" (catch-up: one job for {plan.missed}{'' if plan.exact else '+'} missed slot(s))"
-    if schedule.catch_up == "all" and now - slot > on_time_window(schedule):
-        return " (catch-up of a missed slot)"
-    return ""
