@@ -122,8 +122,8 @@ package: package-deps
 	@du -sh dist/acacia
 
 # Builds the bundle (in a temporary folder) and the wheel, and runs both self-tests; CI runs it after `make test`.
-package-test: package-deps $(TEST_STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m package
+package-test: package-deps $(TEST_STAMP) postgres-test-deps
+	ACACIA_REQUIRE_POSTGRES=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m package
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

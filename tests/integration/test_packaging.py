@@ -118,11 +118,65 @@ def test_bundle_carries_resources_and_no_dev_modules(bundle: Path) -> None:
         assert (data / "resources" / icon.relative_to(ROOT / "resources")).is_file()
     for sql in (ROOT / "acacia_gui" / "store" / "migrations").glob("*.sql"):
         assert (data / "store" / "migrations" / sql.name).is_file()
+    for sql in (ROOT / "acacia_gui" / "store" / "postgres" / "migrations").glob("*.sql"):
+        assert (data / "store" / "postgres" / "migrations" / sql.name).is_file()
     assert (bundle / "linux" / f"{APP_ID}.desktop").is_file()
     modules = set(CArchiveReader(str(bundle / "acacia")).open_embedded_archive("PYZ.pyz").toc)
     assert {"acacia_gui.jobs", "acacia_gui.app", "acacia_gui.selftest", "acacia_gui.gui.main_window"} <= modules
     assert not {m for m in modules if m.split(".")[0] in DEV_MODULES}
     assert not [p for p in (bundle / "_internal").iterdir() if p.name.split("-")[0].split(".")[0] in DEV_MODULES]
+
+
+@pytest.mark.timeout(900)
+def test_bundle_migrates_and_runs_a_job_on_postgres(bundle: Path, tmp_path: Path) -> None:
+    """The frozen app on PostgreSQL: its migrations are in the bundle (an empty database is
+    migrated by `db migrate`), psycopg's C implementation loads, and `serve` runs a job enqueued
+    by the bundle's CLI straight into the database (no local app asked)."""
+    import psycopg
+
+    from tests.integration.test_postgres_instances import as_url
+    from tests.support.postgres_server import ServerUnavailable, session_server
+
+    try:
+        server = session_server()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for the bundle's PostgreSQL test: {exc}")
+    env = {**_clean_env(), "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    with server.database() as conninfo_text:
+        with psycopg.connect(conninfo_text, autocommit=True) as conn:  # the test databases come migrated: start empty
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        url = as_url(conninfo_text)
+        acacia = [str(bundle / "acacia"), "--database", url]
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*acacia, *args], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+
+        migrated = cli("db", "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+        with psycopg.connect(conninfo_text) as conn:
+            assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] >= 3
+        enqueued = cli("--data-dir", str(tmp_path / "cli"), "enqueue", "demo.sleep", "--allow-unknown",
+                       "--payload", '{"seconds": 0.1}')  # no plugin folder yet: the app installs the examples
+        assert enqueued.returncode == 0, enqueued.stderr
+        job_id = int(enqueued.stdout.split()[0])
+        with open(tmp_path / "serve.log", "wb") as out:
+            app = subprocess.Popen([*acacia, "--data-dir", str(tmp_path / "data"), "serve"], env=env, cwd=tmp_path,
+                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            def succeeded() -> bool:
+                if app.poll() is not None:
+                    raise AssertionError(f"serve exited with {app.returncode}:\n{(tmp_path / 'serve.log').read_text()}")
+                with psycopg.connect(conninfo_text) as conn:
+                    return conn.execute("SELECT state FROM jobs WHERE id = %s", (job_id,)).fetchone()[0] == "succeeded"
+
+            wait_until(succeeded, timeout=90, message="the job run by the bundle on PostgreSQL")
+            app.send_signal(signal.SIGTERM)
+            assert app.wait(timeout=30) == 0, (tmp_path / "serve.log").read_text()
+        finally:
+            if app.poll() is None:
+                app.kill()
+                app.wait()
 
 
 @pytest.mark.timeout(600)
