@@ -87,6 +87,7 @@ def job_details(job: dict[str, Any]) -> str:
         ("timeout", f"{job['timeout']:g} s" if job.get("timeout") else "none"),
         ("runs in", _runs_in(job)),
         *([("instance", f"{job['instance']} (instance {job['instance_id']})")] if job.get("instance") else []),
+        *([("ran on", job["ran_on"])] if job.get("ran_on") and job["state"] != "running" else []),  # who ran it last
         ("progress", bar(job.get("progress"), 20, fancy=unicode_ok()) + (f"  {job['progress_message']}"
                                                                            if job.get("progress_message") else "")),
         ("created", when(job.get("created_at"))), ("run at", when(job.get("run_at"))),

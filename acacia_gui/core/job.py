@@ -73,6 +73,7 @@ class Job:
         "progress",
         "progress_message",
         "queue",
+        "ran_on",
         "result",
         "run_at",
         "scheduled_for",
@@ -145,6 +146,7 @@ class Job:
         self.on_conflict = on_conflict  # core.definitions.OnConflict; only read at enqueue
         self.conflict: str | None = None  # set by enqueue: "returned" or "replaced" when the key was taken
         self.scheduled_for: float | None = None  # the slot's time, for a job a recurring schedule enqueued
+        self.ran_on: str | None = None  # "host:pid" of the instance that last claimed it (kept once it ends)
 
     def report_progress(self, fraction: float | None, message: str = "") -> None:
         """Tell watchers how far the job is (0..1, or None when unknown). Cheap; call often.
@@ -248,6 +250,7 @@ class Job:
             "nice": self.nice,
             "unique_key": self.unique_key,
             "scheduled_for": self.scheduled_for,
+            "ran_on": self.ran_on,
         }
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ from ..core.job import Job, JobId, JobState, Preview
 JOB_COLUMNS = (
     "id, type, queue, priority, state, payload, attempts, max_attempts, run_at, timeout, progress, "
     "progress_message, result, error, traceback, created_at, started_at, finished_at, instance_id, cancel_requested, "
-    "interruptions, cancel_grace, memory_limit, cpu_time_limit, nice, unique_key, scheduled_for"
+    "interruptions, cancel_grace, memory_limit, cpu_time_limit, nice, unique_key, scheduled_for, ran_on"
 )
 
 
@@ -31,7 +31,7 @@ def row_to_job(row: sqlite3.Row | tuple) -> Job:
     (job.id, job.type, job.queue, job.priority, state, payload, job.attempts, job.max_attempts, job.run_at,
      job.timeout, job.progress, job.progress_message, result, job.error, job.traceback, job.created_at,
      job.started_at, job.finished_at, job.instance_id, cancel_requested, job.interruptions, job.cancel_grace,
-     job.memory_limit, job.cpu_time_limit, job.nice, job.unique_key, job.scheduled_for) = row  # fmt: skip
+     job.memory_limit, job.cpu_time_limit, job.nice, job.unique_key, job.scheduled_for, job.ran_on) = row  # fmt: skip
     job.state = _STATES[state]
     job.payload = _loads(payload)
     job.result = _loads(result) if result is not None else None
@@ -122,6 +122,7 @@ COLUMN_RULES: dict[str, tuple[str, str, object]] = {
                    "empty or text of 1 to 200 characters", None),
     "scheduled_for": ("scheduled_for IS NULL OR typeof(scheduled_for) = 'real'", "empty or a time (seconds since 1970)",
                       None),
+    "ran_on": ("ran_on IS NULL OR typeof(ran_on) = 'text'", "empty or text", None),
 }  # fmt: skip
 OWNER_RULE = "(state = 'running') = (instance_id IS NOT NULL)"  # the table's CHECK: a running job has an owner
 _RULES_SQL = ", ".join(f"({rule})" for rule, _, _ in COLUMN_RULES.values()) + f", ({OWNER_RULE})"

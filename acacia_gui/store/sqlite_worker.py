@@ -398,11 +398,11 @@ class SqliteWorkerStore:
         starting = ids[:free_slots]  # the rest are claimed ahead: started_at stays empty until they start
         # A held row is `waiting` (settle released it in this transaction); any other is `queued`.
         cursor = conn.execute(
-            f"UPDATE jobs SET state = 'running', instance_id = ?, attempts = attempts + 1,"
+            f"UPDATE jobs SET state = 'running', instance_id = ?, ran_on = ?, attempts = attempts + 1,"
             f" started_at = CASE WHEN id IN ({', '.join('?' * len(starting)) or 'NULL'}) THEN ? END,"
             f" finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
             f" WHERE id IN ({marks}) AND state IN ('queued', 'waiting') RETURNING {JOB_COLUMNS}",
-            [instance_id, *starting, now, *ids],
+            [instance_id, f"{socket.gethostname()}:{os.getpid()}", *starting, now, *ids],  # ran_on: this process
         )
         try:
             rows = cursor.fetchall()

@@ -61,3 +61,22 @@ def test_text_that_is_not_json_is_refused_by_the_store_itself(store, bad):
     with pytest.raises(StoreError):
         store.save_checkpoint(job_id, job.attempts, bad)
     assert store.get_checkpoint(job_id) is None
+
+
+def test_the_checkpoints_of_the_jobs_just_claimed_are_their_saved_ones(store):
+    """The engine asks for the checkpoints of the jobs it has just claimed (PostgreSQL answers
+    from what its claim read); asking again, or for other jobs, reads the table: same answer."""
+    ids = add(store, 2)
+    jobs = claim(store, slots=2)
+    store.save_checkpoint(ids[0], jobs[0].attempts, '{"next":7}')
+    for job in jobs:
+        finish(store, job, JobState.FAILED, error="boom")
+    for job_id in ids:
+        store.retry_job(job_id, "cli")
+    again = claim(store, slots=2)
+    assert sorted(job.id for job in again) == ids
+    first = store.get_checkpoints([job.id for job in again])
+    assert {job_id: value["data"] for job_id, value in first.items()} == {ids[0]: {"next": 7}}
+    assert first[ids[0]]["attempt"] == jobs[0].attempts
+    assert store.get_checkpoints([job.id for job in again]) == first
+    assert store.get_checkpoints([ids[0]]) == {ids[0]: first[ids[0]]}

@@ -54,7 +54,11 @@ def test_sqlite_shows_this_app_and_its_running_job(window, harness, qtbot):
     assert window.tabs.currentIndex() == JOBS_TAB
     qtbot.waitUntil(lambda: window.details.job_id == job_id, timeout=5000)
     assert f"on {me}" in window.details.header.text()  # the details pane names the instance running it
+    assert "ran on" not in window.details.header.text()
     harness.queue.cancel(job_id, source="gui")
+    qtbot.waitUntil(lambda: harness.store.get_job(job_id).state == "cancelled", timeout=8000)
+    assert harness.store.get_job(job_id).ran_on == me
+    qtbot.waitUntil(lambda: f"ran on {me}" in window.details.header.text(), timeout=8000)  # and once it ended
 
 
 @pytest.fixture

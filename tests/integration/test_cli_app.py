@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -188,3 +189,28 @@ def test_a_batch_line_over_the_socket_line_limit_says_size_limit_and_fix(box):
     assert size > 1048576 and f"--max-line-bytes {size}" in result.stderr and result.stdout == ""
     with box.client() as client:
         assert client.list()["total"] == before
+
+
+def test_show_and_get_name_the_instance_that_ran_a_finished_job(served):
+    """`ran_on` ("host:pid" of the app that claimed the job) stays once the job ends; `show` prints it as
+    `ran on` for a job that is not running, and keeps its `instance` line for one that runs."""
+    box, serve = served
+    here = f"{socket.gethostname()}:{serve.proc.pid}"
+    done = int(ok(box, "enqueue", "demo.sleep", "--payload", '{"seconds": 0}', "--wait").stdout)
+    with box.client() as client:
+        job = client.get(done)
+        assert (job["state"], job["ran_on"], job["instance"], job["instance_id"]) == ("succeeded", here, None, None)
+        never = client.enqueue("demo.sleep", {"seconds": 0}, delay=3600)
+        assert client.get(never)["ran_on"] is None
+        client.cancel(never)
+    assert json.loads(ok(box, "show", str(done), "--json").stdout)["ran_on"] == here
+    text = ok(box, "show", str(done)).stdout
+    assert f"\n  ran on    {here}\n" in text and "\n  instance " not in text, text
+    assert "ran on" not in ok(box, "show", str(never)).stdout
+    running = int(ok(box, "enqueue", "demo.sleep", "--payload", '{"seconds": 60}').stdout)
+    with box.client() as client:
+        wait_until(lambda: client.get(running)["state"] == "running", message="job running")
+        assert client.get(running)["ran_on"] == client.get(running)["instance"] == here
+        text = ok(box, "show", str(running)).stdout
+        assert f"\n  instance  {here} (instance " in text and "ran on" not in text, text
+        client.cancel(running)

@@ -449,3 +449,5 @@ def test_postgres_show_and_get_name_the_instance_that_runs_a_job(cluster: Cluste
     assert cluster.query("SELECT count(*) FROM instances") == [(1,)]
     job = json.loads(a.sandbox.cli("show", str(victim), "--json").stdout)
     assert job["instance"] is None, job  # a's one worker is busy: the job runs nowhere now
+    assert job["ran_on"] == f"{host}:{b.proc.pid}", job  # but the instance that ran it last is still named
+    assert f"\n  ran on    {host}:{b.proc.pid}\n" in a.sandbox.cli("show", str(victim)).stdout

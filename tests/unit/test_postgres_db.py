@@ -148,3 +148,37 @@ def test_ended_sessions_commit_counters_are_folded_without_changing_data_version
         assert store.data_version() - before <= 2
     finally:
         store.close()
+
+
+def test_schema_4_adds_ran_on_empty_for_the_rows_already_there(empty_url):
+    """0004_ran_on.sql on a database at schema 3 with rows: jobs and jobs_quarantine get `ran_on`, NULL
+    for every row already there (SQLite's schema 10); the claim writes it from then on."""
+    import os
+    import socket
+
+    from acacia_gui.store.postgres.db import VERSION_TABLE, schema_scripts
+    from acacia_gui.store.postgres.store import PostgresJobStore
+
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute(VERSION_TABLE)
+        for number, script in sorted(schema_scripts().items()):
+            if number < 4:
+                conn.execute(script)
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, 0)", (number,))
+        columns = "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name = 'ran_on'"
+        assert conn.execute(columns, ("jobs",)).fetchall() == []
+        done, queued = (conn.execute("INSERT INTO jobs (type, queue, state, payload, attempts, run_at, created_at)"
+                                     " VALUES ('t', 'default', %s, '{}', %s, 0, 0) RETURNING id", (state, attempts)).fetchone()[0]
+                        for state, attempts in (("succeeded", 1), ("queued", 0)))  # fmt: skip
+        conn.execute("INSERT INTO jobs_quarantine (quarantined_at, reason, id) VALUES (0, 'old', 99)")
+    store = PostgresJobStore(empty_url)  # migrates
+    try:
+        assert store.db.schema_version() == SCHEMA_VERSION >= 4
+        assert store.db.fetchall("SELECT id, ran_on FROM jobs ORDER BY id") == [(done, None), (queued, None)]
+        assert store.db.fetchall("SELECT id, ran_on FROM jobs_quarantine") == [(99, None)]
+        (claimed,) = store.complete_and_claim([], "me", 1)[1]
+        here = f"{socket.gethostname()}:{os.getpid()}"
+        assert (claimed.id, claimed.ran_on, store.get_job(queued).ran_on, store.get_job(done).ran_on) == (queued, here, here,
+                                                                                                        None)  # fmt: skip
+    finally:
+        store.close()

@@ -272,3 +272,69 @@ def test_a_row_past_the_checks_is_set_aside_whole_into_quarantine(store):
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert store.conn.execute("SELECT count(*) FROM jobs WHERE NOT (" + " AND ".join(
         f"({rule})" for rule, _, _ in COLUMN_RULES.values()) + ")").fetchone()[0] == 0  # fmt: skip
+
+
+# -- schema 10: jobs.ran_on ----------------------------------------------------------------
+
+def database_at(path: Path, version: int) -> None:
+    """An empty database as Acacia wrote it at schema `version`: its SQL scripts and Python steps up
+    to `version`, each in the order and the transaction SqliteDatabase._migrate gives it."""
+    from acacia_gui.store.migrations import PYTHON_STEPS
+
+    scripts = {int(p.name.split("_", 1)[0]): p for p in MIGRATIONS.glob("*.sql")}
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        for number in sorted(n for n in {*scripts, *PYTHON_STEPS} if n <= version):
+            if number in PYTHON_STEPS:
+                PYTHON_STEPS[number](conn)
+            else:
+                for statement in sqlite_db._split_sql(scripts[number].read_text(encoding="utf-8")):
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def test_upgrading_to_schema_10_adds_ran_on_empty_for_existing_rows(tmp_path):
+    import os
+    import socket
+
+    path = tmp_path / "v9.db"
+    database_at(path, 9)
+    old = sqlite3.connect(path, isolation_level=None)
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert "ran_on" not in [row[1] for row in old.execute("PRAGMA table_info(jobs)")]
+    insert = ("INSERT INTO jobs (type, queue, state, payload, attempts, run_at, created_at, started_at, finished_at,"
+              " instance_id) VALUES ('t', 'default', ?, '{}', ?, 100.0, 100.0, ?, ?, ?)")  # fmt: skip
+    done = old.execute(insert, ("succeeded", 1, 101.0, 102.0, None)).lastrowid
+    running = old.execute(insert, ("running", 1, 101.0, None, "instance-of-schema-9")).lastrowid
+    queued = old.execute(insert, ("queued", 0, None, None, None)).lastrowid
+    old.execute("INSERT INTO jobs_quarantine (quarantined_at, reason, id, type) VALUES (100.0, 'old', 99, 't')")
+    old.close()
+
+    store = SqliteJobStore(path)
+    try:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+        assert [store.get_job(i).ran_on for i in (done, running, queued)] == [None, None, None]  # nobody knows
+        assert store.get_job(running).instance_id == "instance-of-schema-9"
+        assert store.conn.execute("SELECT id, ran_on FROM jobs_quarantine").fetchall() == [(99, None)]
+        fresh = SqliteJobStore(tmp_path / "fresh.db")
+        try:
+            tables = "SELECT name, sql FROM sqlite_master WHERE name IN ('jobs', 'jobs_quarantine') ORDER BY name"
+            assert store.conn.execute(tables).fetchall() == fresh.conn.execute(tables).fetchall()  # as a new file has it
+        finally:
+            fresh.close()
+        schema = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
+        assert "\n    ran_on           TEXT CHECK (ran_on IS NULL OR typeof(ran_on) = 'text')," in schema  # its own line
+        with pytest.raises(sqlite3.IntegrityError):
+            store.conn.execute("UPDATE jobs SET ran_on = x'ff' WHERE id = ?", (done,))  # a blob: not text
+        (claimed,) = store.complete_and_claim([], "me", 1)[1]
+        here = f"{socket.gethostname()}:{os.getpid()}"
+        assert (claimed.id, claimed.ran_on, store.get_job(queued).ran_on) == (queued, here, here)
+        assert store.get_job(done).ran_on is None  # only a claim writes it
+        assert store.integrity_check() == "ok"
+    finally:
+        store.close()

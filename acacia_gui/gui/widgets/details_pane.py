@@ -239,6 +239,8 @@ class DetailsPane(QWidget):
             facts.append(f"cut short {job.interruptions} time(s) by an app crash")
         if (where := instance_place(self._store, job.instance_id)) is not None:  # the instance (host:pid) running it
             facts.append(f"on {where}")
+        elif job.ran_on and state != "running":  # the instance that ran it last (kept once it ends)
+            facts.append(f"ran on {job.ran_on}")
         if state == "running":
             if job.progress is not None:
                 facts.append(f"{job.progress * 100:.0f} %")

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from typing import Any
 
@@ -125,9 +125,15 @@ class PostgresDatabase:
             raise self._error("cannot read from", exc) from None
 
     @contextmanager
-    def write(self) -> Iterator[psycopg.Connection]:
+    def write(self, pipeline: bool = False) -> Iterator[psycopg.Connection]:
         """One write transaction on a pooled connection: committed when the block ends, rolled
-        back if it raises. psycopg failures become StoreError (without the password)."""
+        back if it raises. psycopg failures become StoreError (without the password).
+
+        `pipeline`: in psycopg's pipeline mode, statements whose results the block does not read
+        (BEGIN, an UPDATE, the last INSERT, COMMIT) travel with the next one that it reads, so
+        the engine's transaction costs fewer round trips. A failing statement then raises at the
+        next read or at the commit, not where it was written: only for blocks that do not catch
+        a statement's error to go on (the engine's writes; see PostgresWorkerStore._write)."""
         try:
             conn_context = self.pool.connection()
             conn = conn_context.__enter__()
@@ -136,7 +142,7 @@ class PostgresDatabase:
         self._local.notes = []
         try:
             try:
-                with conn.transaction():
+                with conn.pipeline() if pipeline else nullcontext(), conn.transaction():
                     yield conn
             except psycopg.Error as exc:
                 raise self._error("cannot write to", exc) from exc

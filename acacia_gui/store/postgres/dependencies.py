@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.definitions import FINAL_STATES, AfterPolicy, JobState
 from ...core.job import JobId
+from .rowsets import rows_param, rowset
 
 if TYPE_CHECKING:
     import psycopg
@@ -75,8 +76,10 @@ _CANCEL = (
 # Any number of events in one statement (one round trip, however many).
 _INSERT_EVENTS = (
     "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
-    " SELECT j, a, s, o, n, m FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[])"
-    " WITH ORDINALITY AS e (j, a, s, o, n, m, i) ORDER BY i"  # ids in the rows' order: a job's events in order
+    " SELECT job_id, at, source, old_state, new_state, message FROM "
+    + rowset("e", (("job_id", "bigint"), ("at", "float8"), ("source", "text"), ("old_state", "text"),
+                   ("new_state", "text"), ("message", "text")))
+    + " ORDER BY e.ord"  # ids in the rows' order: a job's events in order
 )
 
 # The engine settles at most this many dependents in one transaction (see sqlite_dependencies):
@@ -103,9 +106,7 @@ def blocks(policy: str, state: str) -> bool:
 def insert_events(conn: psycopg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Events as (job_id, at, source, old_state, new_state, message) rows, in one statement (in order)."""
     if rows:
-        ids, ats, sources, olds, news, messages = zip(*rows, strict=True)
-        conn.execute(_INSERT_EVENTS, (list(ids), [float(at) for at in ats], list(sources), list(olds), list(news),
-                                      list(messages)))  # fmt: skip
+        conn.execute(_INSERT_EVENTS, (rows_param((j, float(at), s, o, n, m) for j, at, s, o, n, m in rows),))
 
 
 def add_edges(conn: psycopg.Connection, job_id: JobId, dependencies: Iterable[JobId], policy: str) -> None:

@@ -59,6 +59,7 @@ from .dependencies import (
     settle,
     states_of,
 )
+from .rowsets import rows_param, rowset
 
 # The sort fields that are not a plain column (core.definitions.SortField says what they mean).
 # A running job's duration grows; sorting it as RUNNING_DURATION_BASE - started_at keeps every
@@ -78,14 +79,20 @@ ORDER_EXPRESSIONS = {
 _HOLDING_KEY = "('waiting', 'queued', 'scheduled', 'running')"
 _INSERT_COLUMNS = ("type, queue, priority, state, payload, max_attempts, run_at, timeout, created_at, cancel_grace,"
                    " memory_limit, cpu_time_limit, nice")  # fmt: skip
-# One INSERT for many plain rows: the columns as arrays, unnested in order (ids follow that order).
+# One statement for many plain rows and their `enqueued` events: the rows as one JSON parameter
+# (rowsets.py), inserted in order (ids follow that order); returns the ids.
 _INSERT_MANY = (
-    f"INSERT INTO jobs ({_INSERT_COLUMNS}) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[],"
-    " %s::text[], %s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[], %s::float8[],"
-    " %s::bigint[]) RETURNING id"
-)
+    f"WITH inserted AS (INSERT INTO jobs ({_INSERT_COLUMNS}) SELECT {_INSERT_COLUMNS} FROM "
+    + rowset("r", (("type", "text"), ("queue", "text"), ("priority", "bigint"), ("state", "text"),
+                   ("payload", "text"), ("max_attempts", "bigint"), ("run_at", "float8"), ("timeout", "float8"),
+                   ("created_at", "float8"), ("cancel_grace", "float8"), ("memory_limit", "bigint"),
+                   ("cpu_time_limit", "float8"), ("nice", "bigint")))
+    + " ORDER BY r.ord RETURNING id, state)"
+    " INSERT INTO events (job_id, at, source, old_state, new_state, message)"
+    " SELECT id, %s, %s, NULL, state, 'enqueued' FROM inserted ORDER BY id RETURNING job_id"
+)  # fmt: skip
 
-# What each of _INSERT_MANY's arrays holds (one Python type per array: psycopg types a list by its values).
+# What each column of _INSERT_MANY holds (one Python type per column).
 _INSERT_TYPES = (str, str, int, str, str, int, float, float, float, float, int, float, int)
 
 
@@ -181,14 +188,7 @@ class PostgresJobs:
         with self.db.write() as conn:
             if new_queues:
                 self._ensure_queues(conn, new_queues, now)
-            ids = self._insert_rows(conn, rows)
-            if ids:
-                conn.execute(
-                    "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
-                    " SELECT job_id, %s, %s, NULL, new_state, 'enqueued' FROM unnest(%s::bigint[], %s::text[])"
-                    " AS e (job_id, new_state)",
-                    (now, source, ids, [row[3] for row in rows]),
-                )
+            ids = self._insert_rows(conn, rows, now, source)
         self._known_queues.update(new_queues)  # only once committed: a rolled-back queue row is not known
         for job_id, job in zip(ids, jobs, strict=True):
             job.id = job_id
@@ -292,16 +292,17 @@ class PostgresJobs:
         return True
 
     @staticmethod
-    def _insert_rows(conn: psycopg.Connection, rows: list[tuple]) -> list[JobId]:
-        """Insert plain job rows in one statement; returns their ids, in the rows' order.
+    def _insert_rows(conn: psycopg.Connection, rows: list[tuple], now: float, source: str) -> list[JobId]:
+        """Insert plain job rows and their `enqueued` events in one statement; returns their ids,
+        in the rows' order.
 
         The identity gives the rows of one statement increasing ids in the order they are
-        inserted (that of the arrays), so the ids, sorted, are the rows' in order."""
+        inserted (that of the rows), so the ids, sorted, are the rows' in order."""
         if not rows:
             return []
-        columns = [[None if value is None else convert(value) for value in column]
-                   for convert, column in zip(_INSERT_TYPES, zip(*rows, strict=True), strict=True)]  # fmt: skip
-        return sorted(row[0] for row in conn.execute(_INSERT_MANY, columns).fetchall())
+        typed = [[None if value is None else convert(value) for convert, value in zip(_INSERT_TYPES, row, strict=True)]
+                 for row in rows]  # fmt: skip
+        return sorted(row[0] for row in conn.execute(_INSERT_MANY, (rows_param(typed), now, source)).fetchall())
 
     # -- reading -------------------------------------------------------------------
     def get_job(self, job_id: JobId) -> Job | None:
@@ -704,6 +705,7 @@ _VALID = {
     "nice": lambda v: v is None or (_is_int(v) and 0 <= v <= 19),
     "unique_key": lambda v: v is None or (isinstance(v, str) and 1 <= len(v) <= 200),
     "scheduled_for": lambda v: v is None or _is_number(v),
+    "ran_on": lambda v: v is None or isinstance(v, str),
 }
 
 

@@ -240,7 +240,9 @@ class PostgresJobStore:
         return self.checkpoints.get_checkpoint(job_id)
 
     def get_checkpoints(self, job_ids: Iterable[JobId]) -> dict[JobId, dict[str, Any]]:
-        return self.checkpoints.get_checkpoints(job_ids)
+        ids = list(job_ids)
+        known = self.worker.checkpoints_of_claimed(ids)  # the engine asks for the jobs it just claimed
+        return known if known is not None else self.checkpoints.get_checkpoints(ids)
 
     # -- stalled jobs (PostgresStalls) --------------------------------------------------------
     def mark_stalled(self, job_id: JobId, since: float, stall_after: float) -> bool:

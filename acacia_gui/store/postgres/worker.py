@@ -30,8 +30,10 @@ row fails: that is how the engine meets it.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -49,6 +51,7 @@ from .db import PostgresDatabase
 from .dependencies import ENGINE_SETTLE_BUDGET, RELEASED_MESSAGE, insert_events, settle
 from .jobs import row_problems
 from .rates import lock_scope, queue_scope, record_starts, type_scope, window_room
+from .rowsets import id_array, rows_param, rowset
 
 T = TypeVar("T")
 
@@ -106,23 +109,46 @@ SOUND = (
 )
 
 _CLAIM_SET = (
-    "state = 'running', instance_id = %s, attempts = attempts + 1,"
+    "state = 'running', instance_id = %s, ran_on = %s, attempts = attempts + 1,"
     " started_at = CASE WHEN id = ANY(%s::bigint[]) THEN %s::double precision END,"
     " finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
 )
+# The claim's check that a row it locked is still claimable, written so that no index can serve
+# it: the rows are found by id (the primary key), and a planner with stale statistics (a table
+# just filled by a batch) would otherwise scan every queued job's entry in jobs_state instead.
+_STILL_CLAIMABLE = "coalesce(state IN ('queued', 'waiting'), false)"
 _DEADLOCK_RETRIES = 3
 
 # Completions, one array per field (the UPDATE keeps the ownership check: same instance, same attempt).
+# The engine's statements on rows it names by id keep their other conditions inside coalesce(), where
+# no index can serve them: the rows are then found through the primary key, whatever the statistics
+# say. Given `instance_id = %s` as an index condition, the generic plan of a prepared statement
+# (psycopg prepares after 5 runs) on a table just filled trusted an estimate of one running row,
+# scanned jobs_running and re-read the arrays once per row: a completion of 125 jobs took 15 ms.
+# The ids are also given as an array (`j.id = ANY(…)`), an index condition on the primary key:
+# joined to the rows alone, a planner with stale statistics hashed them against a whole-table scan.
 _COMPLETE = (
     "UPDATE jobs j SET state = c.state, instance_id = NULL, result = c.result, error = c.error,"
     " traceback = c.traceback, finished_at = c.finished_at, run_at = coalesce(c.run_at, j.run_at),"
     " attempts = j.attempts - c.refund, progress = coalesce(c.progress, j.progress),"
     " progress_message = c.progress_message, cancel_requested = 0, started_at = coalesce(j.started_at, c.started_at)"
-    " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[],"
-    " %s::float8[], %s::bigint[], %s::float8[], %s::text[], %s::float8[])"
-    " AS c (id, attempt, state, result, error, traceback, finished_at, run_at, refund, progress, progress_message,"
-    " started_at)"
-    " WHERE j.id = c.id AND j.state = 'running' AND j.instance_id = %s AND j.attempts = c.attempt"
+    " FROM " + rowset("c", (("id", "bigint"), ("attempt", "bigint"), ("state", "text"), ("result", "text"),
+                            ("error", "text"), ("traceback", "text"), ("finished_at", "float8"), ("run_at", "float8"),
+                            ("refund", "bigint"), ("progress", "float8"), ("progress_message", "text"),
+                            ("started_at", "float8")))
+    + " WHERE j.id = c.id AND j.id = ANY(%s::bigint[])"
+    " AND coalesce(j.state = 'running' AND j.instance_id = %s AND j.attempts = c.attempt, false)"
+)
+
+# A claimed job's last checkpoint (data, saved_at, attempt) or NULL, read by the claim's RETURNING.
+_LAST_CHECKPOINT = ("(SELECT json_build_array(c.data, c.saved_at, c.attempt) FROM job_checkpoints c"
+                    " WHERE c.job_id = jobs.id)")  # fmt: skip
+
+# Start marks of jobs claimed ahead, (id, at) rows.
+_MARK_STARTED = (
+    "UPDATE jobs j SET started_at = m.at FROM " + rowset("m", (("id", "bigint"), ("at", "float8")))
+    + " WHERE j.id = m.id AND j.id = ANY(%s::bigint[])"
+    " AND coalesce(j.state = 'running' AND j.instance_id = %s AND j.started_at IS NULL, false)"
 )
 
 
@@ -133,6 +159,9 @@ class PostgresWorkerStore:
         self.db = db
         self._more_claimable = False
         self._next_claim_at: float | None = None
+        self._careful = threading.local()  # .on: this thread's write runs in savepoints (see _write)
+        self._claimed_checkpoints: dict[JobId, dict[str, Any]] | None = None  # see checkpoints_of_claimed
+        self._last_claimed: set[JobId] | None = None
 
     # -- "anything new?" ---------------------------------------------------------------
     _fold_due = 0.0  # monotonic time of the next fold of ended sessions' counter rows (heartbeat)
@@ -289,17 +318,29 @@ class PostgresWorkerStore:
 
     def _write(self, write: Callable[[psycopg.Connection], T]) -> T:
         """`write(conn)` in one write transaction, run again (from the start) when the server
-        broke a deadlock or a serialization conflict by rolling it back."""
-        for attempt in range(_DEADLOCK_RETRIES + 1):
+        broke a deadlock or a serialization conflict by rolling it back, or when a broken row
+        spoiled it: then in savepoints, carefully (see _without_broken_rows). The first run is
+        pipelined (db.write): fewer round trips; the careful one is not, so that an error is raised
+        by the statement that met the row, inside its savepoint."""
+        attempt, careful = 0, False
+        while True:
+            self._careful.on = careful
             try:
-                with self.db.write() as conn:
+                with self.db.write(pipeline=not careful) as conn:
                     return write(conn)
+            except _MetBrokenRow:
+                careful = True
             except StoreError as exc:
                 cause = exc.__cause__
+                if not careful and _is_bad_row_error(cause):
+                    careful = True  # raised at a later read or at the commit (pipeline mode): see db.write
+                    continue
                 retry = isinstance(cause, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
                 if not retry or attempt == _DEADLOCK_RETRIES:
                     raise
-        raise AssertionError("unreachable")
+                attempt += 1
+            finally:
+                self._careful.on = False
 
     # -- claims and completions -------------------------------------------------------------
     def complete_and_claim(
@@ -338,14 +379,11 @@ class PostgresWorkerStore:
         def write(conn: psycopg.Connection) -> tuple[list[Completion], list[Job]]:
             self._more_claimable = False
             self._next_claim_at = None
+            self._claimed_checkpoints = {}
             held.clear()
             marks = [(job_id, float(at)) for job_id, at in sorted(starts.items()) if job_id not in finishing]
             if marks:  # the others are marked by their completion's UPDATE
-                conn.execute(
-                    "UPDATE jobs j SET started_at = m.at FROM unnest(%s::bigint[], %s::float8[]) AS m (id, at)"
-                    " WHERE j.id = m.id AND j.state = 'running' AND j.instance_id = %s AND j.started_at IS NULL",
-                    ([job_id for job_id, _ in marks], [at for _, at in marks], instance_id),
-                )
+                conn.execute(_MARK_STARTED, (rows_param(marks), id_array(job_id for job_id, _ in marks), instance_id))
             events: list[tuple[Any, ...]] = []  # written once, at the end, in order
             applied = self._apply_completions(conn, completions, instance_id, now, starts, events)
             ended = {c.job_id: c.state.value for c in applied if c.state.is_final}
@@ -366,7 +404,10 @@ class PostgresWorkerStore:
             return [*starts, *finishing, *(row[0] for row in held),
                     *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]  # fmt: skip
 
-        return self._write(lambda conn: self._without_broken_rows(conn, write, suspects, "worker", now)[0])
+        self._last_claimed = None
+        applied, claimed = self._write(lambda conn: self._without_broken_rows(conn, write, suspects, "worker", now)[0])
+        self._last_claimed = {job.id for job in claimed}
+        return applied, claimed
 
     # -- broken rows ------------------------------------------------------------------------
     def _without_broken_rows(self, conn: psycopg.Connection, write: Callable[[psycopg.Connection], T],
@@ -375,7 +416,18 @@ class PostgresWorkerStore:
         """Run `write(conn)` in a savepoint. If a broken row spoils it, roll it back, set aside
         the broken rows among `suspects(conn)` (the rows the write may have met) and run it
         again. Returns its result and the ids set aside. Raises what spoiled it when no
-        suspect is broken (then it was not a row's fault)."""
+        suspect is broken (then it was not a row's fault).
+
+        Broken rows are rare, and a savepoint costs two round trips: so the first run of a write
+        takes none, and what may be a broken row's error ends its transaction (_MetBrokenRow):
+        _write runs it again from the start, this time in savepoints."""
+        if not getattr(self._careful, "on", False):
+            try:
+                return write(conn), []
+            except Exception as exc:
+                if _is_bad_row_error(exc) or (isinstance(exc, StoreError) and _is_bad_row_error(exc.__cause__)):
+                    raise _MetBrokenRow from exc
+                raise
         set_aside: list[JobId] = []
         while True:
             notes = self.db.notes_mark()
@@ -424,9 +476,9 @@ class PostgresWorkerStore:
             return []
         ids = sorted({c.job_id for c in completions})
         rows = conn.execute(
-            f"SELECT id, attempts, {SOUND} FROM jobs WHERE id = ANY(%s::bigint[]) AND state = 'running'"
-            " AND instance_id = %s ORDER BY id FOR UPDATE",
-            (ids, instance_id),
+            f"SELECT id, attempts, {SOUND} FROM jobs WHERE id = ANY(%s::bigint[])"
+            " AND coalesce(state = 'running' AND instance_id = %s, false) ORDER BY id FOR UPDATE",
+            (id_array(ids), instance_id),
         ).fetchall()
         _refuse_broken(rows)
         owned: set[tuple[int, int]] = {(job_id, attempts) for job_id, attempts, _ in rows}
@@ -441,11 +493,11 @@ class PostgresWorkerStore:
         def number(value: float | None) -> float | None:
             return None if value is None else float(value)
 
-        columns = list(zip(*[
-            (c.job_id, c.attempt, c.state.value, c.result, c.error, c.traceback, now if c.state.is_final else None,
-             number(c.run_at), 1 if c.refund_attempt else 0, 1.0 if c.state.value == "succeeded" else number(c.progress),
-             c.progress_message, number(starts.get(c.job_id))) for c in applied], strict=True))  # fmt: skip
-        conn.execute(_COMPLETE, [*map(list, columns), instance_id])
+        rows = [(c.job_id, c.attempt, c.state.value, c.result, c.error, c.traceback, now if c.state.is_final else None,
+                 number(c.run_at), 1 if c.refund_attempt else 0,
+                 1.0 if c.state.value == "succeeded" else number(c.progress), c.progress_message,
+                 number(starts.get(c.job_id))) for c in applied]  # fmt: skip
+        conn.execute(_COMPLETE, (rows_param(rows), id_array(c.job_id for c in applied), instance_id))
         events.extend((c.job_id, now, "worker", "running", c.state.value, c.message or (c.error or "")[:500])
                       for c in applied)  # fmt: skip
         return applied
@@ -516,12 +568,15 @@ class PostgresWorkerStore:
         # Every row in `ids` is locked by this transaction (_pick's FOR UPDATE, or settle's lock of
         # a held row): a held row is `waiting`, any other is `queued`.
         rows = conn.execute(
-            f"UPDATE jobs SET {_CLAIM_SET} WHERE id = ANY(%s::bigint[]) AND state IN ('queued', 'waiting')"
-            f" RETURNING {JOB_COLUMNS}, {SOUND}",
-            (instance_id, starting, now, ids),
+            f"UPDATE jobs SET {_CLAIM_SET} WHERE id = ANY(%s::bigint[]) AND {_STILL_CLAIMABLE}"
+            f" RETURNING {JOB_COLUMNS}, {_LAST_CHECKPOINT}, {SOUND}",
+            (instance_id, f"{socket.gethostname()}:{os.getpid()}",  # ran_on: this process
+             id_array(starting), now, id_array(ids)),
         ).fetchall()
         _refuse_broken(rows)
-        jobs = [row_to_job(row[:-1]) for row in rows]
+        jobs = [row_to_job(row[:-2]) for row in rows]
+        self._claimed_checkpoints = {row[0]: {"data": json.loads(row[-2][0]), "saved_at": row[-2][1], "attempt": row[-2][2]}
+                                     for row in rows if row[-2] is not None}  # fmt: skip
         jobs.sort(key=lambda j: (-j.priority, j.id))
         events += [(job.id, now, "worker", "queued", "running", f"attempt {job.attempts}") for job in jobs]
         if rates or limits:
@@ -620,6 +675,16 @@ class PostgresWorkerStore:
             record_starts(conn, scope, n, now)
             self._note_next_claim(window_room(conn, scope, rate, now, prune=False)[1])
 
+    def checkpoints_of_claimed(self, job_ids: Iterable[JobId]) -> dict[JobId, dict[str, Any]] | None:
+        """The last checkpoints of the jobs the last complete_and_claim claimed, read by its claim
+        (get_checkpoints' answer without a round trip before they start), once; None when these
+        are not that claim's jobs. A claimed job's attempt has not started, so nothing can save
+        a checkpoint for it between the claim and this answer."""
+        found, self._claimed_checkpoints = self._claimed_checkpoints, None
+        if found is None or self._last_claimed is None or not set(job_ids) <= self._last_claimed:
+            return None
+        return {job_id: found[job_id] for job_id in job_ids if job_id in found}
+
     def _note_next_claim(self, at: float | None) -> None:
         if at is not None and (self._next_claim_at is None or at < self._next_claim_at):
             self._next_claim_at = at
@@ -646,9 +711,11 @@ class PostgresWorkerStore:
         ids = sorted(set(job_ids))
         if not ids:
             return []
-        rows = self.db.fetchall("SELECT id FROM jobs WHERE cancel_requested = 1 AND id = ANY(%s::bigint[]) ORDER BY id",
-                                (ids,))  # fmt: skip
-        return [r[0] for r in rows]
+        # Filtered here, not in SQL: given `cancel_requested = 1`, a planner with stale statistics
+        # (a table just filled) scans the whole table instead of looking these few ids up.
+        rows = self.db.fetchall("SELECT id, cancel_requested FROM jobs WHERE id = ANY(%s::bigint[]) ORDER BY id",
+                                (id_array(ids),))  # fmt: skip
+        return [job_id for job_id, requested in rows if requested == 1]
 
     def save_progress(self, updates: Sequence[tuple[JobId, float | None, str]]) -> None:
         if not updates:
@@ -667,6 +734,11 @@ class PostgresWorkerStore:
 
 
 # -- broken rows (see the module's docstring) ------------------------------------------------
+class _MetBrokenRow(Exception):
+    """A write without savepoints met what may be a broken row: its transaction is rolled back and
+    run again carefully (PostgresWorkerStore._write)."""
+
+
 def _is_bad_row_error(exc: BaseException) -> bool:
     """Whether `exc` may come from a broken row (a CHECK it breaks, JSON or values Python
     cannot take) rather than from the database itself (unreachable, locked, full)."""
