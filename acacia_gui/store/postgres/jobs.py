@@ -185,7 +185,7 @@ class PostgresJobs:
                          job.max_attempts or 1, job.run_at, job.timeout, now, job.cancel_grace, job.memory_limit,
                          job.cpu_time_limit, job.nice))  # fmt: skip
         new_queues = {job.queue for job in jobs} - self._known_queues
-        with self.db.write() as conn:
+        with self.db.write(pipeline=True) as conn:  # BEGIN travels with the INSERT: an enqueue is two round trips
             if new_queues:
                 self._ensure_queues(conn, new_queues, now)
             ids = self._insert_rows(conn, rows, now, source)
