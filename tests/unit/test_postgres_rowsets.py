@@ -79,3 +79,24 @@ def test_postgres_completion_plan_looks_jobs_up_by_id_with_stale_statistics(post
             "EXPLAIN EXECUTE complete(%s, %s, 'me')", (rows_param(rows), id_array(range(1, 51)))))  # fmt: skip
         postgres_conn.execute("DEALLOCATE complete")
     assert "jobs_pkey" in plan and "Seq Scan on jobs" not in plan and "jobs_running" not in plan, plan
+
+
+def test_postgres_claim_plan_looks_jobs_up_by_id_with_stale_statistics(postgres_conn):
+    """The claim's UPDATE of the rows it picked, likewise: by primary key, not by a scan of every
+    queued job's entry in jobs_state."""
+    from acacia_gui.store.postgres.worker import _CLAIM_SET, _STILL_CLAIMABLE
+
+    postgres_conn.execute("ANALYZE jobs")
+    postgres_conn.execute(
+        "INSERT INTO jobs (type, queue, state, payload, run_at, created_at)"
+        " SELECT 't', 'default', 'queued', '1', 0, 0 FROM generate_series(1, 20000)"
+    )
+    claim = f"UPDATE jobs SET {_CLAIM_SET} WHERE id = ANY(%s::bigint[]) AND {_STILL_CLAIMABLE} RETURNING id"
+    with postgres_conn.transaction():
+        postgres_conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        postgres_conn.execute("PREPARE claim AS " + claim.replace("%s", "$%d") % (1, 2, 3, 4, 5))
+        cursor = psycopg.ClientCursor(postgres_conn)
+        plan = "\n".join(row[0] for row in cursor.execute(
+            "EXPLAIN EXECUTE claim('me', 'host:1', %s, 1.0, %s)", (id_array([1]), id_array(range(1, 65)))))  # fmt: skip
+        postgres_conn.execute("DEALLOCATE claim")
+    assert "jobs_pkey" in plan and "jobs_state" not in plan and "Seq Scan on jobs" not in plan, plan
