@@ -51,3 +51,18 @@ def catch_up_note(schedule: Schedule, plan: Plan, slot: float, now: float) -> st
     if schedule.catch_up == "all" and now - slot > on_time_window(schedule):
         return " (catch-up of a missed slot)"
     return ""
+
+
+# A backward clock step is applied once per machine (clock_steps, SQLite schema 11 and PostgreSQL
+# schema 5): each instance on the machine sees it and asks; the first one's row goes in, and for
+# the others the row is already there, with a step of about the same size (within STEP_TOLERANCE
+# seconds, the ticker's own threshold) recorded less than SAME_STEP_WITHIN seconds ago, so the
+# upsert changes nothing and returns no row: they move nothing. `{p}`: the driver's placeholder.
+STEP_TOLERANCE = 2.0
+SAME_STEP_WITHIN = 60.0
+RECORD_CLOCK_STEP = (
+    "INSERT INTO clock_steps AS c (host, step, at) VALUES ({p}, {p}, {p})"
+    " ON CONFLICT (host) DO UPDATE SET step = excluded.step, at = excluded.at"
+    f" WHERE abs(c.step - excluded.step) > {STEP_TOLERANCE} OR abs(c.at - excluded.at) > {SAME_STEP_WITHIN}"
+    " RETURNING host"
+)

@@ -29,7 +29,7 @@ from .migrations import PYTHON_STEPS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 10  # the highest step: 0005, 0009 and 0010 are Python steps (migrations/__init__.py)
+SCHEMA_VERSION = 11  # the highest step: 0005, 0009 and 0010 are Python steps (migrations/__init__.py)
 MAX_UNANNOUNCED_NOTES = 100_000  # dependency changes kept for announcing; a process that never announces drops the oldest
 SYNCHRONOUS_LEVELS = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 BACKSTOP_CHECKPOINT_PAGES = 4_000  # see checkpoint_in_background (SQLite's default is 1,000)

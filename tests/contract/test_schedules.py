@@ -226,6 +226,22 @@ def test_a_backward_clock_step_brings_delayed_jobs_and_schedules_back(store):
     assert now < store.get_schedule("cron").next_at <= now + 300
 
 
+def test_a_clock_step_is_applied_once_per_machine_however_many_instances_see_it(store, open_store):
+    """Every instance on a machine sees its clock step back and asks for the rebase: the first
+    moves the times, the others (the same step, seconds later) move nothing. A step of another
+    size, or the same size a minute later, is a new step."""
+    sibling = open_store()  # another instance on this machine: its own connection to the database
+    now = time.time()
+    delayed = queue_over(store).enqueue(Context.background(), Job("demo.x", delay=3 * HOUR))
+    assert store.rebase_after_clock_step(HOUR, now) == 1
+    assert sibling.rebase_after_clock_step(HOUR + 0.5, now + 1) == 0  # the same step, seen a second later
+    assert store.get_job(delayed).run_at == pytest.approx(now + 2 * HOUR, abs=1)  # moved once, not twice
+    assert sibling.rebase_after_clock_step(10, now + 2) == 1  # another step
+    assert store.get_job(delayed).run_at == pytest.approx(now + 2 * HOUR - 10, abs=1)
+    assert store.rebase_after_clock_step(10, now + 70) == 1  # the same size, but a minute later: a new one
+    assert store.get_job(delayed).run_at == pytest.approx(now + 2 * HOUR - 20, abs=1)
+
+
 def test_a_big_backlog_is_max_backlog_missed_slots_and_the_one_on_time(store):
     now = time.time()
     created = now - 1000.2

@@ -15,6 +15,7 @@ hand: JobQueue passes a `prepare` function (its own checks and the handler's def
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -35,12 +36,14 @@ from ...core.schedules import (
     slot_label,
 )
 from ..schedule_rows import COLUMNS as _COLUMNS
-from ..schedule_rows import EDITABLE, RETRY_BROKEN_AFTER, SLOTS_KEPT, default_prepare, job_queue
+from ..schedule_rows import EDITABLE, RECORD_CLOCK_STEP, RETRY_BROKEN_AFTER, SLOTS_KEPT, default_prepare, job_queue
 from ..schedule_rows import RULE as _RULE
 from ..schedule_rows import SELECT as _SELECT
 from ..schedule_rows import catch_up_note as _catch_up_note
 from ..schedule_rows import row_to_schedule as _row_to_schedule
 from .db import PostgresDatabase
+
+_RECORD_CLOCK_STEP = RECORD_CLOCK_STEP.format(p="%s")
 
 
 class PostgresSchedules:
@@ -233,10 +236,15 @@ class PostgresSchedules:
         clock before the step comes back by as much, never before `now`. Scheduled jobs (delays,
         retry backoffs), every-schedules (their anchor too, so their grid stays whole) and the
         rate windows' future starts; cron schedules are planned again from now (a slot they
-        already enqueued is refused by schedule_slots). Returns the number of jobs moved."""
+        already enqueued is refused by schedule_slots). Returns the number of jobs moved.
+
+        Once per machine: another instance of this machine that saw the same step already moved
+        them (clock_steps, schedule_rows.RECORD_CLOCK_STEP); then nothing moves and this is 0."""
         if step <= 0:
             return 0
         with self.db.write() as conn:
+            if conn.execute(_RECORD_CLOCK_STEP, (socket.gethostname(), step, now)).fetchone() is None:
+                return 0
             moved = conn.execute(
                 "UPDATE jobs SET run_at = greatest(%s, run_at - %s) WHERE state = 'scheduled' AND run_at > %s", (now, step, now)
             ).rowcount
