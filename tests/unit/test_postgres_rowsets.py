@@ -100,3 +100,22 @@ def test_postgres_claim_plan_looks_jobs_up_by_id_with_stale_statistics(postgres_
             "EXPLAIN EXECUTE claim('me', 'host:1', %s, 1.0, %s)", (id_array([1]), id_array(range(1, 65)))))  # fmt: skip
         postgres_conn.execute("DEALLOCATE claim")
     assert "jobs_pkey" in plan and "jobs_state" not in plan and "Seq Scan on jobs" not in plan, plan
+
+
+def test_postgres_one_queue_claim_reads_the_ready_index_with_stale_statistics(postgres_conn):
+    """The one-statement claim of a queue (the common case) reads the best jobs from jobs_ready
+    and updates them by primary key: no scan of the table, however stale its statistics."""
+    from acacia_gui.store.postgres.worker import _CLAIM_ONE_QUEUE
+
+    postgres_conn.execute("ANALYZE jobs")
+    postgres_conn.execute(
+        "INSERT INTO jobs (type, queue, state, payload, run_at, created_at)"
+        " SELECT 't', 'default', 'queued', '1', 0, 0 FROM generate_series(1, 20000)"
+    )
+    with postgres_conn.transaction():
+        postgres_conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        postgres_conn.execute("PREPARE claim AS " + _CLAIM_ONE_QUEUE.replace("%s", "$%d") % tuple(range(1, 8)))
+        plan = "\n".join(row[0] for row in postgres_conn.execute(
+            "EXPLAIN EXECUTE claim('default', 65, 64, 2, 'me', 'host:1', 1.0)"))  # fmt: skip
+        postgres_conn.execute("DEALLOCATE claim")
+    assert "jobs_ready" in plan and "jobs_pkey" in plan and "Seq Scan on jobs" not in plan, plan

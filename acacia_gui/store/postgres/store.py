@@ -241,7 +241,7 @@ class PostgresJobStore:
 
     def get_checkpoints(self, job_ids: Iterable[JobId]) -> dict[JobId, dict[str, Any]]:
         ids = list(job_ids)
-        known = self.worker.checkpoints_of_claimed(ids)  # the engine asks for the jobs it just claimed
+        known = self.worker._checkpoints_of_claimed(ids)  # the engine asks for the jobs it just claimed (the claim read them)
         return known if known is not None else self.checkpoints.get_checkpoints(ids)
 
     # -- stalled jobs (PostgresStalls) --------------------------------------------------------

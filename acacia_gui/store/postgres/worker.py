@@ -108,11 +108,14 @@ SOUND = (
     " AND (state = 'running') = (instance_id IS NOT NULL), false)"
 )
 
-_CLAIM_SET = (
+# What a claim writes: the owner, ran_on, one more attempt, and started_at for the jobs that start
+# now (`{starting}`: which ones; the others are claimed ahead and marked when they start).
+_CLAIM_SET_OF = (
     "state = 'running', instance_id = %s, ran_on = %s, attempts = attempts + 1,"
-    " started_at = CASE WHEN id = ANY(%s::bigint[]) THEN %s::double precision END,"
+    " started_at = CASE WHEN {starting} THEN %s::double precision END,"
     " finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
 )
+_CLAIM_SET = _CLAIM_SET_OF.format(starting="id = ANY(%s::bigint[])")
 # The claim's check that a row it locked is still claimable, written so that no index can serve
 # it: the rows are found by id (the primary key), and a planner with stale statistics (a table
 # just filled by a batch) would otherwise scan every queued job's entry in jobs_state instead.
@@ -143,6 +146,23 @@ _COMPLETE = (
 # A claimed job's last checkpoint (data, saved_at, attempt) or NULL, read by the claim's RETURNING.
 _LAST_CHECKPOINT = ("(SELECT json_build_array(c.data, c.saved_at, c.attempt) FROM job_checkpoints c"
                     " WHERE c.job_id = jobs.id)")  # fmt: skip
+# What a claim returns: the job, its last checkpoint, whether its row is sound (see _claimed).
+_CLAIMED_COLUMNS = f"{JOB_COLUMNS}, {_LAST_CHECKPOINT}, {SOUND}"
+
+# The claim of one queue with no limit, no rate and no type limits (the common case), in one
+# statement: the best `wanted` queued jobs, read `FOR UPDATE SKIP LOCKED` (one more, to know
+# whether more were claimable), become this instance's, the first `free_slots` of them started.
+# Parameters: queue, wanted + 1, wanted, free_slots, instance_id, ran_on, now. The rows come back
+# as the general claim's, plus how many were read.
+_CLAIM_ONE_QUEUE = (
+    "WITH picked AS MATERIALIZED (SELECT id AS pick_id, priority AS pick_priority FROM jobs"
+    " WHERE state = 'queued' AND queue = %s ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED),"
+    " chosen AS MATERIALIZED (SELECT pick_id, pick_priority FROM picked ORDER BY pick_priority DESC, pick_id LIMIT %s),"
+    " starting AS MATERIALIZED (SELECT pick_id FROM chosen ORDER BY pick_priority DESC, pick_id LIMIT %s)"
+    " UPDATE jobs SET " + _CLAIM_SET_OF.format(starting="jobs.id IN (SELECT pick_id FROM starting)")
+    + " FROM chosen WHERE jobs.id = chosen.pick_id"
+    " RETURNING {columns}, (SELECT count(*) FROM picked)"
+).format(columns=_CLAIMED_COLUMNS)
 
 # Start marks of jobs claimed ahead, (id, at) rows.
 _MARK_STARTED = (
@@ -162,6 +182,7 @@ class PostgresWorkerStore:
         self._careful = threading.local()  # .on: this thread's write runs in savepoints (see _write)
         self._claimed_checkpoints: dict[JobId, dict[str, Any]] | None = None  # see checkpoints_of_claimed
         self._last_claimed: set[JobId] | None = None
+        self._ready: psycopg.Cursor | None = None  # READY_QUEUES sent ahead by complete_and_claim (pipeline mode)
 
     # -- "anything new?" ---------------------------------------------------------------
     _fold_due = 0.0  # monotonic time of the next fold of ended sessions' counter rows (heartbeat)
@@ -381,6 +402,10 @@ class PostgresWorkerStore:
             self._next_claim_at = None
             self._claimed_checkpoints = {}
             held.clear()
+            # Sent now, read by the claim: in pipeline mode it travels with the first statement
+            # whose result is read (a round trip less). Settling makes no row `queued` that the
+            # claim would need (released dependents come to it as `held`).
+            self._ready = conn.execute(READY_QUEUES) if wanted > 0 and not getattr(self._careful, "on", False) else None
             marks = [(job_id, float(at)) for job_id, at in sorted(starts.items()) if job_id not in finishing]
             if marks:  # the others are marked by their completion's UPDATE
                 conn.execute(_MARK_STARTED, (rows_param(marks), id_array(job_id for job_id, _ in marks), instance_id))
@@ -522,7 +547,8 @@ class PostgresWorkerStore:
                     held: Sequence[tuple[JobId, str, int, str]], events: list[tuple[Any, ...]]) -> list[Job]:  # fmt: skip
         wanted = free_slots + prefetch
         self._more_claimable = False
-        ready = conn.execute(READY_QUEUES).fetchall()
+        ready_sent, self._ready = self._ready, None
+        ready = (ready_sent if ready_sent is not None else conn.execute(READY_QUEUES)).fetchall()
         indexed = {row[0] for row in ready}  # the queues with queued rows: the others have only held ones
         extra = sorted({queue for _, queue, _, _ in held} - indexed)
         if extra:
@@ -534,6 +560,9 @@ class PostgresWorkerStore:
         rates = {name: Rate(count, seconds) for name, _, paused, count, seconds in ready
                  if count is not None and not paused}  # fmt: skip
         limited = {name: limit for name, limit in queues if limit > 0}
+        if (len(queues) == 1 and not held and not limits and not rates and not limited
+                and not (prefetch and set(no_prefetch_types)) and not getattr(self._careful, "on", False)):
+            return self._claim_one_queue(conn, queues[0][0], instance_id, free_slots, wanted, now, events)
         # What is counted over every instance is counted under a lock per queue or type, taken in
         # one order: another claimer of the same queue or type waits here until this one commits.
         for scope in sorted({*(queue_scope(name) for name, _ in queues if name in limited or name in rates),
@@ -569,18 +598,31 @@ class PostgresWorkerStore:
         # a held row): a held row is `waiting`, any other is `queued`.
         rows = conn.execute(
             f"UPDATE jobs SET {_CLAIM_SET} WHERE id = ANY(%s::bigint[]) AND {_STILL_CLAIMABLE}"
-            f" RETURNING {JOB_COLUMNS}, {_LAST_CHECKPOINT}, {SOUND}",
-            (instance_id, f"{socket.gethostname()}:{os.getpid()}",  # ran_on: this process
-             id_array(starting), now, id_array(ids)),
+            f" RETURNING {_CLAIMED_COLUMNS}",
+            (instance_id, _ran_on(), id_array(starting), now, id_array(ids)),
         ).fetchall()
+        jobs = self._claimed(rows, now, events)
+        if rates or limits:
+            self._record_rate_starts(conn, jobs, limits, rates, now)
+        return jobs
+
+    def _claim_one_queue(self, conn: psycopg.Connection, queue: str, instance_id: str, free_slots: int, wanted: int,
+                         now: float, events: list[tuple[Any, ...]]) -> list[Job]:  # fmt: skip
+        """_claim_rows for one queue with nothing to count (no limit, rate or type limit, no held
+        rows): the pick and the claim in one statement (_CLAIM_ONE_QUEUE), a round trip less."""
+        rows = conn.execute(_CLAIM_ONE_QUEUE, (queue, wanted + 1, wanted, free_slots, instance_id, _ran_on(), now)).fetchall()
+        self._more_claimable = bool(rows) and rows[0][-1] > wanted
+        return self._claimed([row[:-1] for row in rows], now, events)
+
+    def _claimed(self, rows: Sequence[Sequence[Any]], now: float, events: list[tuple[Any, ...]]) -> list[Job]:
+        """The jobs a claim's RETURNING _CLAIMED_COLUMNS gave, best first; their checkpoints kept
+        for checkpoints_of_claimed, their `queued → running` events added to `events`."""
         _refuse_broken(rows)
         jobs = [row_to_job(row[:-2]) for row in rows]
         self._claimed_checkpoints = {row[0]: {"data": json.loads(row[-2][0]), "saved_at": row[-2][1], "attempt": row[-2][2]}
                                      for row in rows if row[-2] is not None}  # fmt: skip
         jobs.sort(key=lambda j: (-j.priority, j.id))
         events += [(job.id, now, "worker", "queued", "running", f"attempt {job.attempts}") for job in jobs]
-        if rates or limits:
-            self._record_rate_starts(conn, jobs, limits, rates, now)
         return jobs
 
     def _pick(self, conn: psycopg.Connection, rooms: dict[str, int], wanted: int, type_rooms: dict[str, int],
@@ -675,7 +717,7 @@ class PostgresWorkerStore:
             record_starts(conn, scope, n, now)
             self._note_next_claim(window_room(conn, scope, rate, now, prune=False)[1])
 
-    def checkpoints_of_claimed(self, job_ids: Iterable[JobId]) -> dict[JobId, dict[str, Any]] | None:
+    def _checkpoints_of_claimed(self, job_ids: Iterable[JobId]) -> dict[JobId, dict[str, Any]] | None:
         """The last checkpoints of the jobs the last complete_and_claim claimed, read by its claim
         (get_checkpoints' answer without a round trip before they start), once; None when these
         are not that claim's jobs. A claimed job's attempt has not started, so nothing can save
@@ -731,6 +773,11 @@ class PostgresWorkerStore:
             return
         with self.db.write() as conn, conn.cursor() as cur:
             cur.executemany("INSERT INTO job_logs (job_id, at, level, message) VALUES (%s, %s, %s, %s)", list(lines))
+
+
+def _ran_on() -> str:
+    """What a claim writes in ran_on: this process, as host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 # -- broken rows (see the module's docstring) ------------------------------------------------
