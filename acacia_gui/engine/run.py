@@ -32,6 +32,7 @@ class Run:
     abandoned: bool = False
     wake: Callable[[], None] | None = None
     queued_behind: bool = False  # handed to a worker process behind the job it runs: holds no slot yet
+    chained: bool = False  # claimed by the transaction that ended its dependency: a chain's step (Scheduler._finish)
 
     @property
     def cancel_grace(self) -> float:

@@ -29,6 +29,8 @@ class Executor(Protocol):
 class ThreadExecutor:
     """One plain thread per task: the pool for tests and Qt-free embedding."""
 
+    threads_end_with_tasks = True  # what a task's thread holds (its store connection) may be let go when it ends
+
     def start(self, task: Callable[[], None]) -> None:
         threading.Thread(target=task, name="acacia-pool-task", daemon=True).start()
 
@@ -44,11 +46,12 @@ class RunQueue:
     IDLE_TASK_EXIT seconds for work. Thread-safe; `submit` runs on the scheduler's thread.
     """
 
-    def __init__(self, pool: Executor, execute: Callable[[Run], None],
-                 take: Callable[[], Run | None] = lambda: None) -> None:  # fmt: skip
+    def __init__(self, pool: Executor, execute: Callable[[Run], Run | None],
+                 take: Callable[[], Run | None] = lambda: None, ended: Callable[[], None] = lambda: None) -> None:  # fmt: skip
         self._pool = pool
-        self._execute = execute  # runs one job to its outcome and posts it; never raises
+        self._execute = execute  # runs one job to its outcome and posts it (or writes it: then maybe the next run); never raises
         self._take = take  # the next run straight from the claim-ahead buffer, or None
+        self._ended = ended  # a task ends (its thread may run other tasks, or end)
         self._runs: SimpleQueue[Run | None] = SimpleQueue()
         self._lock = threading.Lock()
         self._tasks = 0  # tasks that will come back for another run
@@ -78,6 +81,12 @@ class RunQueue:
             self._runs.put(None)
 
     def _serve(self) -> None:
+        try:
+            self._serve_runs()
+        finally:
+            self._ended()
+
+    def _serve_runs(self) -> None:
         ran = False
         while True:
             try:  # runs handed over first, so none waits behind the buffer
@@ -97,8 +106,10 @@ class RunQueue:
                 with self._lock:
                     self._tasks -= 1
                 return
-            self._execute(run)
-            ran = True
-            if run.abandoned:
-                return  # the scheduler counted this task as lost when it abandoned the run
-            del run  # waiting for the next one must not keep this job and its context alive
+            while run is not None:  # `execute` may hand back the next run for this task (a chain's step)
+                after = self._execute(run)
+                ran = True
+                if run.abandoned:  # (then `after` is None: a run's end is written here only if not abandoned)
+                    return  # the scheduler counted this task as lost when it abandoned the run
+                run = after
+            del run, after  # waiting for the next one must not keep this job and its context alive

@@ -12,7 +12,16 @@ When jobs are short, each transaction also claims a few jobs ahead into a local 
 commit. Runs reach long-lived pool tasks through a queue (run_queue); a pool task that
 finished a run takes the next buffered job itself (take_buffered), and the loop thread
 announces its start. Every start is first recorded in the instance's start journal, so
-recovery never takes a job that ran for one that did not. The runs, the buffer and the
+recovery never takes a job that ran for one that did not.
+
+A chain (each job after the one before) cannot use the buffer: the next job is claimable
+only once this one's end is committed. So when a thread-isolated run of a job that its
+dependency's transaction released and claimed ends with nothing buffered, its pool thread
+does the pump itself (`_finish`: write the end, settle, claim, announce) and runs the job
+that claimed next, instead of two thread hand-offs (pool → loop → pool). The scheduler's
+state is guarded by one lock (`_mutex`), held by the loop thread's pump, flush and poll
+(which never wait for a pool thread while they hold it) and by such a pool thread. Timers
+stay the loop thread's (`_on_loop`). The runs, the buffer and the
 marks pool threads share are in slots; what is published, and in which order, in
 announcer; polling and crash recovery in upkeep; the stuck-handler watchdog is here.
 """
@@ -111,6 +120,8 @@ class Scheduler:
         self._settling = True  # release_backlog may hold dependents a previous run left to settle
         self.problem: str | None = None  # a damaged database: claiming stopped (stats and the window show it)
         self._wake_lock = threading.Lock()
+        self._mutex = threading.RLock()  # the scheduler's state: held by the loop thread, or by a pool thread's _finish
+        self._loop_thread: int | None = None  # the loop thread's ident (timers are made there)
         self._wake_posted = False
         self._started = False
         self._stopping = False
@@ -166,7 +177,9 @@ class Scheduler:
         self._lock_file.acquire()
         self._journal.open()
         self._stop_checkpoints = self.store.checkpoint_in_background()
-        self._run_queue = RunQueue(self._pool, self._execute, self.take_buffered)
+        self._loop_thread = threading.get_ident()
+        ended = self._task_ended if getattr(self._pool, "threads_end_with_tasks", False) else (lambda: None)
+        self._run_queue = RunQueue(self._pool, self._execute, self.take_buffered, ended)
         self.store.register_instance(self.instance_id)
         self.log_capture.install()
         self._upkeep.registry = registry
@@ -196,8 +209,9 @@ class Scheduler:
         """
         if not self._started or self._stopping:
             return
-        self._stopping = True
-        self._slots.accepting = False
+        with self._mutex:  # a pool thread's _finish sees the stop before its write or after it, not during
+            self._stopping = True
+            self._slots.accepting = False
         self._stop_timer(self._timers[0])  # the poll: nothing new is claimed
         self._wait_until(lambda: not self._slots.live() or ctx.cancelled)
         live = self._slots.live()
@@ -295,17 +309,52 @@ class Scheduler:
         handler = self._registry.get_handler(job.type) if self._registry else None
         return handler is not None and self._processes is not None and self._processes.isolation_of(handler) == "process"
 
-    def _execute(self, run: Run) -> None:
-        """A pool task's work for one run: run it here or in the slot's process; never raises."""
+    def _execute(self, run: Run) -> Run | None:
+        """A pool task's work for one run: run it here or in the slot's process; never raises.
+        Returns the next run for this task when it wrote the outcome itself (_finish)."""
         if run.isolation == "process" and self._processes is not None:
             self._processes.run(run, self._output.capture_log, self.post_completion, self.take_for_process)
-            return  # it posted every run it took
+            return None  # it posted every run it took
         try:
             completion = self._run_in_thread(run)
         except BaseException as exc:
             log.exception("job %s: internal error", run.job.id)
             completion = abandoned_completion(run.job, f"internal error running the job: {exc!r}")
-        self.post_completion(run, completion)
+        return self._finish(run, completion)
+
+    def _finish(self, run: Run, completion: Completion) -> Run | None:
+        """A chain's step on the pool thread that ran it: when the run's job was a dependent its
+        dependency's transaction claimed, nothing is buffered and the loop thread is not pumping,
+        pump here (write this end, settle its dependents, claim) and return the run this thread
+        starts next. Otherwise hand the outcome to the loop thread."""
+        if not run.chained or run.abandoned or self._slots.ahead.ready:
+            self.post_completion(run, completion)
+            return None
+        self._mutex.acquire()  # held by the loop thread at most for one pump (it never waits for a pool thread then)
+        try:
+            if not self._started or self._stopping or self.problem is not None or run.abandoned:
+                self.post_completion(run, completion)
+                return None
+            run.finished = time.monotonic()
+            self._done.append((run, completion))
+            try:
+                return self._pump(direct=True)
+            except BaseException:  # the outcome is kept (pending); the loop thread writes it
+                log.exception("writing job %s's outcome on its pool thread failed; the scheduler retries", run.job.id)
+                self.wake()
+                return None
+        finally:
+            self._mutex.release()
+
+    def _task_ended(self) -> None:
+        """A pool task, and with it its thread (a pool whose threads_end_with_tasks), ends: the thread's
+        store connection (a _finish opened it), if the store keeps one per thread, is closed with it."""
+        release = getattr(getattr(self.store, "db", None), "release_thread_connection", None)
+        if release is not None:
+            try:
+                release()
+            except Exception:
+                log.debug("could not close a pool thread's store connection", exc_info=True)
 
     def _run_in_thread(self, run: Run) -> Completion:
         self.log_capture.bind(run.job.id)
@@ -359,6 +408,12 @@ class Scheduler:
         The write waits (GROUP_COMMIT at most) while the buffer still feeds every slot;
         an idle slot, a low buffer or stopping writes at once.
         """
+        with self._mutex:
+            self._pump(direct=False)
+
+    def _pump(self, direct: bool) -> Run | None:
+        """pump(), under _mutex; `direct`: on a pool thread (_finish), which runs the returned run
+        itself (the first job claimed for a free slot)."""
         with self._wake_lock:
             self._wake_posted = False
         done = []
@@ -369,7 +424,7 @@ class Scheduler:
             self._slots.ahead.note_run_time(run)
             self._pending.append((run, completion))
         if not self._started:
-            return
+            return None
         for job, outcome in self._slots.settle(self._stopping):
             self._pending.append((Run(job, self._root, None), outcome))
         while not self._stopping and (run := self._slots.take_into_free_slot(self._concurrency)) is not None:
@@ -381,16 +436,20 @@ class Scheduler:
         urgent = (free or refill or self._stopping or self._force_write or self._settling
                   or len(self._pending) >= GROUP_COMMIT_MAX)  # fmt: skip
         if not urgent:
-            if (self._pending or unmarked) and self._group_timer is None:
+            if direct:
+                self.wake()  # the loop thread's pump decides (its group-commit timer)
+            elif (self._pending or unmarked) and self._group_timer is None:
                 self._group_timer = self._loop.call_later(GROUP_COMMIT, self._write_soon)
-            return
+            return None
         if not self._pending and not unmarked and not free and not refill and not self._settling:
-            return
-        self._write_and_claim(free, refill)
+            return None
+        return self._write_and_claim(free, refill, keep=direct)
 
-    def _write_and_claim(self, free: int, prefetch: int) -> None:
+    def _write_and_claim(self, free: int, prefetch: int, keep: bool = False) -> Run | None:
+        """`keep`: the first job claimed for a free slot is returned (registered and announced), not
+        handed to the run queue."""
         if self.problem is not None:
-            return  # the database is damaged: nothing more is claimed; results stay in memory
+            return None  # the database is damaged: nothing more is claimed; results stay in memory
         completions = [c for _, c in self._pending]
         starts = self._journal.take_unmarked()
         try:
@@ -406,12 +465,13 @@ class Scheduler:
             if isinstance(exc, CorruptDatabaseError):
                 self.problem = str(exc)
                 log.error("stopped claiming jobs: %s (%d result(s) kept in memory only)", exc, len(completions))
-                return
+                return None
             log.exception("could not write job states; keeping %d result(s) in memory to retry", len(completions))
-            self._loop.call_later(1.0, self.wake)
-            return
+            self._on_loop(lambda: self._loop.call_later(1.0, self.wake))
+            return None
         self._journal.marked()
-        self._wake_for_rate(self.store.next_claim_at())
+        if (at := self.store.next_claim_at()) is not None:
+            self._on_loop(lambda: self._wake_for_rate(at))
         self._checkpoints.hand_out(claimed)  # before any of them starts: job.checkpoint is set when the handler runs
         self._force_write = False
         settled, self._pending = self._pending, []
@@ -433,14 +493,35 @@ class Scheduler:
         # Dependents released or cancelled by these ends: those just claimed first (their `queued` before
         # their `running`), the rest once the claimed ones started, so a fan-out of thousands delays no start.
         notes, claimed_ids = self.store.take_notes(), {job.id for job in claimed}
-        self._announcer.consequences([note for note in notes if note[0] in claimed_ids])
+        released = {note[0] for note in notes if note[0] in claimed_ids}  # claimed as their dependency ended: a chain
+        self._announcer.consequences([note for note in notes if note[0] in released])
+        kept = None
         for job in claimed[:free]:
-            self._start_run(job)
+            if keep and kept is None:
+                with self._slots.lock:
+                    kept = self._slots.register(job)
+                    self._slots.unannounced.append(job)
+                kept.chained = job.id in released
+                self._announcer.started()
+            else:
+                self._start_run(job, job.id in released)
         self._slots.add_ahead(claimed[free:])
-        self._announcer.consequences([note for note in notes if note[0] not in claimed_ids])
+        self._announcer.consequences([note for note in notes if note[0] not in released])
         self._settling = self.store.settling_pending()  # dependents left for the next transactions
         if self._settling or (claimed and len(claimed) == free + prefetch and self.store.more_claimable()):
             self.wake()  # more waiting
+        return kept
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        """Run `fn` (it makes a timer) on the loop thread: now, or posted from a pool thread's _finish."""
+        if threading.get_ident() == self._loop_thread:
+            fn()
+        else:
+            self._loop.post(lambda: self._locked(fn))
+
+    def _locked(self, fn: Callable[[], None]) -> None:
+        with self._mutex:
+            fn()
 
     def _wake_for_rate(self, at: float | None) -> None:
         """A rate holds jobs back until `at`: one timer wakes the claim then (no polling). The
@@ -452,14 +533,16 @@ class Scheduler:
         self._rate_timer = self._loop.call_later(max(0.0, at - time.time()) + 0.002, self._rate_fired)
 
     def _rate_fired(self) -> None:
-        self._rate_timer = self._rate_wake_at = None
+        with self._mutex:
+            self._rate_timer = self._rate_wake_at = None
         self.wake()
 
     def _write_soon(self) -> None:
-        self._group_timer = None
-        if self._pending or self._journal.unmarked:
-            self._force_write = True
-            self.pump()
+        with self._mutex:
+            self._group_timer = None
+            if self._pending or self._journal.unmarked:
+                self._force_write = True
+                self.pump()
 
     def _free_slots(self) -> int:
         if self._stopping:
@@ -481,10 +564,11 @@ class Scheduler:
         isolation = self._processes.isolation_of(handler) if (handler is not None and self._processes) else "thread"
         return Run(job, ctx, handler, isolation)
 
-    def _start_run(self, job: Job) -> None:
+    def _start_run(self, job: Job, chained: bool = False) -> None:
         with self._slots.lock:
             run = self._slots.register(job)
             self._slots.unannounced.append(job)
+        run.chained = chained
         self._launch(run)
 
     def _launch(self, run: Run) -> None:
@@ -493,13 +577,18 @@ class Scheduler:
 
     def _flush(self) -> None:
         """Coalesced progress (~10/s per job to listeners, ~1/s to disk) and log lines."""
-        self._announcer.started()  # a job's `running` comes before its progress
-        self._output.flush()
+        with self._mutex:
+            self._announcer.started()  # a job's `running` comes before its progress
+            self._output.flush()
 
     def _on_poll(self) -> None:
         """Pick up other processes' work and cancels, due jobs, dead instances; then the watchdog.
 
         A timer callback: nothing may escape it, and the watchdog runs whatever went wrong."""
+        with self._mutex:
+            self._poll()
+
+    def _poll(self) -> None:
         try:
             changed, cancels = self._upkeep.poll(self._slots.owned_ids())
             for job_id in cancels:

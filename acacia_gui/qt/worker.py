@@ -64,6 +64,9 @@ class _QtPool:
 
     def __init__(self, parent: QObject) -> None:
         self.pool = QThreadPool(parent)
+        # Threads never expire (at most the slots' count, idle threads cost nothing): a thread that wrote
+        # a chain's step keeps its store connection, so new threads would leave connections behind.
+        self.pool.setExpiryTimeout(-1)
 
     def start(self, task: Callable[[], None]) -> None:
         self.pool.start(task)

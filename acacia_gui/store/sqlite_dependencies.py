@@ -51,6 +51,18 @@ _RELEASABLE = (
 )
 RELEASED_MESSAGE = "its dependencies are done"
 
+# A chain's step in the engine's transaction (a parent that succeeded, dependents held for the claim):
+# the parent's next dependents with what _RELEASABLE reads of each, in one statement; the last
+# column says whether it is releasable (still `waiting`, nothing else holds it back).
+_CHILDREN_RELEASABLE = (
+    "SELECT e.job_id, c.queue, c.priority, c.type, c.run_at > ?, typeof(c.priority) = 'integer'"
+    " AND typeof(c.queue) = 'text' AND c.queue NOT GLOB '*[^A-Za-z0-9_.-]*' AND typeof(c.type) = 'text'"
+    " AND typeof(c.run_at) = 'real', c.state = 'waiting' AND NOT EXISTS (SELECT 1 FROM job_dependencies d"
+    f" JOIN jobs p ON p.id = d.depends_on WHERE d.job_id = c.id AND {UNSATISFIED})"
+    " FROM job_dependencies e LEFT JOIN jobs c ON c.id = e.job_id"
+    " WHERE e.depends_on = ? AND e.job_id > ? ORDER BY e.job_id LIMIT ?"
+)
+
 # These waiting dependents of a job that ended badly, under `success` → cancelled, naming it.
 _CANCEL = (
     "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
@@ -98,23 +110,28 @@ def states_of(conn: sqlite3.Connection, ids: Sequence[JobId]) -> dict[JobId, str
 
 def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobId], source: str,
            now: float, budget: int | None = None, states: dict[JobId, str] | None = None,
-           hold: list[tuple[JobId, str, int, str]] | None = None) -> list[tuple[JobId, str, str]]:  # fmt: skip
+           hold: list[tuple[JobId, str, int, str]] | None = None,
+           events: list[tuple[Any, ...]] | None = None) -> list[tuple[JobId, str, str]]:  # fmt: skip
     """Jobs that just reached a final state: release their dependents that nothing else
     holds back, cancel their `success` dependents if they ended badly, and go on from
     those (transitively). Inside the caller's transaction; events are written and the
     changes noted (db.note) for announcing once it commits. Returns them too.
 
     `budget`: settle at most about this many dependents now, going on with what
-    release_backlog holds from earlier transactions first; what is left is written there.
+    release_backlog holds from earlier transactions first (read only while db.settle_backlog
+    says it may hold rows); what is left is written there.
     `states`: the final states of `finished`, when the caller knows them (one read less each).
     `hold`: the engine's claim takes released dependents straight from `waiting` (a chain's
     next step is then written once, not `queued` and then `running`): those due now are not
     written here but appended to `hold` as (id, queue, priority, type) and noted as `queued`;
     the caller must, in this transaction, write their `waiting → queued` events and set those
-    it does not claim to `queued` (SqliteWorkerStore.complete_and_claim does)."""
+    it does not claim to `queued` (SqliteWorkerStore.complete_and_claim does).
+    `events`: the event rows are appended there, for the caller to insert (in this order)
+    with its own in one statement, instead of being inserted here."""
+    rows_out: list[tuple[Any, ...]] = [] if events is None else events
     changes: list[tuple[JobId, str, str]] = []
     pending: list[tuple[JobId, JobId]] = []  # (finished job, last dependent settled)
-    if budget is not None:
+    if budget is not None and db.settle_backlog:  # else no row can be there (SqliteWorkerStore keeps the flag)
         pending += conn.execute("SELECT depends_on, after_job FROM release_backlog ORDER BY depends_on").fetchall()
         if pending:
             conn.execute("DELETE FROM release_backlog")
@@ -131,9 +148,15 @@ def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobI
         if limit <= 0:
             leftover.append((parent, cursor))
             continue
-        children = [row[0] for row in conn.execute(
-            "SELECT job_id FROM job_dependencies WHERE depends_on = ? AND job_id > ? ORDER BY job_id LIMIT ?",
-            (parent, cursor, limit))]  # fmt: skip
+        known = states.get(parent) if states else None
+        read: list[tuple] | None = None  # a succeeded parent's dependents, read with what `hold` needs
+        if hold is not None and known == JobState.SUCCEEDED:
+            read = _fetch(conn, _CHILDREN_RELEASABLE, [now, parent, cursor, limit])
+            children = [row[0] for row in read]
+        else:
+            children = [row[0] for row in conn.execute(
+                "SELECT job_id FROM job_dependencies WHERE depends_on = ? AND job_id > ? ORDER BY job_id LIMIT ?",
+                (parent, cursor, limit))]  # fmt: skip
         if not children:
             continue
         if left is not None:
@@ -141,23 +164,21 @@ def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobI
         if len(children) == limit:
             (leftover if left is not None else pending).append((parent, children[-1]))
         marks = ", ".join("?" * len(children))
-        known = states.get(parent) if states else None
         state = (known,) if known is not None else conn.execute("SELECT state FROM jobs WHERE id = ?", (parent,)).fetchone()
         if state is not None and state[0] in _ENDED_BADLY:
             error = blocking_message(parent, state[0])
             rows = _fetch(conn, _CANCEL.format(marks=marks), [now, error, *children, parent])
-            conn.executemany(
-                "INSERT INTO events (job_id, at, source, old_state, new_state, message)"
-                " VALUES (?, ?, ?, 'waiting', 'cancelled', ?)",
-                [(job_id, now, source, error) for job_id, _ in rows],
-            )
+            rows_out += [(job_id, now, source, "waiting", "cancelled", error) for job_id, _ in rows]
             changes.extend((job_id, queue, JobState.CANCELLED.value) for job_id, queue in rows)
             pending.extend((job_id, 0) for job_id in _with_dependents(conn, [job_id for job_id, _ in rows]))
         to_release = children
         if hold is not None:
             to_release = []
-            for job_id, queue, priority, job_type, later, sound in _fetch(conn, _RELEASABLE.format(marks=marks),
-                                                                         [now, *children]):  # fmt: skip
+            if read is None:
+                read = [(*row, True) for row in _fetch(conn, _RELEASABLE.format(marks=marks), [now, *children])]
+            for job_id, queue, priority, job_type, later, sound, releasable in read:
+                if not releasable:
+                    continue
                 if sound and not later:
                     hold.append((job_id, queue, priority, job_type))
                     changes.append((job_id, queue, JobState.QUEUED.value))
@@ -165,16 +186,16 @@ def settle(db: SqliteDatabase, conn: sqlite3.Connection, finished: Sequence[JobI
                     to_release.append(job_id)
         released = _fetch(conn, _RELEASE.format(marks=", ".join("?" * len(to_release))), [now, *to_release]) if to_release else []
         if released:
-            conn.executemany(
-                "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, 'waiting', ?, ?)",
-                [(job_id, now, source, new, RELEASED_MESSAGE) for job_id, _, new in released],
-            )
+            rows_out += [(job_id, now, source, "waiting", new, RELEASED_MESSAGE) for job_id, _, new in released]
             changes.extend(released)
     if budget is not None:
         db.settle_backlog = bool(leftover)  # the engine's hint (settling_pending); the table is the truth
     if leftover:
         conn.executemany("INSERT INTO release_backlog (depends_on, after_job) VALUES (?, ?) ON CONFLICT (depends_on)"
                          " DO UPDATE SET after_job = excluded.after_job", leftover)  # fmt: skip
+    if events is None and rows_out:
+        conn.executemany("INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, ?, ?, ?)",
+                         rows_out)  # fmt: skip
     if changes:
         db.note(changes)
     return changes

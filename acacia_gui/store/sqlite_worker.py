@@ -55,6 +55,30 @@ READY_QUEUES = (
 )
 
 
+# A finished run's outcome, applied only while its run still owns the job (same instance, same attempt).
+_COMPLETE = (
+    "UPDATE jobs SET state = ?, instance_id = NULL, result = ?, error = ?, traceback = ?,"
+    " finished_at = ?, run_at = coalesce(?, run_at), attempts = attempts - ?,"
+    " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE coalesce(?, progress) END,"
+    " progress_message = ?, cancel_requested = 0, started_at = coalesce(started_at, ?)"
+    " WHERE id = ? AND state = 'running' AND instance_id = ? AND attempts = ?"
+)
+
+
+def _completion_params(c: Completion, now: float, starts: dict[JobId, float], instance_id: str) -> tuple[Any, ...]:
+    return (c.state.value, c.result, c.error, c.traceback, now if c.state.is_final else None, c.run_at,
+            1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message, starts.get(c.job_id),
+            c.job_id, instance_id, c.attempt)  # fmt: skip
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple]:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()  # a row that cannot be decoded must not leave the statement open
+
+
 class SqliteWorkerStore:
     """Writes made by a running engine (the Scheduler and its collaborators)."""
 
@@ -62,10 +86,19 @@ class SqliteWorkerStore:
         self.db = db
         self._more_claimable = False
         self._next_claim_at: float | None = None
+        self._seen_version: int | None = None
 
     def data_version(self) -> int:
-        """Changes when another connection commits: a cheap 'anything new?' poll."""
-        return self.db.data_version()
+        """Changes when another connection commits: a cheap 'anything new?' poll.
+
+        The engine's transactions read release_backlog only while db.settle_backlog says it may
+        hold rows: after one of them left some, and after another connection (maybe another
+        instance, which may have left some) committed, as seen here."""
+        version = self.db.data_version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self.db.settle_backlog = True
+        return version
 
     def checkpoint_in_background(self, every: float = 0.05) -> Callable[[], None]:
         """WAL checkpoints on a background thread (SqliteDatabase.checkpoint_in_background)."""
@@ -209,20 +242,24 @@ class SqliteWorkerStore:
         self._next_claim_at = None
 
         held: list[tuple[JobId, str, int, str]] = []  # released by settle, still `waiting`: claimed or queued below
+        events: list[tuple[Any, ...]] = []  # every event row of this write, in order: one INSERT at the end
 
         def write(conn: sqlite3.Connection) -> tuple[list[Completion], list[Job]]:
             held.clear()
+            events.clear()
+            self.db.settle_backlog = self.db.settle_backlog or backlog  # a try rolled back to the savepoint undid its reads
             if starts.keys() - finishing:  # the others are marked by their completion's UPDATE
                 conn.executemany(
                     "UPDATE jobs SET started_at = ? WHERE id = ? AND state = 'running' AND instance_id = ?"
                     " AND started_at IS NULL",
                     [(at, job_id, instance_id) for job_id, at in starts.items() if job_id not in finishing],
                 )
-            applied = self._apply_completions(conn, completions, instance_id, now, starts)
+            applied = self._apply_completions(conn, completions, instance_id, now, starts, events)
             ended = {c.job_id: c.state.value for c in applied if c.state.is_final}
             settle(self.db, conn, list(ended), "worker", now, budget=ENGINE_SETTLE_BUDGET, states=ended,
-                   hold=held)  # before the claim  # fmt: skip
-            claimed = (self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits, held)
+                   hold=held, events=events)  # before the claim  # fmt: skip
+            claimed = (self._claim(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits, held,
+                                   events)
                        if wanted > 0 or held else [])  # fmt: skip
             if held:
                 taken = {job.id for job in claimed}
@@ -231,14 +268,22 @@ class SqliteWorkerStore:
                     chunk = rest[start:start + 500]
                     conn.execute(f"UPDATE jobs SET state = 'queued' WHERE id IN ({', '.join('?' * len(chunk))})"
                                  " AND state = 'waiting'", chunk)  # fmt: skip
+            if events:
+                conn.executemany("INSERT INTO events (job_id, at, source, old_state, new_state, message)"
+                                 " VALUES (?, ?, ?, ?, ?, ?)", events)  # fmt: skip
             return applied, claimed
 
         def suspects(conn: sqlite3.Connection) -> list[JobId]:
             return [*starts, *finishing, *(row[0] for row in held),
                     *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]  # fmt: skip
 
-        with self.db.write() as conn:
-            (applied, claimed), _ = self._without_broken_rows(conn, write, suspects, "worker", now)
+        backlog = self.db.settle_backlog
+        try:
+            with self.db.write() as conn:
+                (applied, claimed), _ = self._without_broken_rows(conn, write, suspects, "worker", now)
+        except BaseException:
+            self.db.settle_backlog = backlog or self.db.settle_backlog  # rolled back: release_backlog is as it was
+            raise
         return applied, claimed
 
     def _without_broken_rows(self, conn: sqlite3.Connection, write: Callable[[sqlite3.Connection], T],
@@ -293,11 +338,25 @@ class SqliteWorkerStore:
         return ids
 
     def _apply_completions(self, conn: sqlite3.Connection, completions: Sequence[Completion], instance_id: str,
-                           now: float, starts: dict[JobId, float]) -> list[Completion]:  # fmt: skip
+                           now: float, starts: dict[JobId, float],
+                           events: list[tuple[Any, ...]]) -> list[Completion]:  # fmt: skip
         """Write the completions whose run still owns its job: one SELECT finds them, one
         executemany writes them (the UPDATE keeps the ownership check; nothing else writes
-        inside this transaction). A job's first applicable completion wins, as if each
-        were applied in turn."""
+        inside this transaction); one completion (a chain's step) is one UPDATE … RETURNING.
+        A job's first applicable completion wins, as if each were applied in turn. Their
+        events are appended to `events`."""
+        if not completions:
+            return []
+        if len(completions) == 1:
+            c = completions[0]
+            applied = [c] if _fetch(conn, _COMPLETE + " RETURNING id", _completion_params(c, now, starts, instance_id)) else []
+        else:
+            applied = self._apply_many(conn, completions, instance_id, now, starts)
+        events += [(c.job_id, now, "worker", "running", c.state.value, c.message or (c.error or "")[:500]) for c in applied]
+        return applied
+
+    def _apply_many(self, conn: sqlite3.Connection, completions: Sequence[Completion], instance_id: str,
+                    now: float, starts: dict[JobId, float]) -> list[Completion]:  # fmt: skip
         owned: set[tuple[int, int]] = set()
         ids = list({c.job_id for c in completions})
         for start in range(0, len(ids), 500):
@@ -313,40 +372,21 @@ class SqliteWorkerStore:
             if (c.job_id, c.attempt) in owned and c.job_id not in done:
                 done.add(c.job_id)
                 applied.append(c)
-        if not applied:
-            return applied
-        conn.executemany(
-            "UPDATE jobs SET state = ?, instance_id = NULL, result = ?, error = ?, traceback = ?,"
-            " finished_at = ?, run_at = coalesce(?, run_at), attempts = attempts - ?,"
-            " progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE coalesce(?, progress) END,"
-            " progress_message = ?, cancel_requested = 0, started_at = coalesce(started_at, ?)"
-            " WHERE id = ? AND state = 'running' AND instance_id = ? AND attempts = ?",
-            [(c.state.value, c.result, c.error, c.traceback, now if c.state.is_final else None, c.run_at,
-              1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message, starts.get(c.job_id),
-              c.job_id, instance_id, c.attempt) for c in applied],
-        )  # fmt: skip
-        conn.executemany(
-            "INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, 'worker', ?, ?, ?)",
-            [(c.job_id, now, "running", c.state.value, c.message or (c.error or "")[:500]) for c in applied],
-        )
+        if applied:
+            conn.executemany(_COMPLETE, [_completion_params(c, now, starts, instance_id) for c in applied])
         return applied
 
     def _claim(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float,
-               prefetch: int = 0, no_prefetch_types: Iterable[str] = (),
-               type_limits: TypeLimits | None = None, held: Sequence[tuple[JobId, str, int, str]] = ()) -> list[Job]:  # fmt: skip
+               prefetch: int, no_prefetch_types: Iterable[str], type_limits: TypeLimits | None,
+               held: Sequence[tuple[JobId, str, int, str]], events: list[tuple[Any, ...]]) -> list[Job]:  # fmt: skip
         """Claim the best queued jobs; `held` (id, queue, priority, type): `waiting` rows settle just
-        released, candidates like queued ones. Writes the `waiting → queued` events of all of them;
-        those not claimed the caller sets to `queued`."""
-        jobs: list[Job] = []
-        events: list[tuple[Any, ...]] = [(job_id, now, "worker", "waiting", "queued", RELEASED_MESSAGE)
-                                         for job_id, _, _, _ in held]  # fmt: skip
-        if free_slots + prefetch > 0:
-            jobs = self._claim_rows(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits,
-                                    held, events)  # fmt: skip
-        if events:
-            conn.executemany("INSERT INTO events (job_id, at, source, old_state, new_state, message) VALUES (?, ?, ?, ?, ?, ?)",
-                             events)  # fmt: skip
-        return jobs
+        released, candidates like queued ones. Appends the `waiting → queued` events of all of them
+        and the claims' events to `events`; those not claimed the caller sets to `queued`."""
+        events += [(job_id, now, "worker", "waiting", "queued", RELEASED_MESSAGE) for job_id, _, _, _ in held]
+        if free_slots + prefetch <= 0:
+            return []
+        return self._claim_rows(conn, instance_id, free_slots, now, prefetch, no_prefetch_types, type_limits,
+                                held, events)  # fmt: skip
 
     def _claim_rows(self, conn: sqlite3.Connection, instance_id: str, free_slots: int, now: float, prefetch: int,
                     no_prefetch_types: Iterable[str], type_limits: TypeLimits | None,
