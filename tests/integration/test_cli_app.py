@@ -35,9 +35,17 @@ def ok(box, *args, input=None):
     return result
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A command started in the background by a non-interactive shell (`cmd &`, as some CI
+    runners start the suite) inherits SIGINT ignored, and Python then leaves it ignored: the
+    CLI must get Ctrl-C as it does at a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_cli(box, *args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "acacia_gui", *args, *box.where], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=box.env)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, env=box.env,
+                            preexec_fn=_ctrl_c_as_at_a_terminal)  # fmt: skip
 
 
 def test_enqueue_goes_through_the_app(box):
