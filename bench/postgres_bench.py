@@ -402,6 +402,22 @@ def role_procrastinate(url: str) -> None:
         app.run_worker(concurrency=1, wait=False, install_signal_handlers=False, delete_jobs="never")
 
 
+def run_workers(url: str, role: str, *args: str) -> tuple[float, float, dict[str, float]]:
+    """WORKERS processes of `role` on the database at `url`, started together once all are ready
+    and run until they exit: (start time, seconds, CPU over the run, as CpuSampler.stop gives it)."""
+    procs = [spawn(role, url, *args) for _ in range(WORKERS)]
+    try:
+        wait_ready(procs)
+        sampler = CpuSampler(url, [p.pid for p in procs])
+        start = time.time()
+        go(procs)
+        finish(procs)
+        seconds = time.time() - start
+        return start, seconds, sampler.stop()
+    finally:
+        terminate(procs)
+
+
 # -- cases ----------------------------------------------------------------------------------
 def acacia_throughput(server: Server, instances: int, jobs: int, tmp: Path) -> dict[str, Any]:
     from acacia_gui.core.job import Job
@@ -441,16 +457,7 @@ def raw_throughput(server: Server, batch: int, jobs: int) -> dict[str, Any]:
                 cur.execute("INSERT INTO raw_jobs (payload) SELECT json_build_object('i', g)::text FROM generate_series(1, %s) g",
                             (jobs,))  # fmt: skip
             conn.execute("VACUUM ANALYZE raw_jobs")
-            procs = [spawn("raw", url, str(batch)) for _ in range(WORKERS)]
-            try:
-                wait_ready(procs)
-                sampler = CpuSampler(url, [p.pid for p in procs])
-                start = time.time()
-                go(procs)
-                finish(procs)
-                cpu = sampler.stop()
-            finally:
-                terminate(procs)
+            start, _, cpu = run_workers(url, "raw", str(batch))
             end, done = conn.execute("SELECT max(finished), count(*) FILTER (WHERE state = 'done') FROM raw_jobs").fetchone()
     assert done == jobs, (done, jobs)
     return figures(jobs, end - start, cpu)
@@ -472,17 +479,7 @@ def pgqueuer_throughput(server: Server, jobs: int) -> dict[str, Any]:
 
     with server.database() as url:
         asyncio.run(setup(url))
-        procs = [spawn("pgqueuer", url) for _ in range(WORKERS)]
-        try:
-            wait_ready(procs)
-            sampler = CpuSampler(url, [p.pid for p in procs])
-            start = time.time()
-            go(procs)
-            finish(procs)
-            seconds = time.time() - start
-            cpu = sampler.stop()
-        finally:
-            terminate(procs)
+        _, seconds, cpu = run_workers(url, "pgqueuer")
         with psycopg.connect(url, autocommit=True) as conn:
             left = conn.execute("SELECT count(*) FROM pgqueuer").fetchone()[0]
     assert left == 0, f"pgqueuer left {left} jobs"
@@ -496,17 +493,7 @@ def procrastinate_throughput(server: Server, jobs: int) -> dict[str, Any]:
             app.schema_manager.apply_schema()
             for first in range(0, jobs, 1000):
                 noop.batch_defer(*({"i": i} for i in range(first, min(jobs, first + 1000))))
-        procs = [spawn("procrastinate", url) for _ in range(WORKERS)]
-        try:
-            wait_ready(procs)
-            sampler = CpuSampler(url, [p.pid for p in procs])
-            start = time.time()
-            go(procs)
-            finish(procs)
-            seconds = time.time() - start
-            cpu = sampler.stop()
-        finally:
-            terminate(procs)
+        _, seconds, cpu = run_workers(url, "procrastinate")
         with psycopg.connect(url, autocommit=True) as conn:
             done = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'").fetchone()[0]
     assert done == jobs, (done, jobs)

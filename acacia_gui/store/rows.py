@@ -4,6 +4,8 @@ and what a broken row is (COLUMN_RULES), how it is read anyway and how it is set
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 from typing import Any
@@ -239,3 +241,8 @@ def set_aside_row(conn: sqlite3.Connection, job_id: JobId, problems: dict[str, s
         conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
         return f"deleted: its row in the database was broken beyond repair ({reason}); it is in the table jobs_quarantine"
     return error
+
+
+def ran_on_label() -> str:
+    """What a claim writes in jobs.ran_on (both backends): this process, as host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -30,6 +30,7 @@ from .rows import (
     JOB_COLUMNS,
     BrokenRowError,
     is_bad_row_error,
+    ran_on_label,
     row_problems,
     row_to_job,
     set_aside_row,
@@ -442,7 +443,7 @@ class SqliteWorkerStore:
             f" started_at = CASE WHEN id IN ({', '.join('?' * len(starting)) or 'NULL'}) THEN ? END,"
             f" finished_at = NULL, progress = NULL, progress_message = '', error = NULL, traceback = NULL"
             f" WHERE id IN ({marks}) AND state IN ('queued', 'waiting') RETURNING {JOB_COLUMNS}",
-            [instance_id, f"{socket.gethostname()}:{os.getpid()}", *starting, now, *ids],  # ran_on: this process
+            [instance_id, ran_on_label(), *starting, now, *ids],
         )
         try:
             rows = cursor.fetchall()

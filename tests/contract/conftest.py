@@ -36,7 +36,7 @@ import psycopg
 import pytest
 
 from acacia_gui.store.sqlite import SqliteJobStore
-from tests.support.postgres_server import ServerUnavailable, session_server
+from tests.support.postgres_server import server_or_skip
 
 Opener = Callable[[], Any]  # a new store object (a JobStore and a WorkerStore) on the test's database
 
@@ -55,10 +55,7 @@ POSTGRES_POOL_SIZE = 8  # connections per store object (a test opens one or two)
 def postgres_database(tmp_path: Path) -> Iterator[Opener]:
     from acacia_gui.store.postgres.store import PostgresJobStore
 
-    try:
-        server = session_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    server = server_or_skip()
     with server.database() as url:
         (tmp_path / POSTGRES_URL_FILE).write_text(url, encoding="utf-8")
         yield lambda: PostgresJobStore(url, min_size=1, max_size=POSTGRES_POOL_SIZE)

@@ -23,7 +23,7 @@ from acacia_gui.gui.instances.model import InstanceColumn, heartbeat_text
 from acacia_gui.gui.instances.view import InstancesView
 from acacia_gui.gui.main_window import INSTANCES_TAB, JOBS_TAB
 from tests.contract.helpers import add, claim
-from tests.support.postgres_server import ServerUnavailable, session_server
+from tests.support.postgres_server import server_or_skip
 
 
 def cell(view: InstancesView, row: int, column: InstanceColumn) -> str:
@@ -63,10 +63,7 @@ def test_sqlite_shows_this_app_and_its_running_job(window, harness, qtbot):
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    try:
-        server = session_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    server = server_or_skip()
     with server.database() as url:
         yield url
 

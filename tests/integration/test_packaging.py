@@ -135,12 +135,9 @@ def test_bundle_migrates_and_runs_a_job_on_postgres(bundle: Path, tmp_path: Path
     import psycopg
 
     from tests.integration.test_postgres_instances import as_url
-    from tests.support.postgres_server import ServerUnavailable, session_server
+    from tests.support.postgres_server import server_or_skip
 
-    try:
-        server = session_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the bundle's PostgreSQL test: {exc}")
+    server = server_or_skip("the bundle's PostgreSQL test")
     env = {**_clean_env(), "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
     with server.database() as conninfo_text:
         with psycopg.connect(conninfo_text, autocommit=True) as conn:  # the test databases come migrated: start empty

@@ -25,7 +25,7 @@ import pytest
 from psycopg import conninfo
 
 from tests.integration.serve_process import Sandbox, ServeProcess
-from tests.support.postgres_server import ServerUnavailable, session_server
+from tests.support.postgres_server import server_or_skip
 
 PLUGIN = """
 import os
@@ -71,10 +71,7 @@ def sleep(ctx, job):
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    try:
-        server = session_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the multi-instance tests: {exc}")
+    server = server_or_skip('the multi-instance tests')
     with server.database() as conninfo_text:
         yield as_url(conninfo_text)
 

@@ -27,12 +27,9 @@ QUIET = 2.0  # control: how long a job must stay queued without a listener
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    from tests.support.postgres_server import ServerUnavailable, session_server
+    from tests.support.postgres_server import server_or_skip
 
-    try:
-        server = session_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    server = server_or_skip()
     with server.database() as url:
         yield url
 

@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import conninfo, sql
 
 ENV_URL = "ACACIA_TEST_POSTGRES"
@@ -242,6 +243,15 @@ def session_server() -> PostgresTestServer:
             raise _session_error
         assert _session is not None
         return _session
+
+
+def server_or_skip(what: str = "the tests") -> PostgresTestServer:
+    """The session's server, or a skip that says why (a failed run under ACACIA_REQUIRE_POSTGRES=1:
+    tests/conftest.py); `what` names the tests in the reason."""
+    try:
+        return session_server()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for {what}: {exc}")
 
 
 def stop_session_server() -> None:

@@ -14,16 +14,13 @@ import pytest
 from acacia_gui.core.errors import StoreError
 from acacia_gui.store.postgres.db import SCHEMA_VERSION, PostgresDatabase
 from acacia_gui.store.sqlite import SqliteJobStore
-from tests.support.postgres_server import ServerUnavailable, session_server, with_database
+from tests.support.postgres_server import server_or_skip, with_database
 
 
 @pytest.fixture
 def empty_url() -> Iterator[str]:
     """An empty database (no schema), dropped after."""
-    try:
-        server = session_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    server = server_or_skip()
     name = f"acacia_test_empty_{secrets.token_hex(6)}"
     with psycopg.connect(server.admin_url, autocommit=True) as conn:
         conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from acacia_gui.store.postgres.rowsets import id_array, rows_param, rowset
-from tests.support.postgres_server import ServerUnavailable, session_server
+from tests.support.postgres_server import server_or_skip
 
 COLUMNS = (("n", "bigint"), ("x", "float8"), ("t", "text"))
 SELECT = f"SELECT n, x, t, ord FROM {rowset('r', COLUMNS)} ORDER BY ord"
@@ -21,10 +21,7 @@ SELECT = f"SELECT n, x, t, ord FROM {rowset('r', COLUMNS)} ORDER BY ord"
 
 @pytest.fixture
 def postgres_conn() -> Iterator[psycopg.Connection]:
-    try:
-        server = session_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    server = server_or_skip()
     with server.database() as url, psycopg.connect(url, autocommit=True) as conn:
         yield conn
 

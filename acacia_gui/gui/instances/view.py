@@ -14,10 +14,11 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QMenu, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QTableView, QVBoxLayout, QWidget
 
 from ...store.instances import describe_instances
 from ..background import BackgroundReader
+from ..widgets.list_table import list_table
 from .model import InstanceColumn, InstancesModel, place
 
 REFRESH_MS = 2000
@@ -60,27 +61,8 @@ class InstancesView(QWidget):
         self._timer.start()
 
     def _build_table(self) -> QTableView:
-        table = QTableView(self)
-        table.setObjectName("instancesTable")
-        table.setAccessibleName("Live instances")
-        table.setModel(self.model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setAlternatingRowColors(True)
-        table.setShowGrid(False)
-        table.setWordWrap(False)
-        table.setTabKeyNavigation(False)
-        table.verticalHeader().setVisible(False)
-        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 12)
-        header = table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setMinimumSectionSize(40)
-        for column, width in DEFAULT_WIDTHS.items():
-            table.setColumnWidth(column, width)
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(InstanceColumn.JOBS, QHeaderView.ResizeMode.Stretch)
+        table = list_table(self, self.model, name="instancesTable", accessible_name="Live instances",
+                           widths=DEFAULT_WIDTHS, stretch=InstanceColumn.JOBS)
         table.clicked.connect(self._on_click)
         table.activated.connect(self._on_click)  # Enter on a row: as a click
         return table

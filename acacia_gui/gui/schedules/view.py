@@ -16,7 +16,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSizePolicy,
     QTableView,
@@ -31,6 +30,7 @@ from ...core.queue import JobQueue
 from ...core.registry import Registry
 from ...core.schedules import Schedule
 from ..background import BackgroundReader
+from ..widgets.list_table import list_table
 from .actions import ScheduleActions
 from .cells import ScheduleColumn
 from .model import SCHEDULE_ROLE, ScheduleTableModel
@@ -101,28 +101,9 @@ class SchedulesView(QWidget):
 
     # -- building ---------------------------------------------------------------------------------
     def _build_table(self) -> QTableView:
-        table = QTableView(self)
-        table.setObjectName("scheduleTable")
-        table.setAccessibleName("Schedules")
-        table.setModel(self.model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setAlternatingRowColors(True)
-        table.setShowGrid(False)
-        table.setWordWrap(False)
-        table.setTabKeyNavigation(False)
+        table = list_table(self, self.model, name="scheduleTable", accessible_name="Schedules", widths=DEFAULT_WIDTHS,
+                           stretch=ScheduleColumn.RULE, selection=QAbstractItemView.SelectionMode.ExtendedSelection)
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        table.verticalHeader().setVisible(False)
-        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 12)
-        header = table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setMinimumSectionSize(40)
-        for column, width in DEFAULT_WIDTHS.items():
-            table.setColumnWidth(column, width)
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(ScheduleColumn.RULE, QHeaderView.ResizeMode.Stretch)
         table.doubleClicked.connect(self._on_double_click)
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):  # Enter: as a double-click on the current cell
             enter = QShortcut(QKeySequence(key), table, context=Qt.ShortcutContext.WidgetShortcut)

@@ -46,7 +46,7 @@ from ...core.job import Job, JobId
 from ...core.rates import Rate, TypeLimits
 from ...core.recovery import RecoveryPolicy, decide
 from ...core.runner import Completion
-from ..rows import _NOW, COLUMN_RULES, JOB_COLUMNS, BrokenRowError, row_to_job
+from ..rows import _NOW, COLUMN_RULES, JOB_COLUMNS, BrokenRowError, ran_on_label, row_to_job
 from .db import PostgresDatabase
 from .dependencies import ENGINE_SETTLE_BUDGET, RELEASED_MESSAGE, insert_events, settle
 from .jobs import row_problems
@@ -599,7 +599,7 @@ class PostgresWorkerStore:
         rows = conn.execute(
             f"UPDATE jobs SET {_CLAIM_SET} WHERE id = ANY(%s::bigint[]) AND {_STILL_CLAIMABLE}"
             f" RETURNING {_CLAIMED_COLUMNS}",
-            (instance_id, _ran_on(), id_array(starting), now, id_array(ids)),
+            (instance_id, ran_on_label(), id_array(starting), now, id_array(ids)),
         ).fetchall()
         jobs = self._claimed(rows, now, events)
         if rates or limits:
@@ -610,7 +610,8 @@ class PostgresWorkerStore:
                          now: float, events: list[tuple[Any, ...]]) -> list[Job]:  # fmt: skip
         """_claim_rows for one queue with nothing to count (no limit, rate or type limit, no held
         rows): the pick and the claim in one statement (_CLAIM_ONE_QUEUE), a round trip less."""
-        rows = conn.execute(_CLAIM_ONE_QUEUE, (queue, wanted + 1, wanted, free_slots, instance_id, _ran_on(), now)).fetchall()
+        params = (queue, wanted + 1, wanted, free_slots, instance_id, ran_on_label(), now)
+        rows = conn.execute(_CLAIM_ONE_QUEUE, params).fetchall()
         self._more_claimable = bool(rows) and rows[0][-1] > wanted
         return self._claimed([row[:-1] for row in rows], now, events)
 
@@ -773,11 +774,6 @@ class PostgresWorkerStore:
             return
         with self.db.write() as conn, conn.cursor() as cur:
             cur.executemany("INSERT INTO job_logs (job_id, at, level, message) VALUES (%s, %s, %s, %s)", list(lines))
-
-
-def _ran_on() -> str:
-    """What a claim writes in ran_on: this process, as host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 # -- broken rows (see the module's docstring) ------------------------------------------------
