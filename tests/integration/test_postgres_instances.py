@@ -198,9 +198,14 @@ def test_postgres_sigkill_of_an_instance_requeues_its_jobs_within_2_s(cluster: C
     wait_until(lambda: cluster.query(running_on_victim, (victim_id,)), 30, "the victim runs a job")
     wait_until(lambda: any(kind == "start" and pid == victim.proc.pid for kind, pid, *_ in cluster.records()), 30,
                "the victim's handler started")  # fmt: skip
+
+    def listed_as_running() -> bool:  # `acacia instances` shows what the database says (read again around it,
+        before = [row[0] for row in cluster.query(running_on_victim, (victim_id,))]  # as the victim may claim more)
+        shown = {e["pid"]: e["running"] for e in json.loads(cluster.cli("instances", "--json"))}
+        return shown[victim.proc.pid] == before == [row[0] for row in cluster.query(running_on_victim, (victim_id,))]
+
+    wait_until(listed_as_running, 30, "the victim's running jobs listed", cluster)
     orphans = [row[0] for row in cluster.query(running_on_victim, (victim_id,))]
-    shown = json.loads(cluster.cli("instances", "--json"))
-    assert {e["pid"]: e["running"] for e in shown}[victim.proc.pid] == sorted(orphans)
     victim.proc.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     wait_until(lambda: not cluster.query(running_on_victim, (victim_id,)), 10, "the victim's jobs recovered")

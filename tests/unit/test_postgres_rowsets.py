@@ -111,8 +111,9 @@ def test_postgres_one_queue_claim_reads_the_ready_index_with_stale_statistics(po
     )
     with postgres_conn.transaction():
         postgres_conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        postgres_conn.execute("PREPARE claim AS " + _CLAIM_ONE_QUEUE.replace("%s", "$%d") % tuple(range(1, 8)))
-        plan = "\n".join(row[0] for row in postgres_conn.execute(
-            "EXPLAIN EXECUTE claim('default', 65, 64, 2, 'me', 'host:1', 1.0)"))  # fmt: skip
+        postgres_conn.execute("PREPARE claim AS " + _CLAIM_ONE_QUEUE.replace("%s", "$%d") % tuple(range(1, 14)))
+        plan = "\n".join(row[0] for row in postgres_conn.execute(  # a guessed queue: its checks are planned too
+            "EXPLAIN EXECUTE claim(false, 'default', 'default', 'default', 'default', 'default', 65, 64, 2, 'me',"
+            " 'host:1', 1.0, 1.0)"))  # fmt: skip
         postgres_conn.execute("DEALLOCATE claim")
     assert "jobs_ready" in plan and "jobs_pkey" in plan and "Seq Scan on jobs" not in plan, plan

@@ -21,7 +21,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from importlib import resources
 from typing import Any
@@ -87,6 +87,7 @@ class PostgresDatabase:
         # Changes a transaction made beyond what its caller asked for (dependents released or
         # cancelled): noted inside it, kept here once it commits, until someone announces them.
         self.settle_backlog = True  # release_backlog may hold rows: the first engine transaction looks
+        self.backlog_look_due = 0.0  # monotonic time of the next look for a backlog another instance left
         self._committed_notes: collections.deque[tuple[JobId, str, str]] = collections.deque(maxlen=MAX_UNANNOUNCED_NOTES)
         self._local = threading.local()
         try:  # one direct connection first: its error says why (the pool's would only say it timed out)
@@ -133,25 +134,38 @@ class PostgresDatabase:
         (BEGIN, an UPDATE, the last INSERT, COMMIT) travel with the next one that it reads, so
         the engine's transaction costs fewer round trips. A failing statement then raises at the
         next read or at the commit, not where it was written: only for blocks that do not catch
-        a statement's error to go on (the engine's writes; see PostgresWorkerStore._write)."""
+        a statement's error to go on (the engine's writes; see PostgresWorkerStore._write).
+        With after_commit(), a block can even leave a statement's result unread until COMMIT has
+        travelled with it: one round trip for the whole transaction."""
         try:
             conn_context = self.pool.connection()
             conn = conn_context.__enter__()
         except (PoolTimeout, psycopg.Error) as exc:
             raise self._error("cannot write to", exc) from None
         self._local.notes = []
+        self._local.after_commit = []
         try:
             try:
                 with conn.pipeline() if pipeline else nullcontext(), conn.transaction():
                     yield conn
+                for read in self._local.after_commit:
+                    read()
             except psycopg.Error as exc:
                 raise self._error("cannot write to", exc) from exc
         except BaseException as exc:
             conn_context.__exit__(type(exc), exc, exc.__traceback__)
             raise
+        finally:
+            self._local.after_commit = []
         conn_context.__exit__(None, None, None)
         if self._local.notes:
             self._committed_notes.extend(self._local.notes)
+
+    def after_commit(self, read: Callable[[], None]) -> None:
+        """Inside a pipelined write(): call `read` once the transaction has committed, before its
+        connection goes back to the pool (it reads results sent with the COMMIT: cursor.fetchall()).
+        Not called if the transaction fails."""
+        self._local.after_commit.append(read)
 
     # Shorthands for one statement outside any transaction.
     def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:

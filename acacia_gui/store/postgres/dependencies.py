@@ -23,6 +23,7 @@ Ids give a topological order: a dependency always exists before its dependent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +86,10 @@ _INSERT_EVENTS = (
 # The engine settles at most this many dependents in one transaction (see sqlite_dependencies):
 # the rest are settled by the next transactions, from release_backlog.
 ENGINE_SETTLE_BUDGET = 500
+# The backlog is read by the engine that wrote it (PostgresDatabase.settle_backlog says so) and,
+# for one another instance left behind (it died mid fan-out), by every engine this often: an
+# empty table's DELETE would otherwise cost each engine transaction a round trip.
+BACKLOG_LOOK_EVERY = 2.0  # seconds
 _UNLIMITED = 100_000  # dependents per statement group when there is no budget
 
 
@@ -146,7 +151,8 @@ def settle(db: PostgresDatabase, conn: psycopg.Connection, finished: Sequence[Jo
     and set those it does not claim to `queued` (PostgresWorkerStore.complete_and_claim does)."""
     changes: list[tuple[JobId, str, str]] = []
     pending: list[tuple[JobId, JobId]] = []  # (finished job, last dependent settled)
-    if budget is not None:
+    if budget is not None and (db.settle_backlog or time.monotonic() >= db.backlog_look_due):
+        db.backlog_look_due = time.monotonic() + BACKLOG_LOOK_EVERY
         # Taken whole: a second engine doing the same waits for this transaction, then finds none.
         pending += sorted(conn.execute("DELETE FROM release_backlog RETURNING depends_on, after_job").fetchall())
     finished = list(dict.fromkeys(finished))

@@ -185,10 +185,13 @@ class PostgresJobs:
                          job.max_attempts or 1, job.run_at, job.timeout, now, job.cancel_grace, job.memory_limit,
                          job.cpu_time_limit, job.nice))  # fmt: skip
         new_queues = {job.queue for job in jobs} - self._known_queues
-        with self.db.write(pipeline=True) as conn:  # BEGIN travels with the INSERT: an enqueue is two round trips
+        ids: list[JobId] = []
+        with self.db.write(pipeline=True) as conn:  # BEGIN, the INSERT and COMMIT travel together: one round trip
             if new_queues:
                 self._ensure_queues(conn, new_queues, now)
-            ids = self._insert_rows(conn, rows, now, source)
+            if rows:
+                inserted = self._send_insert(conn, rows, now, source)
+                self.db.after_commit(lambda: ids.extend(sorted(row[0] for row in inserted.fetchall())))
         self._known_queues.update(new_queues)  # only once committed: a rolled-back queue row is not known
         for job_id, job in zip(ids, jobs, strict=True):
             job.id = job_id
@@ -292,17 +295,15 @@ class PostgresJobs:
         return True
 
     @staticmethod
-    def _insert_rows(conn: psycopg.Connection, rows: list[tuple], now: float, source: str) -> list[JobId]:
-        """Insert plain job rows and their `enqueued` events in one statement; returns their ids,
-        in the rows' order.
+    def _send_insert(conn: psycopg.Connection, rows: list[tuple], now: float, source: str) -> psycopg.Cursor:
+        """Insert plain job rows and their `enqueued` events in one statement; its cursor gives their
+        ids (unread: in pipeline mode they come back with the COMMIT).
 
         The identity gives the rows of one statement increasing ids in the order they are
         inserted (that of the rows), so the ids, sorted, are the rows' in order."""
-        if not rows:
-            return []
         typed = [[None if value is None else convert(value) for convert, value in zip(_INSERT_TYPES, row, strict=True)]
                  for row in rows]  # fmt: skip
-        return sorted(row[0] for row in conn.execute(_INSERT_MANY, (rows_param(typed), now, source)).fetchall())
+        return conn.execute(_INSERT_MANY, (rows_param(typed), now, source))
 
     # -- reading -------------------------------------------------------------------
     def get_job(self, job_id: JobId) -> Job | None:

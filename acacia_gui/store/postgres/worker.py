@@ -151,18 +151,36 @@ _CLAIMED_COLUMNS = f"{JOB_COLUMNS}, {_LAST_CHECKPOINT}, {SOUND}"
 
 # The claim of one queue with no limit, no rate and no type limits (the common case), in one
 # statement: the best `wanted` queued jobs, read `FOR UPDATE SKIP LOCKED` (one more, to know
-# whether more were claimable), become this instance's, the first `free_slots` of them started.
-# Parameters: queue, wanted + 1, wanted, free_slots, instance_id, ran_on, now. The rows come back
-# as the general claim's, plus how many were read.
+# whether more were claimable), become this instance's, the first `free_slots` of them started,
+# and their `queued → running` events are written. Nothing is left to do after it but COMMIT,
+# which travels with it (pipeline mode): its rows are read once committed, so a row that breaks
+# the schema's rules is not claimed (`pick_sound`) but counted, for a careful write to set aside.
+# Sent without reading READY_QUEUES first (`guessed`: the queue the last claim found alone), it
+# checks itself that the queue is still the only one with queued jobs and has nothing to count
+# (`fits`), and claims nothing if not. Parameters: fitting (true: READY_QUEUES said so), the queue five times,
+# wanted + 1, wanted, free_slots, instance_id, ran_on, now, now. One row per claimed job, as the
+# general claim's (a true soundness last), after `fits`, how many rows were read and how many of
+# those were broken; a single row of NULLs after these three when none was claimed.
 _CLAIM_ONE_QUEUE = (
-    "WITH picked AS MATERIALIZED (SELECT id AS pick_id, priority AS pick_priority FROM jobs"
-    " WHERE state = 'queued' AND queue = %s ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED),"
-    " chosen AS MATERIALIZED (SELECT pick_id, pick_priority FROM picked ORDER BY pick_priority DESC, pick_id LIMIT %s),"
-    " starting AS MATERIALIZED (SELECT pick_id FROM chosen ORDER BY pick_priority DESC, pick_id LIMIT %s)"
-    " UPDATE jobs SET " + _CLAIM_SET_OF.format(starting="jobs.id IN (SELECT pick_id FROM starting)")
-    + " FROM chosen WHERE jobs.id = chosen.pick_id"
-    " RETURNING {columns}, (SELECT count(*) FROM picked)"
-).format(columns=_CLAIMED_COLUMNS)
+    "WITH ok AS MATERIALIZED (SELECT %s::boolean OR ("
+    " NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = %s AND (q.paused <> 0 OR q.concurrency > 0))"
+    " AND NOT EXISTS (SELECT 1 FROM queue_rates r WHERE r.queue = %s)"
+    " AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.state = 'queued' AND o.queue < %s)"
+    " AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.state = 'queued' AND o.queue > %s)) AS fits),"
+    " picked AS MATERIALIZED (SELECT id AS pick_id, priority AS pick_priority, {sound} AS pick_sound FROM jobs"
+    " WHERE state = 'queued' AND queue = %s AND (SELECT fits FROM ok)"
+    " ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED),"
+    " chosen AS MATERIALIZED (SELECT pick_id, pick_priority FROM picked WHERE pick_sound"
+    " ORDER BY pick_priority DESC, pick_id LIMIT %s),"
+    " starting AS MATERIALIZED (SELECT pick_id FROM chosen ORDER BY pick_priority DESC, pick_id LIMIT %s),"
+    " claimed AS (UPDATE jobs SET " + _CLAIM_SET_OF.format(starting="jobs.id IN (SELECT pick_id FROM starting)")
+    + " FROM chosen WHERE jobs.id = chosen.pick_id RETURNING {columns}, {checkpoint}, true),"
+    " logged AS (INSERT INTO events (job_id, at, source, old_state, new_state, message)"
+    " SELECT id, %s, 'worker', 'queued', 'running', 'attempt ' || attempts FROM claimed ORDER BY priority DESC, id)"
+    " SELECT (SELECT fits FROM ok), counts.*, claimed.*"
+    " FROM (SELECT count(*), count(*) FILTER (WHERE NOT pick_sound) FROM picked) AS counts"
+    " LEFT JOIN claimed ON true"
+).format(sound=SOUND, columns=JOB_COLUMNS, checkpoint=_LAST_CHECKPOINT)
 
 # Start marks of jobs claimed ahead, (id, at) rows.
 _MARK_STARTED = (
@@ -183,6 +201,12 @@ class PostgresWorkerStore:
         self._claimed_checkpoints: dict[JobId, dict[str, Any]] | None = None  # see checkpoints_of_claimed
         self._last_claimed: set[JobId] | None = None
         self._ready: psycopg.Cursor | None = None  # READY_QUEUES sent ahead by complete_and_claim (pipeline mode)
+        # A _CLAIM_ONE_QUEUE sent with the COMMIT: (its rows once read, wanted, now); see _take_sent_claim.
+        self._sent_claim: tuple[list[Sequence[Any]], int, float, bool] | None = None
+        # The queue the last READY_QUEUES found alone and with nothing to count: claims go to it
+        # straight away (_CLAIM_ONE_QUEUE checks it still fits), a round trip less.
+        self._alone: str | None = None
+        self._careful_next = False  # a claim skipped a broken row: the next complete_and_claim is careful
 
     # -- "anything new?" ---------------------------------------------------------------
     _fold_due = 0.0  # monotonic time of the next fold of ended sessions' counter rows (heartbeat)
@@ -277,7 +301,9 @@ class PostgresWorkerStore:
             conn.execute("DELETE FROM instances WHERE id = %s", (instance_id,))
             return [*changed, *((job_id, "failed") for job_id in broken)]
 
-        return self._write(write)
+        recovered = self._write(write)
+        self.db.backlog_look_due = 0.0  # a fan-out it was settling goes on in this instance's next write
+        return recovered
 
     def _recover_rows(self, conn: psycopg.Connection, instance_id: str, policy: RecoveryPolicy,
                       now: float) -> list[tuple[JobId, str]]:  # fmt: skip
@@ -337,13 +363,14 @@ class PostgresWorkerStore:
         rows = self._write(lambda conn: self._without_broken_rows(conn, promote, due, "worker", now)[0])
         return [(job_id, queue) for job_id, queue in rows]
 
-    def _write(self, write: Callable[[psycopg.Connection], T]) -> T:
+    def _write(self, write: Callable[[psycopg.Connection], T], careful: bool = False) -> T:
         """`write(conn)` in one write transaction, run again (from the start) when the server
         broke a deadlock or a serialization conflict by rolling it back, or when a broken row
         spoiled it: then in savepoints, carefully (see _without_broken_rows). The first run is
         pipelined (db.write): fewer round trips; the careful one is not, so that an error is raised
-        by the statement that met the row, inside its savepoint."""
-        attempt, careful = 0, False
+        by the statement that met the row, inside its savepoint. `careful`: so from the start (the
+        last claim skipped a broken row, which this run sets aside)."""
+        attempt = 0
         while True:
             self._careful.on = careful
             try:
@@ -398,6 +425,7 @@ class PostgresWorkerStore:
         held: list[tuple[JobId, str, int, str]] = []  # released by settle, still `waiting`: claimed or queued below
 
         def write(conn: psycopg.Connection) -> tuple[list[Completion], list[Job]]:
+            self._sent_claim = None
             self._more_claimable = False
             self._next_claim_at = None
             self._claimed_checkpoints = {}
@@ -405,10 +433,16 @@ class PostgresWorkerStore:
             # Sent now, read by the claim: in pipeline mode it travels with the first statement
             # whose result is read (a round trip less). Settling makes no row `queued` that the
             # claim would need (released dependents come to it as `held`).
-            self._ready = conn.execute(READY_QUEUES) if wanted > 0 and not getattr(self._careful, "on", False) else None
+            careful = getattr(self._careful, "on", False)
+            guess = (self._alone if wanted > 0 and not completions and not careful and not type_limits
+                     and not (prefetch and set(no_prefetch_types)) and not self.db.settle_backlog
+                     and time.monotonic() < self.db.backlog_look_due else None)  # fmt: skip
+            self._ready = conn.execute(READY_QUEUES) if wanted > 0 and not careful and guess is None else None
             marks = [(job_id, float(at)) for job_id, at in sorted(starts.items()) if job_id not in finishing]
             if marks:  # the others are marked by their completion's UPDATE
                 conn.execute(_MARK_STARTED, (rows_param(marks), id_array(job_id for job_id, _ in marks), instance_id))
+            if guess is not None:  # nothing to complete or settle: the claim alone, one round trip in all
+                return [], self._claim_one_queue(conn, guess, instance_id, free_slots, wanted, now, [], guessed=True)
             events: list[tuple[Any, ...]] = []  # written once, at the end, in order
             applied = self._apply_completions(conn, completions, instance_id, now, starts, events)
             ended = {c.job_id: c.state.value for c in applied if c.state.is_final}
@@ -430,7 +464,21 @@ class PostgresWorkerStore:
                     *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]  # fmt: skip
 
         self._last_claimed = None
-        applied, claimed = self._write(lambda conn: self._without_broken_rows(conn, write, suspects, "worker", now)[0])
+        careful, self._careful_next = self._careful_next, False
+        applied, claimed = self._write(lambda conn: self._without_broken_rows(conn, write, suspects, "worker", now)[0],
+                                       careful)  # fmt: skip
+        guessed = self._sent_claim is not None and self._sent_claim[3]
+        claimed = claimed or self._take_sent_claim()
+        if guessed and self._alone is None:  # the queue guessed was not alone: claim as usual
+            _, claimed = self.complete_and_claim((), instance_id, free_slots, prefetch, no_prefetch_types,
+                                                 type_limits=type_limits)  # fmt: skip
+        elif self._careful_next and len(claimed) < wanted:  # it skipped a broken row: set it aside now, claim the rest
+            checkpoints, taken = self._claimed_checkpoints or {}, len(claimed)
+            _, more = self.complete_and_claim((), instance_id, max(0, free_slots - taken),
+                                              max(0, prefetch - max(0, taken - free_slots)), no_prefetch_types,
+                                              type_limits=type_limits)  # fmt: skip
+            claimed += more
+            self._claimed_checkpoints = {**checkpoints, **(self._claimed_checkpoints or {})}
         self._last_claimed = {job.id for job in claimed}
         return applied, claimed
 
@@ -470,15 +518,20 @@ class PostgresWorkerStore:
                         broken[job_id] = problems
                 if not broken:
                     raise
-                for job_id, problems in sorted(broken.items()):
-                    state = conn.execute("SELECT state FROM jobs WHERE id = %s", (job_id,)).fetchone()[0]
-                    old_state = None if "state" in problems else state
-                    message = _set_aside_row(conn, job_id, problems, now)
-                    self.db.event(conn, job_id, source, old_state, "failed", message[:500], at=now)
-                    set_aside.append(job_id)
-                settle(self.db, conn, sorted(broken), source, now)  # their dependents do not wait for them
+                self._set_aside(conn, broken, source, now)
+                set_aside += sorted(broken)
                 continue
             return result, set_aside
+
+    def _set_aside(self, conn: psycopg.Connection, broken: dict[JobId, dict[str, str]], source: str, now: float) -> None:
+        """Set these broken rows aside (their problems, as _problems found them), with their events;
+        their dependents are settled (they do not wait for them)."""
+        for job_id, problems in sorted(broken.items()):
+            state = conn.execute("SELECT state FROM jobs WHERE id = %s", (job_id,)).fetchone()[0]
+            old_state = None if "state" in problems else state
+            message = _set_aside_row(conn, job_id, problems, now)
+            self.db.event(conn, job_id, source, old_state, "failed", message[:500], at=now)
+        settle(self.db, conn, sorted(broken), source, now)
 
     def _claim_suspects(self, conn: psycopg.Connection, wanted: int) -> list[JobId]:
         """The rows a claim may read: the first `wanted` queued jobs of every queue (a broken
@@ -553,6 +606,11 @@ class PostgresWorkerStore:
         extra = sorted({queue for _, queue, _, _ in held} - indexed)
         if extra:
             ready += conn.execute(_NAMED_QUEUES, (extra,)).fetchall()
+        if len(ready) == 1 and not extra:  # (none: the last one found stays the guess)
+            name, limit, paused, rate_count, _ = ready[0]
+            self._alone = name if not paused and limit == 0 and rate_count is None else None
+        elif ready:
+            self._alone = None
         queues = [(name, limit) for name, limit, paused, _, _ in ready if not paused]
         if not queues:
             return []
@@ -607,21 +665,72 @@ class PostgresWorkerStore:
         return jobs
 
     def _claim_one_queue(self, conn: psycopg.Connection, queue: str, instance_id: str, free_slots: int, wanted: int,
-                         now: float, events: list[tuple[Any, ...]]) -> list[Job]:  # fmt: skip
+                         now: float, events: list[tuple[Any, ...]], guessed: bool = False) -> list[Job]:  # fmt: skip
         """_claim_rows for one queue with nothing to count (no limit, rate or type limit, no held
-        rows): the pick and the claim in one statement (_CLAIM_ONE_QUEUE), a round trip less."""
-        params = (queue, wanted + 1, wanted, free_slots, instance_id, ran_on_label(), now)
-        rows = conn.execute(_CLAIM_ONE_QUEUE, params).fetchall()
-        self._more_claimable = bool(rows) and rows[0][-1] > wanted
-        return self._claimed([row[:-1] for row in rows], now, events)
+        rows), as the transaction's last statement (_CLAIM_ONE_QUEUE): the events gathered so far
+        are written first, and the claimed jobs are read after COMMIT (_take_sent_claim); returns [].
+        `guessed`: READY_QUEUES was not read (the statement checks the queue fits)."""
+        insert_events(conn, events)
+        events.clear()
+        cursor = conn.execute(_CLAIM_ONE_QUEUE, (not guessed, queue, queue, queue, queue, queue, wanted + 1, wanted,
+                                                 free_slots, instance_id, ran_on_label(), now, now))  # fmt: skip
+        rows: list[Sequence[Any]] = []
+        self.db.after_commit(lambda: rows.extend(cursor.fetchall()))
+        self._sent_claim = (rows, wanted, now, guessed)
+        return []
 
-    def _claimed(self, rows: Sequence[Sequence[Any]], now: float, events: list[tuple[Any, ...]]) -> list[Job]:
+    def _take_sent_claim(self) -> list[Job]:
+        """The jobs of the _CLAIM_ONE_QUEUE the last transaction committed (none if it sent none)."""
+        sent, self._sent_claim = self._sent_claim, None
+        if sent is None:
+            return []
+        rows, wanted, now, _ = sent
+        fits, read, broken = rows[0][:3]
+        if not fits:
+            self._alone = None  # the guess was wrong: the caller claims again, reading READY_QUEUES
+            return []
+        self._more_claimable = read > wanted or broken > 0
+        if broken:
+            self._careful_next = True  # the next write finds the broken rows and sets them aside
+        unreadable: list[JobId] = []
+        jobs = self._claimed([row[3:] for row in rows if row[3] is not None], now, [], unreadable)
+        if unreadable:
+            self._write(lambda conn: self._unclaim_unreadable(conn, unreadable, now))
+        return jobs
+
+    def _unclaim_unreadable(self, conn: psycopg.Connection, job_ids: list[JobId], now: float) -> None:
+        """Rows the server found sound but Python cannot read (a payload nested deeper than it
+        reads), claimed by a committed _CLAIM_ONE_QUEUE: the claim is undone (the row, its
+        event) and they are set aside, as a claim that read them first would have."""
+        ids = id_array(sorted(job_ids))
+        taken = [row[0] for row in conn.execute(
+            "UPDATE jobs SET state = 'queued', instance_id = NULL, attempts = attempts - 1, started_at = NULL"
+            " WHERE id = ANY(%s::bigint[]) AND coalesce(state = 'running' AND attempts > 0, false) RETURNING id",
+            (ids,))]  # fmt: skip
+        conn.execute("DELETE FROM events WHERE job_id = ANY(%s::bigint[]) AND at = %s AND old_state = 'queued'"
+                     " AND new_state = 'running'", (id_array(taken), now))  # fmt: skip
+        self._set_aside(conn, {job_id: _problems(conn, job_id) or {"payload": "Python cannot read it"}
+                               for job_id in taken}, "worker", now)  # fmt: skip
+
+    def _claimed(self, rows: Sequence[Sequence[Any]], now: float, events: list[tuple[Any, ...]],
+                 unreadable: list[JobId] | None = None) -> list[Job]:  # fmt: skip
         """The jobs a claim's RETURNING _CLAIMED_COLUMNS gave, best first; their checkpoints kept
-        for checkpoints_of_claimed, their `queued → running` events added to `events`."""
+        for checkpoints_of_claimed, their `queued → running` events added to `events`. A row
+        Python cannot read raises, or with `unreadable` is left out and its id added there."""
         _refuse_broken(rows)
-        jobs = [row_to_job(row[:-2]) for row in rows]
-        self._claimed_checkpoints = {row[0]: {"data": json.loads(row[-2][0]), "saved_at": row[-2][1], "attempt": row[-2][2]}
-                                     for row in rows if row[-2] is not None}  # fmt: skip
+        jobs, checkpoints = [], {}
+        for row in rows:
+            try:
+                job = row_to_job(row[:-2])
+                if row[-2] is not None:
+                    checkpoints[row[0]] = {"data": json.loads(row[-2][0]), "saved_at": row[-2][1], "attempt": row[-2][2]}
+            except Exception as exc:
+                if unreadable is None or not _is_bad_row_error(exc):
+                    raise
+                unreadable.append(row[0])
+                continue
+            jobs.append(job)
+        self._claimed_checkpoints = checkpoints
         jobs.sort(key=lambda j: (-j.priority, j.id))
         events += [(job.id, now, "worker", "queued", "running", f"attempt {job.attempts}") for job in jobs]
         return jobs
