@@ -226,7 +226,7 @@ def _run_locked(options: AppOptions, config: Config, headless: bool) -> int:
 
     # PostgreSQL: another instance's enqueue (resume, retry, ...) wakes this one at once (LISTEN/NOTIFY,
     # store/postgres/notify.py); SQLite: nothing (the poll's data_version read). Stopped when the loop ends.
-    app.aboutToQuit.connect(start_wakeups(services.store, services.worker.wake))
+    app.aboutToQuit.connect(start_wakeups(services.store, services.worker.claim_here))
     stopping = {"done": False, "waiting": False}
 
     def shutdown(*_: object) -> None:

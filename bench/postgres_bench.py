@@ -301,7 +301,7 @@ def role_acacia(url: str, workdir: str) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     worker.start(Context.background(), registry)
-    start_wakeups(store, worker.wake)
+    start_wakeups(store, worker.claim_here)
     print("ready", flush=True)
     app.exec()
 

@@ -19,9 +19,11 @@ only once this one's end is committed. So when a thread-isolated run of a job th
 dependency's transaction released and claimed ends with nothing buffered, its pool thread
 does the pump itself (`_finish`: write the end, settle, claim, announce) and runs the job
 that claimed next, instead of two thread hand-offs (pool → loop → pool). The scheduler's
+A wake-up another instance sent (PostgreSQL's NOTIFY) is claimed the same way on the
+thread that heard it (claim_here), not through the loop. The scheduler's
 state is guarded by one lock (`_mutex`), held by the loop thread's pump, flush and poll
-(which never wait for a pool thread while they hold it) and by such a pool thread. Timers
-stay the loop thread's (`_on_loop`). The runs, the buffer and the
+(which never wait for a pool thread while they hold it), by such a pool thread and by the
+listening thread. Timers stay the loop thread's (`_on_loop`). The runs, the buffer and the
 marks pool threads share are in slots; what is published, and in which order, in
 announcer; polling and crash recovery in upkeep; the stuck-handler watchdog is here.
 """
@@ -120,7 +122,7 @@ class Scheduler:
         self._settling = True  # release_backlog may hold dependents a previous run left to settle
         self.problem: str | None = None  # a damaged database: claiming stopped (stats and the window show it)
         self._wake_lock = threading.Lock()
-        self._mutex = threading.RLock()  # the scheduler's state: held by the loop thread, or by a pool thread's _finish
+        self._mutex = threading.RLock()  # the scheduler's state: the loop thread's, a pool thread's _finish, claim_here
         self._loop_thread: int | None = None  # the loop thread's ident (timers are made there)
         self._wake_posted = False
         self._started = False
@@ -284,6 +286,25 @@ class Scheduler:
                 return
             self._wake_posted = True
         self._loop.post(self.pump)
+
+    def claim_here(self) -> None:
+        """A wake-up from another process, on the thread that heard it (the LISTEN thread): claim
+        on this thread, so a start waits neither for a hop to the loop thread nor for whatever
+        that thread is doing (in the window, the GUI's painting). The loop keeps what is its
+        own: if it is pumping at this moment, or the claim finds nothing urgent (no free slot),
+        this asks it, as wake() does."""
+        if not self._mutex.acquire(blocking=False):  # the loop thread's pump: it claims, or its next one does
+            self.wake()
+            return
+        try:
+            if not self._started or self._stopping or self.problem is not None:
+                self.wake()
+                return
+            run = self._pump(direct=True)  # the first job claimed for a free slot comes back registered
+            if run is not None:
+                self._launch(run)
+        finally:
+            self._mutex.release()
 
     # -- called from pool threads -----------------------------------------------------
     def post_completion(self, run: Run, completion: Completion) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 
 def start_wakeups(store: Any, wake: Callable[[], None]) -> Callable[[], None]:
-    """Listen for other instances' wake-ups, calling `wake` (thread-safe: PoolWorker.wake /
-    Scheduler.wake) for each burst; returns the function that stops listening."""
+    """Listen for other instances' wake-ups, calling `wake` on the listening thread for each
+    burst (thread-safe; the app passes PoolWorker.claim_here, which claims on that thread);
+    returns the function that stops listening."""
     return store.listen_for_wakeups(wake)

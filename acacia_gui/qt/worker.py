@@ -108,6 +108,10 @@ class PoolWorker(QObject):
     def wake(self) -> None:
         self.scheduler.wake()
 
+    def claim_here(self) -> None:
+        """For wake-ups heard on another thread (engine/wakeups.py): see Scheduler.claim_here."""
+        self.scheduler.claim_here()
+
     def plugins_reloaded(self) -> None:
         self.scheduler.plugins_reloaded()
 

@@ -2,7 +2,7 @@
 engine/wakeups.py), with real processes on a real PostgreSQL server.
 
 An "instance" is a child process running the engine as the app wires it (PostgresJobStore,
-JobQueue, PoolWorker on a QCoreApplication, and start_wakeups as app.py calls it) with a poll
+JobQueue, PoolWorker on a QCoreApplication, and start_wakeups with PoolWorker.claim_here as app.py calls it) with a poll
 interval of an hour, so nothing but a NOTIFY can make it claim a job another process enqueued:
 a job that runs within the deadline was started by a wake-up, without asserting any speed.
 A control instance without the listener shows the poll does not start it.
@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 POLL_INTERVAL = 3600.0  # the child engine's poll: far beyond every deadline below
 DEADLINE = 20.0  # seconds for a woken job to run (generous: a loaded CI machine)
 QUIET = 2.0  # control: how long a job must stay queued without a listener
+BUSY_FOR = 3 * DEADLINE  # a busy-loop instance's main thread sleeps this long: beyond the deadline
 
 
 @pytest.fixture
@@ -46,13 +47,17 @@ def store(database: str):
 class Instance:
     """A child process running the engine on the database (see _child below)."""
 
-    def __init__(self, url: str, workdir: Path, *, listen: bool) -> None:
+    def __init__(self, url: str, workdir: Path, *, listen: bool, busy_loop: bool = False) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
-        self.proc = subprocess.Popen([sys.executable, __file__, url, str(workdir), "listen" if listen else "no-listen"],
+        mode = "busy-loop" if busy_loop else "listen" if listen else "no-listen"
+        self.proc = subprocess.Popen([sys.executable, __file__, url, str(workdir), mode],
                                      stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)  # fmt: skip
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         assert line.strip() == "ready", f"the instance did not start: {line!r} (exit {self.proc.poll()})"
+
+    def read_line(self) -> str:
+        return self.proc.stdout.readline().strip() if self.proc.stdout else ""
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -67,8 +72,8 @@ class Instance:
 def instances(database: str, tmp_path: Path) -> Iterator:
     started: list[Instance] = []
 
-    def start(listen: bool = True) -> Instance:
-        instance = Instance(database, tmp_path / f"instance{len(started)}", listen=listen)
+    def start(listen: bool = True, busy_loop: bool = False) -> Instance:
+        instance = Instance(database, tmp_path / f"instance{len(started)}", listen=listen, busy_loop=busy_loop)
         started.append(instance)
         return instance
 
@@ -111,6 +116,18 @@ def test_an_enqueue_in_another_process_wakes_an_idle_instance(store, instances) 
     for _ in range(3):  # each one is claimed only because of its NOTIFY (the poll is an hour away)
         job_id = enqueue(store)
         wait_for(lambda job_id=job_id: state_of(store, job_id) == "succeeded", DEADLINE, f"job {job_id} to run")
+
+
+def test_a_wake_up_starts_a_job_while_the_loop_thread_is_busy(store, instances) -> None:
+    """The claim a NOTIFY asks for runs on the listening thread: an instance whose main thread is
+    stuck (in the window: painting, a modal dialog's work) still starts another process's job.
+    Its end is written once the loop is back, so `running` is what is waited for."""
+    instance = instances(busy_loop=True)
+    assert instance.read_line() == "busy"  # the loop thread sleeps from now on, for BUSY_FOR seconds
+    job_id = enqueue(store)
+    wait_for(lambda: state_of(store, job_id) != "queued", DEADLINE, "the job claimed while the loop is busy")
+    assert instance.read_line() == "ran"  # the handler ran (on a pool thread), not just the claim
+    assert state_of(store, job_id) == "running"  # its end waits for the loop thread
 
 
 def test_without_the_listener_the_job_waits_for_the_poll(store, instances) -> None:
@@ -207,8 +224,9 @@ def test_a_burst_of_notifications_costs_one_wake_and_stop_ends_the_listener(stor
     assert not any(t.name == "acacia-listen" and t.is_alive() for t in threading.enumerate())
 
 
-def _child(url: str, workdir: str, listen: bool) -> None:
-    """One instance: the engine as app.py wires it, polling once an hour."""
+def _child(url: str, workdir: str, mode: str) -> None:
+    """One instance: the engine as app.py wires it, polling once an hour; `mode`: "listen",
+    "no-listen", or "busy-loop" (listening, its main thread asleep BUSY_FOR seconds once ready)."""
     from PySide6.QtCore import QCoreApplication
 
     from acacia_gui.core.context import Context
@@ -221,16 +239,24 @@ def _child(url: str, workdir: str, listen: bool) -> None:
     app = QCoreApplication([])
     store = PostgresJobStore(url, max_size=4)
     registry = Registry()
-    registry.register_handler("noop", lambda ctx, job: True)
+    registry.register_handler("noop", lambda ctx, job: print("ran", flush=True) if mode == "busy-loop" else True)
     registry.register_handler("fail", lambda ctx, job: 1 / 0)
     queue = JobQueue(store, registry)
     worker = PoolWorker(queue, concurrency=2, instances_dir=Path(workdir) / "instances", poll_interval=POLL_INTERVAL)
     worker.start(Context.background(), registry)
-    if listen:
-        app.aboutToQuit.connect(start_wakeups(store, worker.wake))
+    if mode != "no-listen":
+        app.aboutToQuit.connect(start_wakeups(store, worker.claim_here))
+    if mode == "busy-loop":
+        from PySide6.QtCore import QTimer
+
+        def busy() -> None:
+            print("busy", flush=True)
+            time.sleep(BUSY_FOR)
+
+        QTimer.singleShot(500, busy)  # after the start-up pumps
     print("ready", flush=True)
     app.exec()
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], sys.argv[3] == "listen")
+    _child(sys.argv[1], sys.argv[2], sys.argv[3])
