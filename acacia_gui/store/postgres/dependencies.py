@@ -93,6 +93,11 @@ BACKLOG_LOOK_EVERY = 2.0  # seconds
 _UNLIMITED = 100_000  # dependents per statement group when there is no budget
 
 
+def backlog_look_due(db: PostgresDatabase) -> bool:
+    """Whether the engine's next settle reads release_backlog (its own backlog, or the periodic look)."""
+    return db.settle_backlog or time.monotonic() >= db.backlog_look_due
+
+
 def blocking_message(dependency: JobId, state: str) -> str:
     """Why a `success` dependent is cancelled: the words _CANCEL writes."""
     verb = {"failed": "failed", "cancelled": "was cancelled"}.get(state, "was interrupted")
@@ -151,7 +156,7 @@ def settle(db: PostgresDatabase, conn: psycopg.Connection, finished: Sequence[Jo
     and set those it does not claim to `queued` (PostgresWorkerStore.complete_and_claim does)."""
     changes: list[tuple[JobId, str, str]] = []
     pending: list[tuple[JobId, JobId]] = []  # (finished job, last dependent settled)
-    if budget is not None and (db.settle_backlog or time.monotonic() >= db.backlog_look_due):
+    if budget is not None and backlog_look_due(db):
         db.backlog_look_due = time.monotonic() + BACKLOG_LOOK_EVERY
         # Taken whole: a second engine doing the same waits for this transaction, then finds none.
         pending += sorted(conn.execute("DELETE FROM release_backlog RETURNING depends_on, after_job").fetchall())

@@ -48,7 +48,7 @@ from ...core.recovery import RecoveryPolicy, decide
 from ...core.runner import Completion
 from ..rows import _NOW, COLUMN_RULES, JOB_COLUMNS, BrokenRowError, ran_on_label, row_to_job
 from .db import PostgresDatabase
-from .dependencies import ENGINE_SETTLE_BUDGET, RELEASED_MESSAGE, insert_events, settle
+from .dependencies import ENGINE_SETTLE_BUDGET, RELEASED_MESSAGE, backlog_look_due, insert_events, settle
 from .jobs import row_problems
 from .rates import lock_scope, queue_scope, record_starts, type_scope, window_room
 from .rowsets import id_array, rows_param, rowset
@@ -202,7 +202,7 @@ class PostgresWorkerStore:
         self._last_claimed: set[JobId] | None = None
         self._ready: psycopg.Cursor | None = None  # READY_QUEUES sent ahead by complete_and_claim (pipeline mode)
         # A _CLAIM_ONE_QUEUE sent with the COMMIT: (its rows once read, wanted, now); see _take_sent_claim.
-        self._sent_claim: tuple[list[Sequence[Any]], int, float, bool] | None = None
+        self._sent_claim: tuple[list[Sequence[Any]], int, float] | None = None
         # The queue the last READY_QUEUES found alone and with nothing to count: claims go to it
         # straight away (_CLAIM_ONE_QUEUE checks it still fits), a round trip less.
         self._alone: str | None = None
@@ -435,8 +435,7 @@ class PostgresWorkerStore:
             # claim would need (released dependents come to it as `held`).
             careful = getattr(self._careful, "on", False)
             guess = (self._alone if wanted > 0 and not completions and not careful and not type_limits
-                     and not (prefetch and set(no_prefetch_types)) and not self.db.settle_backlog
-                     and time.monotonic() < self.db.backlog_look_due else None)  # fmt: skip
+                     and not (prefetch and set(no_prefetch_types)) and not backlog_look_due(self.db) else None)  # fmt: skip
             self._ready = conn.execute(READY_QUEUES) if wanted > 0 and not careful and guess is None else None
             marks = [(job_id, float(at)) for job_id, at in sorted(starts.items()) if job_id not in finishing]
             if marks:  # the others are marked by their completion's UPDATE
@@ -467,12 +466,13 @@ class PostgresWorkerStore:
         careful, self._careful_next = self._careful_next, False
         applied, claimed = self._write(lambda conn: self._without_broken_rows(conn, write, suspects, "worker", now)[0],
                                        careful)  # fmt: skip
-        guessed = self._sent_claim is not None and self._sent_claim[3]
-        claimed = claimed or self._take_sent_claim()
-        if guessed and self._alone is None:  # the queue guessed was not alone: claim as usual
+        sent = self._take_sent_claim()
+        if sent is None:  # the queue guessed was not alone: claim as usual
             _, claimed = self.complete_and_claim((), instance_id, free_slots, prefetch, no_prefetch_types,
                                                  type_limits=type_limits)  # fmt: skip
-        elif self._careful_next and len(claimed) < wanted:  # it skipped a broken row: set it aside now, claim the rest
+        elif not claimed:
+            claimed = sent
+        if self._careful_next and len(claimed) < wanted:  # it skipped a broken row: set it aside now, claim the rest
             checkpoints, taken = self._claimed_checkpoints or {}, len(claimed)
             _, more = self.complete_and_claim((), instance_id, max(0, free_slots - taken),
                                               max(0, prefetch - max(0, taken - free_slots)), no_prefetch_types,
@@ -676,19 +676,20 @@ class PostgresWorkerStore:
                                                  free_slots, instance_id, ran_on_label(), now, now))  # fmt: skip
         rows: list[Sequence[Any]] = []
         self.db.after_commit(lambda: rows.extend(cursor.fetchall()))
-        self._sent_claim = (rows, wanted, now, guessed)
+        self._sent_claim = (rows, wanted, now)
         return []
 
-    def _take_sent_claim(self) -> list[Job]:
-        """The jobs of the _CLAIM_ONE_QUEUE the last transaction committed (none if it sent none)."""
+    def _take_sent_claim(self) -> list[Job] | None:
+        """The jobs of the _CLAIM_ONE_QUEUE the last transaction committed ([] if it sent none);
+        None if it was sent to a guessed queue that no longer fits (then claim again, as usual)."""
         sent, self._sent_claim = self._sent_claim, None
         if sent is None:
             return []
-        rows, wanted, now, _ = sent
+        rows, wanted, now = sent
         fits, read, broken = rows[0][:3]
         if not fits:
-            self._alone = None  # the guess was wrong: the caller claims again, reading READY_QUEUES
-            return []
+            self._alone = None  # the next claim reads READY_QUEUES
+            return None
         self._more_claimable = read > wanted or broken > 0
         if broken:
             self._careful_next = True  # the next write finds the broken rows and sets them aside
