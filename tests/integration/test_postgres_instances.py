@@ -194,7 +194,7 @@ def test_postgres_sigkill_of_an_instance_requeues_its_jobs_within_2_s(cluster: C
     victim, *survivors = [cluster.start(name) for name in ("a", "b", "c")]
     victim_id = cluster.instance_id(victim)
     cluster.enqueue([{"type": "rec.sleep", "payload": {"seconds": 60}} for _ in range(6)])
-    running_on_victim = "SELECT id FROM jobs WHERE state = 'running' AND instance_id = %s"
+    running_on_victim = "SELECT id FROM jobs WHERE state = 'running' AND instance_id = %s ORDER BY id"
     wait_until(lambda: cluster.query(running_on_victim, (victim_id,)), 30, "the victim runs a job")
     wait_until(lambda: any(kind == "start" and pid == victim.proc.pid for kind, pid, *_ in cluster.records()), 30,
                "the victim's handler started")  # fmt: skip

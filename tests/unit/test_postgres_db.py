@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 
 from acacia_gui.core.errors import StoreError
 from acacia_gui.store.postgres.db import SCHEMA_VERSION, PostgresDatabase
@@ -75,19 +76,31 @@ def test_migrations_race_safely_and_a_newer_database_is_refused(empty_url):
             db.close()
 
 
-def test_a_write_is_one_transaction_and_its_notes_count_once_committed(empty_url):
-    db = PostgresDatabase(empty_url)
+@pytest.mark.parametrize("pipeline", [False, True], ids=["plain", "pipelined"])
+def test_a_write_is_one_transaction_and_its_notes_count_once_committed(empty_url, pipeline, caplog):
+    db = PostgresDatabase(empty_url, max_size=1)  # one connection: the one a failed write gave back
+
+    def given_back_idle() -> bool:
+        with db.read() as conn:
+            return conn.info.transaction_status == TransactionStatus.IDLE
+
     try:
         db.migrate()
-        with pytest.raises(RuntimeError), db.write() as conn:
+        with pytest.raises(RuntimeError), db.write(pipeline=pipeline) as conn:
             conn.execute("INSERT INTO queues (name, created_at) VALUES ('rolled-back', 0)")
             db.note([(1, "rolled-back", "queued")])
             raise RuntimeError("the caller's own failure")
+        assert given_back_idle()
         assert db.fetchone("SELECT count(*) FROM queues WHERE name = 'rolled-back'") == (0,)
         assert db.take_notes() == []
-        with pytest.raises(StoreError, match="check constraint"), db.write() as conn:
+        with pytest.raises(StoreError, match="check constraint"), db.write(pipeline=pipeline) as conn:
+            conn.execute("INSERT INTO queues (name, created_at) VALUES ('before-the-bad-one', 0)")
             conn.execute("INSERT INTO queues (name, concurrency, created_at) VALUES ('bad', -1, 0)")
-        with db.write() as conn:
+            conn.execute("INSERT INTO queues (name, created_at) VALUES ('after-the-bad-one', 0)")
+        assert given_back_idle()
+        assert db.fetchone("SELECT count(*) FROM queues WHERE name <> 'default'") == (0,)
+        assert not [r for r in caplog.records if r.name.startswith("psycopg")]  # no "rolling back returned connection"
+        with db.write(pipeline=pipeline) as conn:
             conn.execute("INSERT INTO queues (name, created_at) VALUES ('kept', 0)")
             db.event(conn, 7, "cli", None, "queued", "by hand")
             db.note([(7, "kept", "queued")])

@@ -186,7 +186,7 @@ class PostgresJobs:
                          job.cpu_time_limit, job.nice))  # fmt: skip
         new_queues = {job.queue for job in jobs} - self._known_queues
         ids: list[JobId] = []
-        with self.db.write(pipeline=True) as conn:  # BEGIN, the INSERT and COMMIT travel together: one round trip
+        with self.db.write(pipeline=True, single=not new_queues and bool(rows)) as conn:  # one round trip
             if new_queues:
                 self._ensure_queues(conn, new_queues, now)
             if rows:

@@ -363,18 +363,21 @@ class PostgresWorkerStore:
         rows = self._write(lambda conn: self._without_broken_rows(conn, promote, due, "worker", now)[0])
         return [(job_id, queue) for job_id, queue in rows]
 
-    def _write(self, write: Callable[[psycopg.Connection], T], careful: bool = False) -> T:
+    def _write(self, write: Callable[[psycopg.Connection], T], careful: bool = False, single: bool = False,
+               pipeline: bool = True) -> T:  # fmt: skip
         """`write(conn)` in one write transaction, run again (from the start) when the server
         broke a deadlock or a serialization conflict by rolling it back, or when a broken row
         spoiled it: then in savepoints, carefully (see _without_broken_rows). The first run is
         pipelined (db.write): fewer round trips; the careful one is not, so that an error is raised
         by the statement that met the row, inside its savepoint. `careful`: so from the start (the
-        last claim skipped a broken row, which this run sets aside)."""
+        last claim skipped a broken row, which this run sets aside). `single`: the first run sends
+        one statement (db.write's `single`). `pipeline` false: never pipelined (a write that opens
+        savepoints)."""
         attempt = 0
         while True:
             self._careful.on = careful
             try:
-                with self.db.write(pipeline=not careful) as conn:
+                with self.db.write(pipeline=pipeline and not careful, single=single and not careful) as conn:
                     return write(conn)
             except _MetBrokenRow:
                 careful = True
@@ -423,6 +426,12 @@ class PostgresWorkerStore:
         wanted = free_slots + prefetch
 
         held: list[tuple[JobId, str, int, str]] = []  # released by settle, still `waiting`: claimed or queued below
+        marks = [(job_id, float(at)) for job_id, at in sorted(starts.items()) if job_id not in finishing]
+        careful, self._careful_next = self._careful_next, False
+        # Nothing to complete or settle: claim from the queue the last claim found alone, without
+        # reading the queue list (the statement checks that the queue still fits).
+        guessed = (self._alone if wanted > 0 and not completions and not careful and not type_limits
+                   and not (prefetch and set(no_prefetch_types)) and not backlog_look_due(self.db) else None)  # fmt: skip
 
         def write(conn: psycopg.Connection) -> tuple[list[Completion], list[Job]]:
             self._sent_claim = None
@@ -434,13 +443,11 @@ class PostgresWorkerStore:
             # whose result is read (a round trip less). Settling makes no row `queued` that the
             # claim would need (released dependents come to it as `held`).
             careful = getattr(self._careful, "on", False)
-            guess = (self._alone if wanted > 0 and not completions and not careful and not type_limits
-                     and not (prefetch and set(no_prefetch_types)) and not backlog_look_due(self.db) else None)  # fmt: skip
+            guess = guessed if not careful else None
             self._ready = conn.execute(READY_QUEUES) if wanted > 0 and not careful and guess is None else None
-            marks = [(job_id, float(at)) for job_id, at in sorted(starts.items()) if job_id not in finishing]
             if marks:  # the others are marked by their completion's UPDATE
                 conn.execute(_MARK_STARTED, (rows_param(marks), id_array(job_id for job_id, _ in marks), instance_id))
-            if guess is not None:  # nothing to complete or settle: the claim alone, one round trip in all
+            if guess is not None:  # the claim alone: one statement, one round trip in all
                 return [], self._claim_one_queue(conn, guess, instance_id, free_slots, wanted, now, [], guessed=True)
             events: list[tuple[Any, ...]] = []  # written once, at the end, in order
             applied = self._apply_completions(conn, completions, instance_id, now, starts, events)
@@ -463,9 +470,8 @@ class PostgresWorkerStore:
                     *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]  # fmt: skip
 
         self._last_claimed = None
-        careful, self._careful_next = self._careful_next, False
         applied, claimed = self._write(lambda conn: self._without_broken_rows(conn, write, suspects, "worker", now)[0],
-                                       careful)  # fmt: skip
+                                       careful, single=guessed is not None and not marks)  # fmt: skip
         sent = self._take_sent_claim()
         if sent is None:  # the queue guessed was not alone: claim as usual
             _, claimed = self.complete_and_claim((), instance_id, free_slots, prefetch, no_prefetch_types,
@@ -696,7 +702,7 @@ class PostgresWorkerStore:
         unreadable: list[JobId] = []
         jobs = self._claimed([row[3:] for row in rows if row[3] is not None], now, [], unreadable)
         if unreadable:
-            self._write(lambda conn: self._unclaim_unreadable(conn, unreadable, now))
+            self._write(lambda conn: self._unclaim_unreadable(conn, unreadable, now), pipeline=False)  # savepoints
         return jobs
 
     def _unclaim_unreadable(self, conn: psycopg.Connection, job_ids: list[JobId], now: float) -> None:
