@@ -192,3 +192,28 @@ def test_schema_4_adds_ran_on_empty_for_the_rows_already_there(empty_url):
                                                                                                         None)  # fmt: skip
     finally:
         store.close()
+
+
+def test_a_claim_that_takes_nothing_writes_nothing(empty_url):
+    """An idle instance woken with the others finds the job locked by the one that won
+    (SKIP LOCKED): its claim must not count as a commit (every window and instance would read
+    the store again) nor write WAL (a durable commit for nothing, in the winner's way)."""
+    from acacia_gui.core.job import Job
+    from acacia_gui.store.postgres.store import PostgresJobStore
+
+    store = PostgresJobStore(empty_url, max_size=1)
+    try:
+        store.register_instance("me")
+        store.insert_jobs([Job("t", 0)], "api")
+        assert len(store.complete_and_claim([], "me", 1)[1]) == 1  # the queue is found alone: the next claim guesses it
+        store.insert_jobs([Job("t", 1)], "api")
+        with psycopg.connect(empty_url) as winner, psycopg.connect(empty_url, autocommit=True) as probe:
+            winner.execute("SELECT id FROM jobs WHERE state = 'queued' FOR UPDATE").fetchall()
+            before = store.data_version(), probe.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+            assert store.complete_and_claim([], "me", 2)[1] == []  # the guessed claim, one statement
+            store.worker._alone = None
+            assert store.complete_and_claim([], "me", 2)[1] == []  # the general claim
+            assert (store.data_version(), probe.execute("SELECT pg_current_wal_insert_lsn()").fetchone()) == before
+        assert [job.payload for job in store.complete_and_claim([], "me", 2)[1]] == [1]  # unlocked: claimed
+    finally:
+        store.close()
