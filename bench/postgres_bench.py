@@ -643,9 +643,36 @@ def main() -> int:
             print(f"| {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} |")
         elif "error" in r and ("NOTIFY" in name):
             print(f"| {name} | failed: {r['error']} | | |")
+    print()
+    for line in verdicts(results):
+        print(line)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 1 if any("error" in r for r in results.values()) else 0
+
+
+def verdicts(results: dict[str, Any]) -> list[str]:
+    """The issue's targets, each from figures of this run: the best of Acacia's instance counts
+    against the batched raw loop and pgqueuer, and the latency through NOTIFY."""
+    def rate(prefix: str) -> float | None:
+        rates = [r["rate"] for name, r in results.items() if name.startswith(prefix) and "rate" in r]
+        return max(rates) if rates else None
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    lines = []
+    acacia, raw, pgqueuer = rate("Acacia, "), rate("raw SKIP LOCKED loop, 32"), rate("pgqueuer")
+    if acacia and raw:
+        lines.append(f"Acacia (best of its instance counts) / raw 32-per-claim loop: {acacia / raw:.2f}x"
+                     f" (target >= 0.5x: {verdict(acacia / raw >= 0.5)})")  # fmt: skip
+    if acacia and pgqueuer:
+        lines.append(f"Acacia / pgqueuer: {acacia / pgqueuer:.2f}x (target >= 3x: {verdict(acacia / pgqueuer >= 3)})")
+    latency = next((r for name, r in results.items() if name.startswith("Acacia across") and "p50_ms" in r), None)
+    if latency:
+        lines.append(f"Enqueue -> start: p50 {latency['p50_ms']:.2f} ms (target <= 3: {verdict(latency['p50_ms'] <= 3)}),"
+                     f" p99 {latency['p99_ms']:.2f} ms (target <= 10: {verdict(latency['p99_ms'] <= 10)})")  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":
