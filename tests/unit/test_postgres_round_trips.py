@@ -4,7 +4,9 @@ An enqueue and a claim from the queue the last claim found alone are one stateme
 own transaction: one Sync, nothing else. A pipelined write sends BEGIN, its statements and
 COMMIT together: one Sync, no Flush before it (psycopg's conn.transaction() in pipeline mode
 syncs after BEGIN, after the block and after COMMIT: four). Every round trip to a server
-process that had gone to sleep costs a wake-up, which is most of an idle instance's latency."""
+process that had gone to sleep costs a wake-up, which is most of an idle instance's latency.
+They also keep db.write's `single` honest: its statement runs in autocommit, so a second one
+added to the enqueue or the claim would be a second Sync here (and a second transaction)."""
 
 from __future__ import annotations
 

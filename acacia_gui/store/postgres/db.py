@@ -138,7 +138,8 @@ class PostgresDatabase:
         error to go on (the engine's writes; see PostgresWorkerStore._write). Such a block must
         not open savepoints (conn.transaction()): psycopg does not know of this transaction.
         `single`: the block sends exactly one statement, run as its own transaction (autocommit:
-        atomic, one round trip, no BEGIN or COMMIT to send)."""
+        atomic, one round trip, no BEGIN or COMMIT to send); a second would be a transaction of its
+        own (tests/unit/test_postgres_round_trips.py counts them for the callers)."""
         try:
             conn_context = self.pool.connection()
             conn = conn_context.__enter__()
