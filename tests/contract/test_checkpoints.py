@@ -63,6 +63,19 @@ def test_text_that_is_not_json_is_refused_by_the_store_itself(store, bad):
     assert store.get_checkpoint(job_id) is None
 
 
+def test_a_checkpoint_saved_after_the_claim_wins_over_what_the_claim_read(store):
+    """Both stores answer the engine from what its claim read; a checkpoint saved since then (by
+    the attempt just claimed) is what the next read gives, never the older one."""
+    ids = add(store, 1)
+    (job,) = claim(store)
+    store.save_checkpoint(ids[0], job.attempts, '{"next":1}')
+    finish(store, job, JobState.FAILED, error="boom")
+    store.retry_job(ids[0], "cli")
+    (again,) = claim(store)
+    assert store.save_checkpoint(ids[0], again.attempts, '{"next":2}') is not None
+    assert store.get_checkpoints([ids[0]])[ids[0]]["data"] == {"next": 2}
+
+
 def test_the_checkpoints_of_the_jobs_just_claimed_are_their_saved_ones(store):
     """The engine asks for the checkpoints of the jobs it has just claimed (PostgreSQL answers
     from what its claim read); asking again, or for other jobs, reads the table: same answer."""
