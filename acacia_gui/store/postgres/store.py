@@ -234,7 +234,7 @@ class PostgresJobStore:
 
     # -- a job's checkpoint (PostgresCheckpoints) ---------------------------------------------
     def save_checkpoint(self, job_id: JobId, attempt: int, data: str) -> float | None:
-        self.worker._claimed_checkpoints = None  # what the last claim read is no longer the last word
+        self.worker._forget_claimed_checkpoints()  # what the last claim read is no longer the last word
         return self.checkpoints.save_checkpoint(job_id, attempt, data)
 
     def get_checkpoint(self, job_id: JobId) -> dict[str, Any] | None:

@@ -844,6 +844,10 @@ class PostgresWorkerStore:
             return None
         return {job_id: found[job_id] for job_id in job_ids if job_id in found}
 
+    def _forget_claimed_checkpoints(self) -> None:
+        """A checkpoint was saved: _checkpoints_of_claimed answers from the table again."""
+        self._claimed_checkpoints = None
+
     def _note_next_claim(self, at: float | None) -> None:
         if at is not None and (self._next_claim_at is None or at < self._next_claim_at):
             self._next_claim_at = at
