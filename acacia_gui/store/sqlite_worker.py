@@ -6,9 +6,11 @@ it in one `db.write()` transaction, committed before it returns.
 
 A broken row (rows.py: written by another program with the schema's CHECKs off, or
 holding what they cannot see) never fails the engine's writes for every job: a write it
-spoils is rolled back to a savepoint, the broken rows it may have met are set aside
-(failed, their original copied to `jobs_quarantine`, an event saying why) and the write
-runs again without them.
+spoils is rolled back, the broken rows it may have met are set aside (failed, their
+original copied to `jobs_quarantine`, an event saying why) and the write runs again
+without them. The rare writes roll back to a savepoint; complete_and_claim, a chain's every
+step, opens none on its first try (two statements and a copy of each page it changes
+less) and is run again from the start, in savepoints, when a row spoiled it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ..core.definitions import FINAL_STATES
+from ..core.errors import StoreError
 from ..core.job import Job, JobId
 from ..core.rates import TypeLimits
 from ..core.recovery import RecoveryPolicy, decide
@@ -70,6 +73,12 @@ def _completion_params(c: Completion, now: float, starts: dict[JobId, float], in
     return (c.state.value, c.result, c.error, c.traceback, now if c.state.is_final else None, c.run_at,
             1 if c.refund_attempt else 0, c.state.value, c.progress, c.progress_message, starts.get(c.job_id),
             c.job_id, instance_id, c.attempt)  # fmt: skip
+
+
+def _spoiled_by_a_row(exc: BaseException) -> bool:
+    """Whether a write that raised `exc` may have met a broken row (db.write wraps SQLite's errors)."""
+    return is_bad_row_error(exc) or (isinstance(exc, StoreError) and exc.__cause__ is not None
+                                     and is_bad_row_error(exc.__cause__))  # fmt: skip
 
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple]:
@@ -279,13 +288,19 @@ class SqliteWorkerStore:
                     *(self._claim_suspects(conn, wanted) if wanted > 0 else [])]  # fmt: skip
 
         backlog = self.db.settle_backlog
-        try:
-            with self.db.write() as conn:
-                (applied, claimed), _ = self._without_broken_rows(conn, write, suspects, "worker", now)
-        except BaseException:
-            self.db.settle_backlog = backlog or self.db.settle_backlog  # rolled back: release_backlog is as it was
-            raise
-        return applied, claimed
+        careful = False  # the first try opens no savepoint (the common case: no broken row)
+        while True:
+            try:
+                with self.db.write() as conn:
+                    if not careful:
+                        return write(conn)
+                    (applied, claimed), _ = self._without_broken_rows(conn, write, suspects, "worker", now)
+                    return applied, claimed
+            except BaseException as exc:
+                self.db.settle_backlog = backlog or self.db.settle_backlog  # rolled back: release_backlog is as it was
+                if careful or not _spoiled_by_a_row(exc):
+                    raise
+                careful = True  # again from the start, in savepoints, setting the broken rows aside
 
     def _without_broken_rows(self, conn: sqlite3.Connection, write: Callable[[sqlite3.Connection], T],
                              suspects: Callable[[sqlite3.Connection], Iterable[JobId]], source: str,

@@ -199,6 +199,28 @@ def test_ready_queues_cost_one_index_seek_per_queue(store):
     assert not [step for step in plan if step.startswith("SCAN jobs") and "jobs_ready" not in step], plan
 
 
+def test_a_chain_step_opens_no_savepoint_unless_a_broken_row_spoiled_it(store):
+    """complete_and_claim's first try runs without a savepoint (each page it changes would be copied
+    for one); a write a broken row spoiled is run again from the start in savepoints."""
+    from acacia_gui.core.job import JobState
+    from acacia_gui.core.runner import Completion
+
+    first = Job("t", {})
+    JobQueue(store, Registry()).enqueue_many(Context.background(), [first, Job("t", {}, after=[first]), Job("t", {})])
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    _, (job,) = store.complete_and_claim([], "me", 1)
+    _, (child,) = store.complete_and_claim([Completion(job.id, job.attempts, JobState.SUCCEEDED)], "me", 1)
+    assert child.id == first.id + 1
+    assert statements and not [sql for sql in statements if "SAVEPOINT" in sql], statements
+    statements.clear()
+    foreign_write(store.path, "UPDATE jobs SET payload = ? WHERE id = ?", ("{not json", first.id + 2), past_the_checks=True)
+    _, claimed = store.complete_and_claim([Completion(child.id, child.attempts, JobState.SUCCEEDED)], "me", 1)
+    assert claimed == [] and store.require_job(first.id + 2).state is JobState.FAILED  # set aside, not claimed
+    assert [sql for sql in statements if sql.startswith("SAVEPOINT")], statements
+    assert store.require_job(child.id).state is JobState.SUCCEEDED
+
+
 def old_database(path: Path, version: int) -> sqlite3.Connection:
     """An empty database as Acacia wrote it at schema `version` (its migration scripts, run as they were)."""
     conn = sqlite3.connect(path, isolation_level=None)
